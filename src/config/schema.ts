@@ -1,0 +1,162 @@
+// The toolgate config file format (YAML or JSON), validated with zod at load time.
+import { z } from 'zod';
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m, 1h or 1d');
+
+const port = z.number().int().min(0).max(65535);
+
+const jwtSchema = z
+  .object({
+    issuer: z.string().min(1),
+    /** Defaults to `resource` (RFC 8707 audience binding). */
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    algorithms: z
+      .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+      .min(1)
+      .default(['RS256', 'ES256']),
+    jwksUri: z.string().url().optional(),
+    /** Path to a JWKS JSON file ({"keys": [...]}), relative to the config file. */
+    jwksFile: z.string().min(1).optional(),
+    clockTolerance: duration.default('30s'),
+    /** How long a fetched JWKS is trusted before it is fetched again. */
+    jwksCacheMaxAge: duration.default('10m'),
+    /** Minimum time between two fetches triggered by an unknown `kid`. */
+    jwksCooldown: duration.default('30s'),
+  })
+  .strict()
+  .refine((j) => (j.jwksUri ? 1 : 0) + (j.jwksFile ? 1 : 0) === 1, {
+    message: 'set exactly one of jwksUri or jwksFile',
+  });
+
+const taskSelector = z
+  .object({
+    /** Claim holding the caller's authorized task names (string or array of strings). */
+    claim: z.string().min(1).default('authorized_tasks'),
+    /** Optional request header naming the task for this request; it must be one of the claim's tasks. */
+    header: z.string().min(1).toLowerCase().optional(),
+  })
+  .strict();
+
+const quota = z
+  .object({
+    calls: z.number().int().positive(),
+    per: duration,
+    /** CEL expression giving the counter key, e.g. `jwt.sub`. */
+    key: z.string().min(1).default('jwt.sub'),
+  })
+  .strict();
+
+const budget = z
+  .object({
+    /** CEL expression giving the amount this call spends, e.g. `mcp.arguments.amount`. */
+    sum: z.string().min(1),
+    max: z.number().positive(),
+    per: duration,
+    key: z.string().min(1).default('jwt.sub'),
+  })
+  .strict();
+
+const toolRule = z
+  .object({
+    /** Tool name as the client sees it (with backend prefix in gateway mode). `*` ends a prefix pattern. */
+    tool: z.string().min(1),
+    /** CEL condition over `jwt`, `mcp.arguments`, `mcp.tool`, `mcp.method`; false or an error denies. */
+    when: z.string().min(1).optional(),
+    /** Agent-facing text when `when` is false; `{{jwt.x}}` / `{{mcp.arguments.y}}` are filled in. */
+    message: z.string().min(1).optional(),
+    quota: quota.optional(),
+    budget: budget.optional(),
+  })
+  .strict();
+
+const taskSchema = z
+  .object({
+    description: z.string().optional(),
+    tools: z.array(toolRule).default([]),
+    /** Prompt names this task may get (`*` ends a prefix pattern). */
+    prompts: z.array(z.string().min(1)).default([]),
+    /** Resource URIs this task may read (`*` ends a prefix pattern). */
+    resources: z.array(z.string().min(1)).default([]),
+    /** Further JSON-RPC methods this task may call (e.g. `completion/complete`, `logging/setLevel`). */
+    methods: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const backendSchema = z
+  .object({
+    /** Envoy cluster that serves this backend. */
+    cluster: z.string().min(1),
+    /** Tool/prompt name prefix; defaults to the backend's name. */
+    toolPrefix: z.string().min(1).optional(),
+    /** always: every name is prefixed; collision: only names two backends share; never: no prefix. */
+    prefixMode: z.enum(['always', 'collision', 'never']).default('always'),
+    /** Request path on the backend; defaults to the client's path. */
+    path: z.string().startsWith('/').optional(),
+  })
+  .strict();
+
+export const HOUSEKEEPING_DEFAULT = [
+  'initialize',
+  'ping',
+  'notifications/*',
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'server/discover',
+] as const;
+
+export const configSchema = z
+  .object({
+    /** The protected resource (the MCP endpoint URL clients use); the JWT audience by default. */
+    resource: z.string().url(),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        grpcPort: port.default(9001),
+        adminPort: port.default(9002),
+        /** Grace period for in-flight streams on SIGTERM. */
+        shutdownGrace: duration.default('10s'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s' }),
+    identity: z
+      .object({
+        jwt: jwtSchema,
+        task: taskSelector.default({ claim: 'authorized_tasks' }),
+      })
+      .strict(),
+    /** RFC 9728 protected-resource metadata served at /.well-known/oauth-protected-resource. */
+    metadata: z
+      .object({
+        authorizationServers: z.array(z.string().url()).min(1).optional(),
+        scopesSupported: z.array(z.string()).optional(),
+        resourceName: z.string().optional(),
+        resourceDocumentation: z.string().url().optional(),
+      })
+      .strict()
+      .default({}),
+    policy: z
+      .object({
+        /** Methods any authenticated caller may use; `*` ends a prefix pattern. */
+        housekeeping: z.array(z.string().min(1)).default([...HOUSEKEEPING_DEFAULT]),
+        /** How a denied tools/call is answered. */
+        denial: z.enum(['result', 'jsonrpc-error', 'http-403']).default('result'),
+        /** Largest request body toolgate reads (Envoy's with_request_body / buffer cap must match). */
+        maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+      })
+      .strict()
+      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024 }),
+    backends: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'backend names are letters, digits, - and _'), backendSchema).default({}),
+    tasks: z.record(z.string().min(1), taskSchema).default({}),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type TaskConfig = z.output<typeof taskSchema>;
+export type ToolRuleConfig = z.output<typeof toolRule>;
+export type BackendConfig = z.output<typeof backendSchema>;
+export type JwtConfig = z.output<typeof jwtSchema>;

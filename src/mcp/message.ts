@@ -1,0 +1,188 @@
+// Classifies one HTTP request to an MCP endpoint into a plain value the policy and router can read.
+
+/** JSON-RPC error codes toolgate puts on the wire. */
+export const JsonRpcCode = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  /** 2026-07-28: Mcp-Method / Mcp-Name header disagrees with the body. */
+  headerMismatch: -32020,
+} as const;
+
+export type JsonRpcId = string | number | null;
+
+export interface McpCall {
+  readonly type: 'call';
+  /** `request` has an id and wants an answer; `notification` has none. */
+  readonly kind: 'request' | 'notification';
+  readonly method: string;
+  readonly id: JsonRpcId | undefined;
+  /** Tool or prompt name (`params.name`) or resource URI (`params.uri`) when the method has one. */
+  readonly target: string | undefined;
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** `params._meta.traceparent`, when the client sent one. */
+  readonly traceparent: string | undefined;
+  /** True when the method/target came from 2026 `Mcp-Method`/`Mcp-Name` headers without a body. */
+  readonly fromHeadersOnly: boolean;
+}
+
+/** A JSON-RPC response or error the client sends back to a server-initiated request (sampling, elicitation). */
+export interface McpReply {
+  readonly type: 'reply';
+  readonly id: JsonRpcId;
+}
+
+/** A request with no JSON-RPC message: GET (SSE stream), DELETE (end session), OPTIONS. */
+export interface McpBodyless {
+  readonly type: 'bodyless';
+  readonly httpMethod: string;
+}
+
+/** The body could not be accepted; a value, not an exception. */
+export interface McpInvalid {
+  readonly type: 'invalid';
+  readonly reason: 'malformed-json' | 'batch-not-supported' | 'not-jsonrpc' | 'header-mismatch' | 'missing-body';
+  readonly code: number;
+  readonly message: string;
+  readonly id: JsonRpcId;
+}
+
+export type McpMessage = McpCall | McpReply | McpBodyless | McpInvalid;
+
+export interface HttpFacts {
+  readonly method: string;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Undefined when the body was not sent to toolgate (bodyless request or headers-only fast path). */
+  readonly body: string | undefined;
+}
+
+/** Methods whose `params.name` names the target. */
+const NAME_METHODS = new Set(['tools/call', 'prompts/get']);
+/** Methods whose `params.uri` names the target. */
+const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+
+export const MCP_METHOD_HEADER = 'mcp-method';
+export const MCP_NAME_HEADER = 'mcp-name';
+export const MCP_PROTOCOL_HEADER = 'mcp-protocol-version';
+
+/** First stateless protocol revision: it carries Mcp-Method / Mcp-Name headers. */
+export const STATELESS_PROTOCOL = '2026-07-28';
+
+export function isStatelessProtocol(version: string | undefined): boolean {
+  return version !== undefined && version >= STATELESS_PROTOCOL;
+}
+
+export function classify(http: HttpFacts): McpMessage {
+  const version = http.headers[MCP_PROTOCOL_HEADER];
+  const stateless = isStatelessProtocol(version);
+  const headerMethod = stateless ? http.headers[MCP_METHOD_HEADER] : undefined;
+  const headerName = stateless ? http.headers[MCP_NAME_HEADER] : undefined;
+  const hasBody = http.body !== undefined && http.body.trim().length > 0;
+
+  if (!hasBody) {
+    if (http.method === 'POST') {
+      if (headerMethod !== undefined) return headersOnlyCall(headerMethod, headerName);
+      return invalid('missing-body', JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message.', null);
+    }
+    return { type: 'bodyless', httpMethod: http.method };
+  }
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(http.body as string);
+  } catch {
+    return invalid('malformed-json', JsonRpcCode.parseError, 'The request body is not valid JSON.', null);
+  }
+  if (Array.isArray(parsed)) {
+    return invalid(
+      'batch-not-supported',
+      JsonRpcCode.invalidRequest,
+      'JSON-RPC batches are not supported by MCP (removed in 2025-06-18); send one message per request.',
+      null,
+    );
+  }
+  if (!isObject(parsed) || parsed.jsonrpc !== '2.0') {
+    return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The body is not a JSON-RPC 2.0 message.', idOf(parsed));
+  }
+  const id = idOf(parsed);
+  if (typeof parsed.method !== 'string') {
+    if ('result' in parsed || 'error' in parsed) return { type: 'reply', id };
+    return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The JSON-RPC message has no method.', id);
+  }
+
+  const call = bodyCall(parsed.method, parsed, id);
+  if (stateless) {
+    const mismatch = headerMismatch(call, headerMethod, headerName);
+    if (mismatch) return invalid('header-mismatch', JsonRpcCode.headerMismatch, mismatch, id);
+  }
+  return call;
+}
+
+function bodyCall(method: string, msg: Record<string, unknown>, id: JsonRpcId): McpCall {
+  const params = isObject(msg.params) ? msg.params : {};
+  const args = isObject(params.arguments) ? params.arguments : {};
+  const meta = isObject(params._meta) ? params._meta : {};
+  return {
+    type: 'call',
+    kind: 'id' in msg ? 'request' : 'notification',
+    method,
+    id: 'id' in msg ? id : undefined,
+    target: targetOf(method, params),
+    arguments: args,
+    params,
+    traceparent: typeof meta.traceparent === 'string' ? meta.traceparent : undefined,
+    fromHeadersOnly: false,
+  };
+}
+
+function headersOnlyCall(method: string, name: string | undefined): McpCall {
+  return {
+    type: 'call',
+    kind: method.startsWith('notifications/') ? 'notification' : 'request',
+    method,
+    id: undefined,
+    target: name,
+    arguments: {},
+    params: {},
+    traceparent: undefined,
+    fromHeadersOnly: true,
+  };
+}
+
+function headerMismatch(call: McpCall, headerMethod: string | undefined, headerName: string | undefined): string | undefined {
+  if (headerMethod === undefined) {
+    return `The Mcp-Method header is required with MCP-Protocol-Version ${STATELESS_PROTOCOL} or later; the body says "${call.method}".`;
+  }
+  if (headerMethod !== call.method) {
+    return `The Mcp-Method header says "${headerMethod}" but the body says "${call.method}"; they must agree.`;
+  }
+  const expectsName = NAME_METHODS.has(call.method) || URI_METHODS.has(call.method);
+  if (expectsName && headerName !== call.target) {
+    return `The Mcp-Name header says "${headerName ?? ''}" but the body names "${call.target ?? ''}"; they must agree.`;
+  }
+  return undefined;
+}
+
+function targetOf(method: string, params: Record<string, unknown>): string | undefined {
+  if (NAME_METHODS.has(method)) return typeof params.name === 'string' ? params.name : undefined;
+  if (URI_METHODS.has(method)) return typeof params.uri === 'string' ? params.uri : undefined;
+  return undefined;
+}
+
+function idOf(value: unknown): JsonRpcId {
+  if (!isObject(value)) return null;
+  const id = value.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+function invalid(reason: McpInvalid['reason'], code: number, message: string, id: JsonRpcId): McpInvalid {
+  return { type: 'invalid', reason, code, message, id };
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,79 @@
+// One table from a decision's reason code to its HTTP status, JSON-RPC code and metric label.
+import { JsonRpcCode } from '../mcp/message.js';
+
+export type ReasonCode =
+  // allows
+  | 'allowed'
+  | 'housekeeping'
+  | 'metadata'
+  // identity
+  | 'token-missing'
+  | 'token-invalid'
+  // task / tool / transaction
+  | 'task-missing'
+  | 'task-not-authorized'
+  | 'tool-not-in-task'
+  | 'method-not-allowed'
+  | 'condition-failed'
+  | 'expression-error'
+  | 'quota-exceeded'
+  | 'budget-exceeded'
+  | 'loop-detected'
+  | 'store-unavailable'
+  // request shape
+  | 'malformed-json'
+  | 'batch-not-supported'
+  | 'not-jsonrpc'
+  | 'header-mismatch'
+  | 'missing-body'
+  | 'body-too-large'
+  | 'internal-error';
+
+export interface ReasonInfo {
+  /** HTTP status when the denial is not rendered as a JSON-RPC tool result. */
+  readonly http: number;
+  /** JSON-RPC error code when the denial is rendered as a JSON-RPC error. */
+  readonly jsonrpc: number;
+  /** True when the client could succeed by retrying later unchanged. */
+  readonly retryable: boolean;
+}
+
+const POLICY_ERROR = -32001;
+
+export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
+  allowed: { http: 200, jsonrpc: 0, retryable: false },
+  housekeeping: { http: 200, jsonrpc: 0, retryable: false },
+  metadata: { http: 200, jsonrpc: 0, retryable: false },
+  'token-missing': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
+  'token-invalid': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
+  'task-missing': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'task-not-authorized': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'tool-not-in-task': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'method-not-allowed': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'condition-failed': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'expression-error': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
+  'quota-exceeded': { http: 429, jsonrpc: POLICY_ERROR, retryable: true },
+  'budget-exceeded': { http: 429, jsonrpc: POLICY_ERROR, retryable: true },
+  'loop-detected': { http: 429, jsonrpc: POLICY_ERROR, retryable: false },
+  'store-unavailable': { http: 503, jsonrpc: JsonRpcCode.internalError, retryable: true },
+  'malformed-json': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'batch-not-supported': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'not-jsonrpc': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
+  'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
+});
+
+/** Reasons that deny a `tools/call` and are rendered to the agent as a tool result by default. */
+export const TOOL_POLICY_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'task-missing',
+  'task-not-authorized',
+  'tool-not-in-task',
+  'condition-failed',
+  'expression-error',
+  'quota-exceeded',
+  'budget-exceeded',
+  'loop-detected',
+  'store-unavailable',
+]);
