@@ -126,6 +126,8 @@ export const configSchema = z
       .object({
         jwt: jwtSchema,
         task: taskSelector.default({ claim: 'authorized_tasks' }),
+        /** Forward the client's Authorization header to backends. Off: the MCP spec forbids token passthrough. */
+        passthroughToken: z.boolean().default(false),
       })
       .strict(),
     /** RFC 9728 protected-resource metadata served at /.well-known/oauth-protected-resource. */

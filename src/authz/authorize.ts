@@ -1,0 +1,63 @@
+// The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
+import { randomUUID } from 'node:crypto';
+import type { Runtime } from '../config/load.js';
+import { classify, type HttpFacts } from '../mcp/message.js';
+import { decide } from '../policy/decide.js';
+import { INTERNAL_HEADER_PREFIX, type AuthzOutcome } from './outcome.js';
+import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
+
+export interface AuthzInput extends HttpFacts {
+  /** Request path without the query string. */
+  readonly path: string;
+}
+
+export async function authorize(runtime: Runtime, input: AuthzInput): Promise<AuthzOutcome> {
+  if (input.method === 'GET' && runtime.metadata.paths.includes(input.path)) {
+    return { kind: 'reply', reply: metadataReply(runtime.metadata), audit: undefined };
+  }
+  const decisionId = randomUUID();
+  const identity = await runtime.verifier.verify(input.headers.authorization);
+  if (!identity.ok) {
+    return {
+      kind: 'reply',
+      reply: unauthenticatedReply(runtime.metadata, identity.reason, identity.detail),
+      audit: { decisionId, subject: undefined, task: undefined, method: undefined, tool: undefined, decision: 'deny', reason: identity.reason, detail: identity.detail },
+    };
+  }
+
+  const message = classify(input);
+  const method = message.type === 'call' ? message.method : undefined;
+  const tool = message.type === 'call' ? message.target : undefined;
+  const base = { decisionId, subject: identity.subject, method, tool };
+  if (message.type === 'invalid') {
+    return { kind: 'reply', reply: invalidReply(message), audit: { ...base, task: undefined, decision: 'deny', reason: message.reason, detail: message.message } };
+  }
+
+  const taskHeader = runtime.config.identity.task.header;
+  const decision = decide(runtime.policy, {
+    claims: identity.claims,
+    requestedTask: taskHeader ? input.headers[taskHeader] : undefined,
+    call: message,
+  });
+  if (!decision.allow) {
+    return {
+      kind: 'reply',
+      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
+      audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy },
+    };
+  }
+  return {
+    kind: 'allow',
+    subject: identity.subject,
+    task: decision.task,
+    decisionId,
+    removeHeaders: headersToRemove(runtime, input.headers),
+    audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason },
+  };
+}
+
+function headersToRemove(runtime: Runtime, headers: Readonly<Record<string, string>>): string[] {
+  const remove = Object.keys(headers).filter((h) => h.startsWith(INTERNAL_HEADER_PREFIX));
+  if (!runtime.config.identity.passthroughToken && headers.authorization !== undefined) remove.push('authorization');
+  return remove;
+}

@@ -1,0 +1,29 @@
+// What the authorization pipeline hands back to the Envoy adapter: plain values, no protos.
+import type { AuditRecord } from '../log/audit.js';
+
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface AllowOutcome {
+  readonly kind: 'allow';
+  readonly subject: string;
+  readonly task: string | undefined;
+  readonly decisionId: string;
+  /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
+  readonly removeHeaders: readonly string[];
+  readonly audit: AuditRecord;
+}
+
+export interface ReplyOutcome {
+  readonly kind: 'reply';
+  readonly reply: HttpReply;
+  /** Undefined for answers that are not decisions (the metadata document). */
+  readonly audit: AuditRecord | undefined;
+}
+
+export type AuthzOutcome = AllowOutcome | ReplyOutcome;
+
+export const INTERNAL_HEADER_PREFIX = 'x-toolgate-';

@@ -1,0 +1,98 @@
+// The `toolgate` command line: serve, check-config.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { createLogger } from '../log/logger.js';
+import { serve } from '../server/serve.js';
+
+const USAGE = `usage:
+  toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
+  toolgate check-config FILE`;
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'check-config':
+      return runCheck(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`toolgate: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+function runCheck(args: string[]): number {
+  const file = args[0];
+  if (!file) {
+    console.error(USAGE);
+    return 2;
+  }
+  try {
+    const runtime = loadConfigFile(file);
+    const tasks = Object.keys(runtime.config.tasks).length;
+    console.log(`${file}: ok (${tasks} task${tasks === 1 ? '' : 's'}, resource ${runtime.config.resource})`);
+    return 0;
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+}
+
+async function runServe(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      host: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'admin-port': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.config) {
+    console.error(`toolgate serve: --config FILE is required\n${USAGE}`);
+    return 2;
+  }
+  const log = createLogger({ level: process.env.TOOLGATE_LOG_LEVEL ?? 'info' });
+  let served;
+  try {
+    served = await serve(
+      {
+        configFile: values.config,
+        host: values.host,
+        grpcPort: portArg(values['grpc-port'], '--grpc-port'),
+        adminPort: portArg(values['admin-port'], '--admin-port'),
+      },
+      log,
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ event: 'signal', signal }, 'shutting down');
+      served.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  log.flush();
+  return 0;
+}
+
+function portArg(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${value}"`);
+  return n;
+}

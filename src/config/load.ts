@@ -1,0 +1,69 @@
+// Reads a config file once, validates it, and derives everything derivable into a frozen Runtime.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
+import { createJwtVerifier, type JwtVerifier } from '../identity/jwt.js';
+import { buildMetadata, type ResourceMetadata } from '../identity/metadata.js';
+
+/** Everything a request needs, derived once per config version and never mutated. */
+export interface Runtime {
+  readonly file: string;
+  readonly version: number;
+  readonly config: ParsedConfig;
+  readonly policy: CompiledPolicy;
+  readonly verifier: JwtVerifier;
+  readonly metadata: ResourceMetadata;
+}
+
+let versions = 0;
+
+export function loadConfigFile(file: string): Runtime {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  return buildRuntime(parseConfigText(text, file), file);
+}
+
+export function parseConfigText(text: string, file: string): ParsedConfig {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0] ?? e.message}` })));
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issues: ConfigIssue[] = result.error.issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i) }));
+    throw new ConfigError(file, issues);
+  }
+  return result.data;
+}
+
+export function buildRuntime(config: ParsedConfig, file: string): Runtime {
+  const dir = path.dirname(path.resolve(file));
+  const policy = compilePolicy(config, file);
+  const audience = config.identity.jwt.audience ?? config.resource;
+  let verifier: JwtVerifier;
+  try {
+    verifier = createJwtVerifier({
+      jwt: config.identity.jwt,
+      audience: Array.isArray(audience) ? audience : [audience],
+      resolvePath: (p) => path.resolve(dir, p),
+    });
+  } catch (err) {
+    const field = config.identity.jwt.jwksFile ? 'identity.jwt.jwksFile' : 'identity.jwt.jwksUri';
+    throw new ConfigError(file, [{ path: field, message: `cannot load key set: ${(err as Error).message}` }]);
+  }
+  versions += 1;
+  return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config) });
+}
+
+function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[] }): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field(s): ${issue.keys.map(String).join(', ')}`;
+  return issue.message;
+}

@@ -1,0 +1,106 @@
+// envoy.service.auth.v3.Authorization/Check: CheckRequest → plain input → authorize() → CheckResponse.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { RuntimeHolder } from '../../config/watch.js';
+import { authorize, type AuthzInput } from '../../authz/authorize.js';
+import type { AuthzOutcome } from '../../authz/outcome.js';
+import { audit } from '../../log/audit.js';
+import { toStruct, type Struct } from '../struct.js';
+
+/** The namespace Envoy files ext_authz dynamic metadata under; ext_proc reads it from there. */
+export const METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
+
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
+
+interface CheckRequest {
+  attributes?: {
+    request?: {
+      http?: {
+        method?: string;
+        path?: string;
+        headers?: Record<string, string>;
+        body?: string;
+        raw_body?: Buffer;
+      };
+    };
+  };
+}
+
+interface CheckResponse {
+  status: { code: number; message?: string };
+  ok_response?: { headers_to_remove: string[] };
+  denied_response?: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
+  dynamic_metadata?: Struct;
+}
+
+export function checkHandler(holder: RuntimeHolder, log: Logger): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+  return (call, callback) => {
+    let input: AuthzInput;
+    try {
+      input = toInput(call.request);
+    } catch (err) {
+      log.error({ event: 'check.bad-request', err }, 'unreadable CheckRequest');
+      callback(null, internalError());
+      return;
+    }
+    authorize(holder.current(), input).then(
+      (outcome) => {
+        if (outcome.audit) audit(log, outcome.audit);
+        callback(null, toResponse(outcome));
+      },
+      // A bug in the pipeline denies: toolgate fails closed.
+      (err: unknown) => {
+        log.error({ event: 'check.failed', err }, 'authorization pipeline failed; denying');
+        callback(null, internalError());
+      },
+    );
+  };
+}
+
+function toInput(req: CheckRequest): AuthzInput {
+  const http = req.attributes?.request?.http ?? {};
+  const headers = http.headers ?? {};
+  const rawPath = http.path ?? headers[':path'] ?? '/';
+  const q = rawPath.indexOf('?');
+  let body: string | undefined;
+  if (http.raw_body && http.raw_body.length > 0) body = http.raw_body.toString('utf8');
+  else if (http.body) body = http.body;
+  return {
+    method: (http.method ?? headers[':method'] ?? 'GET').toUpperCase(),
+    path: q === -1 ? rawPath : rawPath.slice(0, q),
+    headers,
+    body,
+  };
+}
+
+function toResponse(outcome: AuthzOutcome): CheckResponse {
+  if (outcome.kind === 'allow') {
+    return {
+      status: { code: GRPC_OK },
+      ok_response: { headers_to_remove: [...outcome.removeHeaders] },
+      dynamic_metadata: toStruct({ subject: outcome.subject, task: outcome.task, decision_id: outcome.decisionId }),
+    };
+  }
+  const { reply } = outcome;
+  return {
+    status: { code: reply.status === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED },
+    denied_response: {
+      status: { code: reply.status },
+      headers: Object.entries(reply.headers).map(([key, value]) => ({ header: { key, value } })),
+      body: reply.body,
+    },
+  };
+}
+
+function internalError(): CheckResponse {
+  return {
+    status: { code: GRPC_PERMISSION_DENIED, message: 'internal error' },
+    denied_response: {
+      status: { code: 500 },
+      headers: [{ header: { key: 'content-type', value: 'application/json' } }],
+      body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'The gateway could not evaluate this request; it was not forwarded.' } }),
+    },
+  };
+}

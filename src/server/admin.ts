@@ -1,0 +1,49 @@
+// The admin HTTP port: liveness, readiness, and the protected-resource metadata document.
+import http from 'node:http';
+import type { RuntimeHolder } from '../config/watch.js';
+
+export interface AdminState {
+  ready(): boolean;
+}
+
+export interface RunningAdmin {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export type AdminRoute = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
+
+export async function startAdmin(host: string, port: number, holder: RuntimeHolder, state: AdminState, extra: AdminRoute[] = []): Promise<RunningAdmin> {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const ready = state.ready();
+      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', configVersion: holder.current().version });
+    }
+    const metadata = holder.current().metadata;
+    if (req.method === 'GET' && metadata.paths.includes(url.pathname)) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(metadata.document);
+      return;
+    }
+    for (const route of extra) if (await route(req, res)) return;
+    send(res, 404, { error: 'not found' });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen for admin HTTP on ${host}:${port}: ${err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}

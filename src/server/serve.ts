@@ -1,0 +1,58 @@
+// `toolgate serve`: load config, start gRPC + admin, hot-reload config, shut down gracefully.
+import type { Logger } from 'pino';
+import { durationMs } from '../config/duration.js';
+import { loadConfigFile } from '../config/load.js';
+import { holdRuntime } from '../config/watch.js';
+import { checkHandler } from '../envoy/authz/check.js';
+import { startAdmin } from './admin.js';
+import { grpcServerOptions, startGrpc } from './grpc.js';
+
+export interface ServeOptions {
+  readonly configFile: string;
+  readonly host?: string | undefined;
+  readonly grpcPort?: number | undefined;
+  readonly adminPort?: number | undefined;
+  readonly watch?: boolean;
+}
+
+export interface Served {
+  readonly grpcPort: number;
+  readonly adminPort: number;
+  stop(): Promise<void>;
+}
+
+export async function serve(options: ServeOptions, log: Logger): Promise<Served> {
+  const initial = loadConfigFile(options.configFile);
+  const holder = holdRuntime(initial, log, { watch: options.watch ?? true });
+  const server = initial.config.server;
+  const host = options.host ?? server.host;
+  let stopping = false;
+
+  const grpc = await startGrpc(
+    host,
+    options.grpcPort ?? server.grpcPort,
+    { authz: { Check: checkHandler(holder, log) } },
+    grpcServerOptions(initial.config.policy.maxBodyBytes),
+  );
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping });
+  log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    grpcPort: grpc.port,
+    adminPort: admin.port,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        grpc.setServing(false);
+        holder.close();
+        const grace = durationMs(holder.current().config.server.shutdownGrace);
+        log.info({ event: 'shutdown', graceMs: grace }, 'draining in-flight streams');
+        await grpc.shutdown(grace);
+        await admin.close();
+        log.info({ event: 'stopped' }, 'toolgate stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authorize, type AuthzInput } from '../../src/authz/authorize.js';
+import { loadConfigFile, type Runtime } from '../../src/config/load.js';
+
+const ISSUER = 'https://auth.test';
+const RESOURCE = 'https://mcp.test/mcp';
+let runtime: Runtime;
+let sign: (claims: Record<string, unknown>) => Promise<string>;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-authz-'));
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] }));
+  sign = (claims) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(RESOURCE)
+      .setSubject('agent-7').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+  writeFileSync(path.join(dir, 'c.yaml'), `resource: ${RESOURCE}
+identity:
+  jwt: { issuer: ${ISSUER}, jwksFile: jwks.json }
+tasks:
+  refunds:
+    tools:
+      - tool: lookup_charge
+      - tool: refund
+        when: mcp.arguments.amount <= jwt.refund_limit
+        message: "Refunds above {{jwt.refund_limit}} need a human. Do not retry."
+`);
+  runtime = loadConfigFile(path.join(dir, 'c.yaml'));
+});
+
+const toolCall = (name: string, args: Record<string, unknown>, id = 9) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+async function run(body: string | undefined, token: string | undefined, extra: Partial<AuthzInput> = {}) {
+  const headers: Record<string, string> = { 'x-toolgate-backend': 'forged', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  return authorize(runtime, { method: 'POST', path: '/mcp', headers, body, ...extra });
+}
+
+describe('authorize', () => {
+  it('serves the protected-resource metadata without a token', async () => {
+    const out = await authorize(runtime, { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', headers: {}, body: undefined });
+    expect(out.kind).toBe('reply');
+    if (out.kind !== 'reply') return;
+    expect(out.reply.status).toBe(200);
+    expect(JSON.parse(out.reply.body)).toMatchObject({ resource: RESOURCE, authorization_servers: [ISSUER] });
+  });
+
+  it('answers 401 with a resource_metadata challenge when the token is missing', async () => {
+    const out = await run(toolCall('lookup_charge', {}), undefined);
+    expect(out).toMatchObject({ kind: 'reply', reply: { status: 401 } });
+    if (out.kind === 'reply') {
+      expect(out.reply.headers['www-authenticate']).toBe('Bearer resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp"');
+    }
+  });
+
+  it('allows a permitted call, strips internal headers and the client token', async () => {
+    const out = await run(toolCall('refund', { amount: 10 }), await sign({ authorized_tasks: ['refunds'], refund_limit: 50 }));
+    expect(out).toMatchObject({ kind: 'allow', subject: 'agent-7', task: 'refunds' });
+    if (out.kind === 'allow') expect([...out.removeHeaders].sort()).toEqual(['authorization', 'x-toolgate-backend']);
+  });
+
+  it('denies a transaction over the limit as a tool result that echoes the id', async () => {
+    const out = await run(toolCall('refund', { amount: 500 }, 41), await sign({ authorized_tasks: ['refunds'], refund_limit: 50 }));
+    expect(out.kind).toBe('reply');
+    if (out.kind !== 'reply') return;
+    expect(out.reply.status).toBe(200);
+    const body = JSON.parse(out.reply.body);
+    expect(body.id).toBe(41);
+    expect(body.result.isError).toBe(true);
+    expect(body.result.content[0].text).toContain('Refunds above 50 need a human');
+    expect(body.result.structuredContent).toMatchObject({ code: 'condition-failed' });
+    expect(out.audit).toMatchObject({ decision: 'deny', reason: 'condition-failed', subject: 'agent-7' });
+  });
+
+  it.each([
+    ['malformed JSON', '{', 400, -32700],
+    ['a batch', `[${toolCall('lookup_charge', {})}]`, 400, -32600],
+  ])('answers %s with a JSON-RPC error', async (_n, body, status, code) => {
+    const out = await run(body, await sign({ authorized_tasks: ['refunds'] }));
+    expect(out).toMatchObject({ kind: 'reply', reply: { status } });
+    if (out.kind === 'reply') expect(JSON.parse(out.reply.body).error.code).toBe(code);
+  });
+});
