@@ -1,0 +1,164 @@
+// The pure TBAC decision: facts in (claims, requested task, classified call), Decision out.
+import type { McpBodyless, McpCall, McpReply } from '../mcp/message.js';
+import type { CompiledPolicy, CompiledTask } from './compile.js';
+import type { Allow, Decision, Deny } from './decision.js';
+import { evaluateCondition, exprContext } from './expr.js';
+import type { Matcher } from './match.js';
+import {
+  conditionFailedMessage,
+  expressionErrorMessage,
+  notListedMessage,
+  renderTemplate,
+  taskMissingMessage,
+  taskNotAuthorizedMessage,
+  type ListKind,
+} from './messages.js';
+
+export interface PolicyFacts {
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** The task header's value, when the config names a task header and the request carried it. */
+  readonly requestedTask: string | undefined;
+  readonly call: McpCall | McpReply | McpBodyless;
+}
+
+export type TaskResolution =
+  | { readonly ok: true; readonly tasks: readonly CompiledTask[] }
+  | { readonly ok: false; readonly deny: Deny };
+
+/** A task that simply does not list the target; kept apart so several tasks' lists can be merged. */
+interface NotListed {
+  readonly allow: false;
+  readonly notListed: true;
+  readonly kind: ListKind;
+  readonly task: CompiledTask;
+  readonly allowed: readonly string[];
+  readonly policy: string;
+}
+
+type Verdict = Allow | Deny | NotListed;
+
+const RESOURCE_METHODS: ReadonlySet<string> = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+
+export function decide(policy: CompiledPolicy, facts: PolicyFacts): Decision {
+  const { call } = facts;
+  // Replies and bodyless requests (GET stream, DELETE) carry no method to judge; the caller is already authenticated.
+  if (call.type !== 'call' || policy.housekeeping.test(call.method)) return housekeeping(policy, facts);
+  const resolved = resolveTasks(policy, facts.claims, facts.requestedTask);
+  if (!resolved.ok) return resolved.deny;
+  const verdicts: Verdict[] = [];
+  for (const task of resolved.tasks) {
+    const verdict = judge(task, facts.claims, call);
+    // The first task that allows wins, so the audit names a task that really permits the call.
+    if (verdict.allow) return verdict;
+    verdicts.push(verdict);
+  }
+  return pickDeny(verdicts, call);
+}
+
+/** The caller's authorized tasks (claim ∩ config), narrowed to the requested one when a header names it. */
+export function resolveTasks(policy: CompiledPolicy, claims: Readonly<Record<string, unknown>>, requestedTask: string | undefined): TaskResolution {
+  const claimed = claimedTasks(claims[policy.taskClaim]);
+  const authorized = claimed.filter((name) => policy.tasks.has(name));
+  if (authorized.length === 0) {
+    return { ok: false, deny: deny('task-missing', taskMissingMessage(policy.taskClaim, claimed), undefined, 'identity.task.claim') };
+  }
+  const requested = requestedTask?.trim();
+  if (!requested) return { ok: true, tasks: authorized.map((name) => policy.tasks.get(name)).filter(isDefined) };
+  const task = authorized.includes(requested) ? policy.tasks.get(requested) : undefined;
+  if (task) return { ok: true, tasks: [task] };
+  const message = taskNotAuthorizedMessage(requested, policy.taskHeader ?? 'task', authorized, policy.tasks.has(requested));
+  return { ok: false, deny: deny('task-not-authorized', message, undefined, 'identity.task.header') };
+}
+
+/** Which of `toolNames` the caller's task(s) may call; filters a `tools/list` answer. */
+export function visibleTools(policy: CompiledPolicy, claims: Readonly<Record<string, unknown>>, requestedTask: string | undefined, toolNames: readonly string[]): string[] {
+  return visible(policy, claims, requestedTask, toolNames, (task) => task.tools);
+}
+
+/** Which of `promptNames` the caller's task(s) may get; filters a `prompts/list` answer. */
+export function visiblePrompts(policy: CompiledPolicy, claims: Readonly<Record<string, unknown>>, requestedTask: string | undefined, promptNames: readonly string[]): string[] {
+  return visible(policy, claims, requestedTask, promptNames, (task) => task.prompts);
+}
+
+function visible(
+  policy: CompiledPolicy,
+  claims: Readonly<Record<string, unknown>>,
+  requestedTask: string | undefined,
+  names: readonly string[],
+  list: (task: CompiledTask) => Matcher<unknown>,
+): string[] {
+  const resolved = resolveTasks(policy, claims, requestedTask);
+  if (!resolved.ok) return [];
+  // Rules with a `when` stay visible: whether the call passes depends on arguments not yet sent.
+  return names.filter((name) => resolved.tasks.some((task) => list(task).test(name)));
+}
+
+function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {
+  if (call.method === 'tools/call') return judgeTool(task, claims, call);
+  const [kind, matcher, field] =
+    call.method === 'prompts/get'
+      ? (['prompt', task.prompts, 'prompts'] as const)
+      : RESOURCE_METHODS.has(call.method)
+        ? (['resource', task.resources, 'resources'] as const)
+        : (['method', task.methods, 'methods'] as const);
+  const target = kind === 'method' ? call.method : call.target;
+  if (target !== undefined && matcher.test(target)) return allow(task.name, undefined);
+  return notListed(kind, task, matcher.patterns, `${task.path}.${field}`);
+}
+
+function judgeTool(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {
+  const tool = call.target;
+  const rule = tool === undefined ? undefined : task.tools.find(tool);
+  if (tool === undefined || rule === undefined) return notListed('tool', task, task.tools.patterns, `${task.path}.tools`);
+  if (rule.when === undefined) return allow(task.name, rule.id);
+  const context = exprContext(claims, call, task.name);
+  const result = evaluateCondition(rule.when, context);
+  if (!result.ok) {
+    const message = expressionErrorMessage(tool, task.name, result.problem, result.missingClaim);
+    return deny('expression-error', message, task.name, rule.when.path);
+  }
+  if (result.value) return allow(task.name, rule.id);
+  const filled = rule.message && renderTemplate(rule.message, context);
+  return deny('condition-failed', conditionFailedMessage(tool, task.name, rule.when.source, filled), task.name, rule.when.path);
+}
+
+/** A rule that matched and refused says more than "not listed"; otherwise merge every task's list. */
+function pickDeny(verdicts: readonly Verdict[], call: McpCall): Deny {
+  const ruleDeny = verdicts.find((v): v is Deny => !v.allow && !('notListed' in v));
+  if (ruleDeny) return ruleDeny;
+  const lists = verdicts.filter((v): v is NotListed => 'notListed' in v);
+  const first = lists[0];
+  if (!first) return deny('internal-error', 'No task could judge this request. Do not retry.', undefined, undefined);
+  const target = first.kind === 'method' ? call.method : call.target;
+  const message = notListedMessage(first.kind, target, lists.map((l) => ({ task: l.task.name, allowed: l.allowed })));
+  const reason = first.kind === 'tool' ? 'tool-not-in-task' : 'method-not-allowed';
+  const task = lists.length === 1 ? first.task.name : undefined;
+  return deny(reason, message, task, lists.map((l) => l.policy).join(', '));
+}
+
+function housekeeping(policy: CompiledPolicy, facts: PolicyFacts): Allow {
+  const resolved = resolveTasks(policy, facts.claims, facts.requestedTask);
+  const only = resolved.ok && resolved.tasks.length === 1 ? resolved.tasks[0] : undefined;
+  return { allow: true, reason: 'housekeeping', task: only?.name, rule: undefined };
+}
+
+function claimedTasks(value: unknown): string[] {
+  const names = typeof value === 'string' ? value.split(/\s+/) : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  return [...new Set(names.filter((n) => n.length > 0))];
+}
+
+function notListed(kind: ListKind, task: CompiledTask, allowed: readonly string[], policy: string): NotListed {
+  return { allow: false, notListed: true, kind, task, allowed, policy };
+}
+
+function allow(task: string, rule: string | undefined): Allow {
+  return { allow: true, reason: 'allowed', task, rule };
+}
+
+function deny(reason: Deny['reason'], message: string, task: string | undefined, policy: string | undefined): Deny {
+  return { allow: false, reason, message, task, policy };
+}
+
+function isDefined<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
