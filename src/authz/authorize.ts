@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
 import { classify, type HttpFacts } from '../mcp/message.js';
-import { decide } from '../policy/decide.js';
+import { decide, resolveTasks } from '../policy/decide.js';
 import { INTERNAL_HEADER_PREFIX, type AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
@@ -34,11 +34,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput): Promise<Au
   }
 
   const taskHeader = runtime.config.identity.task.header;
-  const decision = decide(runtime.policy, {
-    claims: identity.claims,
-    requestedTask: taskHeader ? input.headers[taskHeader] : undefined,
-    call: message,
-  });
+  const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
+  const decision = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
   if (!decision.allow) {
     return {
       kind: 'reply',
@@ -51,6 +48,9 @@ export async function authorize(runtime: Runtime, input: AuthzInput): Promise<Au
     subject: identity.subject,
     task: decision.task,
     decisionId,
+    method,
+    target: tool,
+    tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason },
   };
@@ -60,4 +60,9 @@ function headersToRemove(runtime: Runtime, headers: Readonly<Record<string, stri
   const remove = Object.keys(headers).filter((h) => h.startsWith(INTERNAL_HEADER_PREFIX));
   if (!runtime.config.identity.passthroughToken && headers.authorization !== undefined) remove.push('authorization');
   return remove;
+}
+
+function listTasks(runtime: Runtime, claims: Readonly<Record<string, unknown>>, requestedTask: string | undefined): string[] {
+  const resolved = resolveTasks(runtime.policy, claims, requestedTask);
+  return resolved.ok ? resolved.tasks.map((t) => t.name) : [];
 }

@@ -12,6 +12,11 @@ export interface AllowOutcome {
   readonly subject: string;
   readonly task: string | undefined;
   readonly decisionId: string;
+  /** The JSON-RPC method and target ext_authz read, so ext_proc need not buffer the body to learn them. */
+  readonly method: string | undefined;
+  readonly target: string | undefined;
+  /** The caller's authorized tasks, for list methods (ext_proc filters the list by them). */
+  readonly tasks: readonly string[] | undefined;
   /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
   readonly removeHeaders: readonly string[];
   readonly audit: AuditRecord;

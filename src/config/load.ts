@@ -7,6 +7,9 @@ import { configSchema, type ParsedConfig } from './schema.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { createJwtVerifier, type JwtVerifier } from '../identity/jwt.js';
 import { buildMetadata, type ResourceMetadata } from '../identity/metadata.js';
+import type { Keyring } from '../session/keys.js';
+import { keyringFromConfig } from '../session/keyring-config.js';
+import { durationMs } from './duration.js';
 
 /** Everything a request needs, derived once per config version and never mutated. */
 export interface Runtime {
@@ -16,6 +19,7 @@ export interface Runtime {
   readonly policy: CompiledPolicy;
   readonly verifier: JwtVerifier;
   readonly metadata: ResourceMetadata;
+  readonly sessions: { readonly keyring: Keyring; readonly ephemeral: boolean; readonly ttlSeconds: number };
 }
 
 let versions = 0;
@@ -59,8 +63,10 @@ export function buildRuntime(config: ParsedConfig, file: string): Runtime {
     const field = config.identity.jwt.jwksFile ? 'identity.jwt.jwksFile' : 'identity.jwt.jwksUri';
     throw new ConfigError(file, [{ path: field, message: `cannot load key set: ${(err as Error).message}` }]);
   }
+  const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p));
+  const sessions = Object.freeze({ keyring, ephemeral, ttlSeconds: Math.round(durationMs(config.session.ttl) / 1000) });
   versions += 1;
-  return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config) });
+  return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config), sessions });
 }
 
 function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[] }): string {

@@ -97,6 +97,18 @@ const backendSchema = z
   })
   .strict();
 
+const sessionKey = z
+  .object({
+    /** Key id written into each token header; short and URL-safe. */
+    kid: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'kid is 1-32 letters, digits, - or _'),
+    /** A file holding the secret (a Kubernetes Secret mount); relative to the config file. */
+    secretFile: z.string().min(1).optional(),
+    /** The secret inline: base64url 32 bytes, or any string of 32+ bytes. Prefer secretFile. */
+    secret: z.string().min(32).optional(),
+  })
+  .strict()
+  .refine((k) => (k.secretFile ? 1 : 0) + (k.secret ? 1 : 0) === 1, { message: 'set exactly one of secretFile or secret' });
+
 export const HOUSEKEEPING_DEFAULT = [
   'initialize',
   'ping',
@@ -151,6 +163,22 @@ export const configSchema = z
       })
       .strict()
       .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024 }),
+    /** Client-facing session tokens (2025 protocol). The first key seals; the others still open older tokens. */
+    session: z
+      .object({
+        ttl: duration.default('24h'),
+        keys: z.array(sessionKey).min(1).optional(),
+      })
+      .strict()
+      .default({ ttl: '24h' }),
+    /** Envoy's egress listener: toolgate reaches backends only through it (fan-out of initialize, lists, DELETE). */
+    egress: z
+      .object({
+        url: z.string().url(),
+        timeout: duration.default('5s'),
+      })
+      .strict()
+      .optional(),
     backends: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'backend names are letters, digits, - and _'), backendSchema).default({}),
     tasks: z.record(z.string().min(1), taskSchema).default({}),
   })

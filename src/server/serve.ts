@@ -4,6 +4,8 @@ import { durationMs } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { holdRuntime } from '../config/watch.js';
 import { checkHandler } from '../envoy/authz/check.js';
+import { processHandler } from '../envoy/extproc/stream.js';
+import { sidecarExchange } from '../routing/sidecar.js';
 import { startAdmin } from './admin.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 
@@ -23,6 +25,9 @@ export interface Served {
 
 export async function serve(options: ServeOptions, log: Logger): Promise<Served> {
   const initial = loadConfigFile(options.configFile);
+  if (initial.sessions.ephemeral) {
+    log.warn({ event: 'session.ephemeral-key' }, 'no session.keys configured: session tokens use a random per-process key (one replica only; sessions end on restart)');
+  }
   const holder = holdRuntime(initial, log, { watch: options.watch ?? true });
   const server = initial.config.server;
   const host = options.host ?? server.host;
@@ -31,7 +36,10 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const grpc = await startGrpc(
     host,
     options.grpcPort ?? server.grpcPort,
-    { authz: { Check: checkHandler(holder, log) } },
+    {
+      authz: { Check: checkHandler(holder, log) },
+      extProc: { Process: processHandler((authz) => sidecarExchange({ runtime: holder.current(), log }, authz), log) },
+    },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
   );
   const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping });

@@ -80,7 +80,14 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
     return {
       status: { code: GRPC_OK },
       ok_response: { headers_to_remove: [...outcome.removeHeaders] },
-      dynamic_metadata: toStruct({ subject: outcome.subject, task: outcome.task, decision_id: outcome.decisionId }),
+      dynamic_metadata: toStruct({
+        subject: outcome.subject,
+        task: outcome.task,
+        decision_id: outcome.decisionId,
+        method: outcome.method,
+        target: outcome.target,
+        tasks: outcome.tasks,
+      }),
     };
   }
   const { reply } = outcome;

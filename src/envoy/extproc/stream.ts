@@ -1,0 +1,72 @@
+// envoy.service.ext_proc.v3.ExternalProcessor/Process: one stream per HTTP exchange; the loop only dispatches.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { fromStruct, type Struct } from '../struct.js';
+import { METADATA_NAMESPACE } from '../authz/check.js';
+import { headerRecord, toProcessingResponse, type HeaderMapProto } from './convert.js';
+import type { AuthzContext, ExchangeProcessor, Step } from '../../routing/exchange.js';
+
+interface ProcessingRequest {
+  request_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
+  response_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
+  request_body?: { body?: Buffer; end_of_stream?: boolean };
+  response_body?: { body?: Buffer; end_of_stream?: boolean };
+  request_trailers?: unknown;
+  response_trailers?: unknown;
+  metadata_context?: { filter_metadata?: Record<string, Struct> };
+  request?: string;
+}
+
+export type ProcessorFactory = (authz: AuthzContext) => ExchangeProcessor;
+
+export function processHandler(factory: ProcessorFactory, log: Logger): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+  return (call) => {
+    let processor: ExchangeProcessor | undefined;
+    // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
+    let chain: Promise<void> = Promise.resolve();
+    call.on('data', (msg: ProcessingRequest) => {
+      chain = chain.then(async () => {
+        processor ??= factory(authzContext(msg));
+        const [phase, step] = await dispatch(processor, msg);
+        if (phase) call.write(toProcessingResponse(phase, step));
+      }).catch((err: unknown) => {
+        // A broken exchange fails closed for its own request only.
+        log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
+        call.write(toProcessingResponse('request_headers', internalError()));
+        call.end();
+      });
+    });
+    call.on('end', () => { void chain.then(() => call.end()); });
+    call.on('error', () => undefined);
+  };
+}
+
+type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
+
+async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[Phase | undefined, Step]> {
+  if (msg.request_headers) {
+    return ['request_headers', await p.requestHeaders({ headers: headerRecord(msg.request_headers.headers), endOfStream: !!msg.request_headers.end_of_stream })];
+  }
+  if (msg.request_body) return ['request_body', await p.requestBody(msg.request_body.body ?? Buffer.alloc(0), !!msg.request_body.end_of_stream)];
+  if (msg.response_headers) {
+    return ['response_headers', await p.responseHeaders({ headers: headerRecord(msg.response_headers.headers), endOfStream: !!msg.response_headers.end_of_stream })];
+  }
+  if (msg.response_body) return ['response_body', await p.responseBody(msg.response_body.body ?? Buffer.alloc(0), !!msg.response_body.end_of_stream)];
+  // Trailers are not requested by toolgate's processing mode; nothing to answer if they arrive anyway.
+  return [undefined, { kind: 'continue' }];
+}
+
+function authzContext(msg: ProcessingRequest): AuthzContext {
+  const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [] };
+}
+
+function internalError(): Step {
+  return {
+    kind: 'immediate',
+    status: 500,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'The gateway failed while processing this request; it was not completed.' } }),
+  };
+}

@@ -1,0 +1,57 @@
+// Filters list responses (tools, prompts, resources) down to what the caller's tasks may use.
+import { isObject } from '../mcp/message.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { createSseParser, type SseEvent } from '../fanout/sse.js';
+
+const ITEMS: Readonly<Record<string, { key: string; field: string; kind: 'tools' | 'prompts' | 'resources' }>> = {
+  'tools/list': { key: 'tools', field: 'name', kind: 'tools' },
+  'prompts/list': { key: 'prompts', field: 'name', kind: 'prompts' },
+  'resources/list': { key: 'resources', field: 'uri', kind: 'resources' },
+};
+
+export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));
+
+/** True when any of the caller's tasks lists the name (conditions are judged at call time, not here). */
+export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kind: 'tools' | 'prompts' | 'resources', name: string): boolean {
+  return tasks.some((t) => policy.tasks.get(t)?.[kind].test(name) ?? false);
+}
+
+/**
+ * Returns the rewritten body, or undefined when it holds no list result to filter.
+ * A body toolgate cannot read is replaced by an empty list: it fails closed rather than leak names.
+ */
+export function filterListBody(policy: CompiledPolicy, tasks: readonly string[], method: string, contentType: string, body: string): string | undefined {
+  const spec = ITEMS[method];
+  if (!spec) return undefined;
+  const keep = (item: unknown) => isObject(item) && typeof item[spec.field] === 'string' && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);
+  const rewrite = (message: unknown) => {
+    if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result[spec.key])) return message;
+    return { ...message, result: { ...message.result, [spec.key]: (message.result[spec.key] as unknown[]).filter(keep) } };
+  };
+  if (contentType.includes('text/event-stream')) {
+    const parser = createSseParser();
+    const events = [...parser.push(body), ...parser.end()];
+    return events.map((e) => serializeEvent(e, rewriteData(e.data, rewrite))).join('');
+  }
+  try {
+    return JSON.stringify(rewrite(JSON.parse(body)));
+  } catch {
+    return JSON.stringify({ jsonrpc: '2.0', id: null, result: { [spec.key]: [] } });
+  }
+}
+
+function rewriteData(data: string, rewrite: (m: unknown) => unknown): string {
+  try {
+    return JSON.stringify(rewrite(JSON.parse(data)));
+  } catch {
+    return data;
+  }
+}
+
+function serializeEvent(e: SseEvent, data: string): string {
+  let out = '';
+  if (e.event !== 'message') out += `event: ${e.event}\n`;
+  if (e.id !== undefined) out += `id: ${e.id}\n`;
+  for (const line of data.split('\n')) out += `data: ${line}\n`;
+  return `${out}\n`;
+}

@@ -1,0 +1,103 @@
+// Single-backend (sidecar) mode: every request goes to the one backend unchanged, except that the backend's
+// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
+import type { Logger } from 'pino';
+import type { Runtime } from '../config/load.js';
+import { jsonRpcError } from '../mcp/replies.js';
+import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES } from '../session/types.js';
+import { openSession, sealSession } from '../session/token.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { filterListBody, LIST_METHODS } from './lists.js';
+
+export const SESSION_HEADER = 'mcp-session-id';
+/** The name a single backend's entry has inside the session token when the config names none. */
+export const SOLE_BACKEND = '_';
+
+export interface ExchangeDeps {
+  readonly runtime: Runtime;
+  readonly log: Logger;
+}
+
+const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
+
+export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
+  const { runtime, log } = deps;
+  const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
+  let httpMethod = '';
+  let responseType = '';
+
+  return {
+    async requestHeaders(facts: HeaderFacts): Promise<Step> {
+      if (authz.subject === undefined) return identityMissing();
+      httpMethod = facts.headers[':method'] ?? '';
+      const remove = internalHeaders(facts.headers);
+      const set: Record<string, string> = {};
+      const presented = facts.headers[SESSION_HEADER];
+      if (presented !== undefined) {
+        const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
+        if (!opened.ok) {
+          log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
+          return sessionNotFound();
+        }
+        const entry = opened.session.backends.get(backend);
+        if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
+        else remove.push(SESSION_HEADER);
+      }
+      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
+      return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
+    },
+
+    requestBody: () => CONTINUE,
+
+    async responseHeaders(facts: HeaderFacts): Promise<Step> {
+      const status = facts.headers[':status'];
+      responseType = facts.headers['content-type'] ?? '';
+      if (authz.method === 'initialize' && status === '200') {
+        const sid = facts.headers[SESSION_HEADER];
+        const sessionId = sid === undefined ? undefined : toBackendSessionId(sid);
+        if (sessionId === undefined) return CONTINUE; // a stateless backend: nothing to carry
+        const token = await sealSession(
+          runtime.sessions.keyring,
+          {
+            subject: authz.subject as string,
+            backends: new Map([[backend, { sessionId, protocolVersion: facts.headers['mcp-protocol-version'] ?? '', capabilities: NO_CAPABILITIES }]]),
+          },
+          { ttlSeconds: runtime.sessions.ttlSeconds },
+        );
+        return { kind: 'continue', set: { [SESSION_HEADER]: token } };
+      }
+      if (LIST_METHODS.has(authz.method ?? '') && status === '200') {
+        return { kind: 'continue', mode: { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' } };
+      }
+      return CONTINUE;
+    },
+
+    responseBody(body: Buffer): Step {
+      const method = authz.method ?? '';
+      const filtered = filterListBody(runtime.policy, authz.tasks, method, responseType, body.toString('utf8'));
+      return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
+    },
+  };
+}
+
+export function internalHeaders(headers: Readonly<Record<string, string>>): string[] {
+  return Object.keys(headers).filter((h) => h.startsWith('x-toolgate-'));
+}
+
+export function sessionNotFound(): Step {
+  return {
+    kind: 'immediate',
+    status: 404,
+    headers: { 'content-type': 'application/json' },
+    body: jsonRpcError(null, -32001, 'Session not found or expired. Start a new session with initialize.'),
+  };
+}
+
+function identityMissing(): Step {
+  return {
+    kind: 'immediate',
+    status: 403,
+    headers: { 'content-type': 'application/json' },
+    body: jsonRpcError(null, -32603, 'No verified identity reached the gateway (ext_authz metadata missing); the request was not forwarded.'),
+  };
+}
