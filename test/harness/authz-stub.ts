@@ -1,0 +1,84 @@
+// A stand-in ext_authz gRPC server: records every CheckRequest Envoy sends and answers with a test-chosen decision.
+import * as grpc from '@grpc/grpc-js';
+import { AUTHORIZATION_SERVICE, envoyService } from './protos.js';
+
+/** The CheckRequest as proto-loader decodes it (keepCase, defaults): plain objects, bytes as Buffer. */
+export type CheckRequest = {
+  attributes: {
+    request: {
+      http: {
+        method: string;
+        path: string;
+        headers: Record<string, string>;
+        header_map: { headers: Array<{ key: string; value: string; raw_value: Buffer }> } | null;
+        body: string;
+        raw_body: Buffer;
+        size: string;
+      } | null;
+    } | null;
+    [key: string]: unknown;
+  };
+};
+
+/** A CheckResponse in proto-loader's JSON shape, e.g. `{ status: { code: 0 }, ok_response: {} }`. */
+export type CheckResponse = Record<string, unknown>;
+
+export const ALLOW: CheckResponse = Object.freeze({ status: { code: 0 }, ok_response: {} });
+
+export function deny(httpStatus: number, body = ''): CheckResponse {
+  // google.rpc.Code 7 = PERMISSION_DENIED; Envoy answers the client with denied_response.
+  return { status: { code: 7 }, denied_response: { status: { code: httpStatus }, body } };
+}
+
+export interface AuthzStubOptions {
+  /** Decides each check; default: allow everything. */
+  decide?: (request: CheckRequest) => CheckResponse | Promise<CheckResponse>;
+  /**
+   * grpc-js server options. Note grpc-js refuses messages over 4 MiB by default
+   * (`grpc.max_receive_message_length`): a CheckRequest carrying a body near that
+   * size fails, and Envoy then answers with status_on_error.
+   */
+  serverOptions?: grpc.ServerOptions;
+}
+
+export interface AuthzStub {
+  readonly port: number;
+  /** Every CheckRequest received, oldest first. */
+  readonly checks: readonly CheckRequest[];
+  /** The JSON-RPC bodies of the checks that had one (raw_body, since pack_as_bytes is on). */
+  bodies(): unknown[];
+  /** Drops connections at once: from then on Envoy's checks fail at the transport. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<AuthzStub> {
+  const decide = opts.decide ?? (() => ALLOW);
+  const checks: CheckRequest[] = [];
+  const server = new grpc.Server(opts.serverOptions);
+  server.addService(envoyService(AUTHORIZATION_SERVICE), {
+    Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
+      checks.push(call.request);
+      Promise.resolve()
+        .then(() => decide(call.request))
+        .then((response) => callback(null, response), (err: Error) => callback({ code: grpc.status.INTERNAL, details: err.message }));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+
+  let stopped = false;
+  return {
+    port,
+    checks,
+    bodies: () => checks
+      .map((c) => c.attributes.request?.http?.raw_body)
+      .filter((b): b is Buffer => !!b && b.length > 0)
+      .map((b) => JSON.parse(b.toString('utf8')) as unknown),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      server.forceShutdown();
+    },
+  };
+}
