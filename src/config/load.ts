@@ -69,7 +69,8 @@ export function buildRuntime(config: ParsedConfig, file: string): Runtime {
   return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config), sessions });
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[] }): string {
+function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[]; expected?: unknown }): string {
   if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field(s): ${issue.keys.map(String).join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return `required (${String(issue.expected)})`;
   return issue.message;
 }

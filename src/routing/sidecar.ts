@@ -2,11 +2,11 @@
 // session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
 import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
-import { jsonRpcError } from '../mcp/replies.js';
 import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES } from '../session/types.js';
 import { openSession, sealSession } from '../session/token.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
+import { identityMissing, sessionNotFound } from './replies.js';
 
 export const SESSION_HEADER = 'mcp-session-id';
 /** The name a single backend's entry has inside the session token when the config names none. */
@@ -82,22 +82,4 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
 
 export function internalHeaders(headers: Readonly<Record<string, string>>): string[] {
   return Object.keys(headers).filter((h) => h.startsWith('x-toolgate-'));
-}
-
-export function sessionNotFound(): Step {
-  return {
-    kind: 'immediate',
-    status: 404,
-    headers: { 'content-type': 'application/json' },
-    body: jsonRpcError(null, -32001, 'Session not found or expired. Start a new session with initialize.'),
-  };
-}
-
-function identityMissing(): Step {
-  return {
-    kind: 'immediate',
-    status: 403,
-    headers: { 'content-type': 'application/json' },
-    body: jsonRpcError(null, -32603, 'No verified identity reached the gateway (ext_authz metadata missing); the request was not forwarded.'),
-  };
 }

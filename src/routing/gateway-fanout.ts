@@ -1,0 +1,113 @@
+// Gateway requests answered by asking every backend through Envoy's egress listener and merging the answers.
+import type { Logger } from 'pino';
+import { fanOut, type CallOptions } from '../fanout/egress.js';
+import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
+import { listAllPages, type ListMethod } from '../fanout/pages.js';
+import type { McpCall } from '../mcp/message.js';
+import { sealSession } from '../session/token.js';
+import { capabilitiesFromServer, type BackendEntry, type Session } from '../session/types.js';
+import type { AuthzContext, Step } from './exchange.js';
+import type { GatewayContext } from './gateway-context.js';
+import { visibleFor } from './lists.js';
+import { accepted, errorReply, resultReply, sessionNotFound } from './replies.js';
+
+export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
+
+/** Per-backend call options for this client session (its own session id, its negotiated version). */
+export function callOptions(ctx: GatewayContext, backend: string, session: Session | undefined, protocolVersion: string | undefined): CallOptions {
+  const entry = session?.backends.get(backend);
+  const path = ctx.runtime.config.backends[backend]?.path;
+  return {
+    ...(entry?.sessionId ? { sessionId: entry.sessionId } : {}),
+    ...(entry?.protocolVersion || protocolVersion ? { protocolVersion: entry?.protocolVersion || protocolVersion } : {}),
+    ...(path ? { path } : {}),
+  };
+}
+
+/** The backends a request fans out to: the session's (2025) or all configured ones (2026, stateless). */
+export function targets(ctx: GatewayContext, session: Session | undefined): string[] {
+  return session ? ctx.backends.filter((b) => session.backends.has(b)) : [...ctx.backends];
+}
+
+export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger): Promise<Step> {
+  const requested = typeof call.params.protocolVersion === 'string' ? call.params.protocolVersion : '2025-06-18';
+  const results = await fanOut(ctx.backends, (b) =>
+    ctx.egress.request(b, { method: 'initialize', params: call.params, id: 'toolgate-init' }, callOptions(ctx, b, undefined, requested)),
+  );
+  const backends = new Map<string, BackendEntry>();
+  const answers = new Map<string, Record<string, unknown>>();
+  for (const [b, res] of results.ok) {
+    if ('error' in res.message) {
+      log.warn({ event: 'initialize.backend-error', backend: b, error: res.message.error.message }, 'backend refused initialize; left out of the session');
+      continue;
+    }
+    answers.set(b, res.message.result);
+    const version = typeof res.message.result.protocolVersion === 'string' ? res.message.result.protocolVersion : requested;
+    backends.set(b, { sessionId: res.sessionId, protocolVersion: version, capabilities: capabilitiesFromServer(res.message.result.capabilities) });
+  }
+  for (const [b, f] of results.failed) {
+    log.warn({ event: 'initialize.backend-failed', backend: b, error: f.error, detail: f.detail }, 'backend failed initialize; left out of the session');
+  }
+  if (backends.size === 0) {
+    return errorReply(call.id, -32603, `No backend could be initialized (${[...results.failed.keys()].join(', ') || 'all refused'}). Try again later.`, 502);
+  }
+  const version = [...backends.values()][0]?.protocolVersion ?? requested;
+  const merged = mergeInitialize(answers, GATEWAY_INFO, version);
+  const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds });
+  return resultReply(call.id, merged, { 'mcp-session-id': token });
+}
+
+export async function notifyAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined): Promise<Step> {
+  await fanOut(targets(ctx, session), (b) =>
+    ctx.egress.notify(b, { method: call.method, params: call.params }, callOptions(ctx, b, session, protocolVersion)),
+  );
+  return accepted();
+}
+
+export async function requestAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined, result: unknown): Promise<Step> {
+  const results = await fanOut(targets(ctx, session), (b) =>
+    ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion)),
+  );
+  if (results.ok.size === 0 && results.failed.size > 0) return errorReply(call.id, -32603, `No backend answered ${call.method}. Try again later.`, 502);
+  return resultReply(call.id, result);
+}
+
+export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger): Promise<Step> {
+  const results = await fanOut(targets(ctx, session), (b) => {
+    const sid = session.backends.get(b)?.sessionId;
+    return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, undefined, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });
+  });
+  for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
+  return { kind: 'immediate', status: 200, headers: {}, body: '' };
+}
+
+export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
+  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion)));
+  for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
+  const expired = [...results.failed.values()].filter((f) => f.error === 'session-expired');
+  if (results.ok.size === 0 && expired.length > 0) return sessionNotFound();
+  const items = new Map([...results.ok].map(([b, r]) => [b, r.items]));
+  const tasks = authz.tasks;
+  const policy = ctx.runtime.policy;
+  switch (method) {
+    case 'tools/list': {
+      const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
+      ctx.index.tools = merged.names;
+      return resultReply(call.id, { tools: merged.tools });
+    }
+    case 'prompts/list': {
+      const merged = mergePromptsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'prompts', n));
+      ctx.index.prompts = merged.names;
+      return resultReply(call.id, { prompts: merged.prompts });
+    }
+    case 'resources/list': {
+      const merged = mergeResourcesList(items, (u) => visibleFor(policy, tasks, 'resources', u));
+      ctx.index.resources = merged.uris;
+      return resultReply(call.id, { resources: merged.resources });
+    }
+    case 'resources/templates/list': {
+      const merged = mergeResourceTemplatesList(items, () => true);
+      return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
+    }
+  }
+}
