@@ -10,6 +10,7 @@ import { buildMetadata, type ResourceMetadata } from '../identity/metadata.js';
 import type { Keyring } from '../session/keys.js';
 import { keyringFromConfig } from '../session/keyring-config.js';
 import { durationMs } from './duration.js';
+import { compileNaming } from '../fanout/names.js';
 
 /** Everything a request needs, derived once per config version and never mutated. */
 export interface Runtime {
@@ -63,6 +64,7 @@ export function buildRuntime(config: ParsedConfig, file: string): Runtime {
     const field = config.identity.jwt.jwksFile ? 'identity.jwt.jwksFile' : 'identity.jwt.jwksUri';
     throw new ConfigError(file, [{ path: field, message: `cannot load key set: ${(err as Error).message}` }]);
   }
+  checkGateway(config, file);
   const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p));
   const sessions = Object.freeze({ keyring, ephemeral, ttlSeconds: Math.round(durationMs(config.session.ttl) / 1000) });
   versions += 1;
@@ -73,4 +75,16 @@ function describeIssue(issue: { code: string; message: string; keys?: readonly P
   if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field(s): ${issue.keys.map(String).join(', ')}`;
   if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return `required (${String(issue.expected)})`;
   return issue.message;
+}
+
+/** Several backends need Envoy's egress listener for fan-out, and prefixes that split back off unambiguously. */
+function checkGateway(config: ParsedConfig, file: string): void {
+  const names = Object.keys(config.backends);
+  if (names.length <= 1) return;
+  if (!config.egress) throw new ConfigError(file, [{ path: 'egress', message: 'required when more than one backend is configured (toolgate reaches backends through Envoy\'s egress listener)' }]);
+  try {
+    compileNaming(config.backends);
+  } catch (err) {
+    throw new ConfigError(file, [{ path: 'backends', message: (err as Error).message }]);
+  }
 }

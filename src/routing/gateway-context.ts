@@ -5,6 +5,12 @@ import { createEgressClient, type EgressClient } from '../fanout/egress.js';
 import { compileNaming, type NameRef, type NameSettings } from '../fanout/names.js';
 
 /**
+ * Envoy ring-hashes backend requests on this header. Its value is the client session's token id, so every
+ * request of one session — the initialize fan-out included — lands on the same replica of each backend.
+ */
+export const AFFINITY_HEADER = 'x-toolgate-affinity';
+
+/**
  * Client-facing names and URIs → backend, from the last merged lists this process served. Only a cache:
  * `always` prefixes resolve without it, and a miss triggers a fresh list (another replica may have served it).
  */

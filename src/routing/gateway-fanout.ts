@@ -4,20 +4,21 @@ import { fanOut, type CallOptions } from '../fanout/egress.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import type { McpCall } from '../mcp/message.js';
-import { sealSession } from '../session/token.js';
+import { newTokenId, sealSession } from '../session/token.js';
 import { capabilitiesFromServer, type BackendEntry, type Session } from '../session/types.js';
 import type { AuthzContext, Step } from './exchange.js';
-import type { GatewayContext } from './gateway-context.js';
+import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
 import { accepted, errorReply, resultReply, sessionNotFound } from './replies.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
-/** Per-backend call options for this client session (its own session id, its negotiated version). */
-export function callOptions(ctx: GatewayContext, backend: string, session: Session | undefined, protocolVersion: string | undefined): CallOptions {
+/** Per-backend call options for this client session (its own session id, its negotiated version, its affinity). */
+export function callOptions(ctx: GatewayContext, backend: string, session: Pick<Session, 'backends' | 'tokenId'> | undefined, protocolVersion: string | undefined): CallOptions {
   const entry = session?.backends.get(backend);
   const path = ctx.runtime.config.backends[backend]?.path;
   return {
+    ...(session ? { headers: { [AFFINITY_HEADER]: session.tokenId } } : {}),
     ...(entry?.sessionId ? { sessionId: entry.sessionId } : {}),
     ...(entry?.protocolVersion || protocolVersion ? { protocolVersion: entry?.protocolVersion || protocolVersion } : {}),
     ...(path ? { path } : {}),
@@ -31,10 +32,12 @@ export function targets(ctx: GatewayContext, session: Session | undefined): stri
 
 export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger): Promise<Step> {
   const requested = typeof call.params.protocolVersion === 'string' ? call.params.protocolVersion : '2025-06-18';
+  const tokenId = newTokenId();
+  const pending = { tokenId, backends: new Map<string, BackendEntry>() };
   const results = await fanOut(ctx.backends, (b) =>
-    ctx.egress.request(b, { method: 'initialize', params: call.params, id: 'toolgate-init' }, callOptions(ctx, b, undefined, requested)),
+    ctx.egress.request(b, { method: 'initialize', params: call.params, id: 'toolgate-init' }, callOptions(ctx, b, pending, requested)),
   );
-  const backends = new Map<string, BackendEntry>();
+  const backends = pending.backends;
   const answers = new Map<string, Record<string, unknown>>();
   for (const [b, res] of results.ok) {
     if ('error' in res.message) {
@@ -53,7 +56,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
   }
   const version = [...backends.values()][0]?.protocolVersion ?? requested;
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
-  const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds });
+  const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds, tokenId });
   return resultReply(call.id, merged, { 'mcp-session-id': token });
 }
 

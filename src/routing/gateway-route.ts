@@ -4,7 +4,7 @@ import { resolveExposed, type NameRef } from '../fanout/names.js';
 import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
-import type { GatewayContext } from './gateway-context.js';
+import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { errorReply } from './replies.js';
 
 const SESSION_HEADER = 'mcp-session-id';
@@ -49,6 +49,7 @@ export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, sessio
     if (entry.sessionId) set[SESSION_HEADER] = entry.sessionId;
     else remove.push(SESSION_HEADER);
     if (entry.protocolVersion) set['mcp-protocol-version'] = entry.protocolVersion;
+    set[AFFINITY_HEADER] = session.tokenId;
   }
   const renamed = call.target !== undefined && call.target !== ref.name && call.method !== 'resources/read';
   if (stateless && renamed) set['mcp-name'] = ref.name;

@@ -1,11 +1,13 @@
 // `toolgate serve`: load config, start gRPC + admin, hot-reload config, shut down gracefully.
 import type { Logger } from 'pino';
 import { durationMs } from '../config/duration.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, type Runtime } from '../config/load.js';
 import { holdRuntime } from '../config/watch.js';
 import { checkHandler } from '../envoy/authz/check.js';
 import { processHandler } from '../envoy/extproc/stream.js';
 import { sidecarExchange } from '../routing/sidecar.js';
+import { gatewayExchange } from '../routing/gateway.js';
+import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
 import { startAdmin } from './admin.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 
@@ -38,10 +40,13 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     options.grpcPort ?? server.grpcPort,
     {
       authz: { Check: checkHandler(holder, log) },
-      extProc: { Process: processHandler((authz) => sidecarExchange({ runtime: holder.current(), log }, authz), log) },
+      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
   );
+  function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
+    return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz) : sidecarExchange({ runtime, log }, authz);
+  }
   const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping });
   log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
 

@@ -17,6 +17,8 @@ export interface SealOptions {
   /** Lifetime from `now`; the token is refused from `now + ttlSeconds` on. */
   readonly ttlSeconds: number;
   readonly now?: Date;
+  /** Token id to use instead of a fresh one (see `newTokenId`); ignored by `resealSession`. */
+  readonly tokenId?: TokenId;
 }
 
 export interface OpenOptions {
@@ -25,12 +27,17 @@ export interface OpenOptions {
   readonly now?: Date;
 }
 
+/** A fresh random token id; the gateway draws it before fan-out so backends see the session's affinity key early. */
+export function newTokenId(): TokenId {
+  return randomBytes(TOKEN_ID_BYTES).toString('base64url') as TokenId;
+}
+
 /** Mints a new session: fresh token id, issued now. */
 export async function sealSession(keyring: Keyring, payload: SessionPayload, options: SealOptions): Promise<ClientSessionToken> {
   // An empty subject would let any identity-less request open the session.
   if (payload.subject === '') throw new TypeError('a session must be bound to a non-empty subject');
   const issuedAt = epochSeconds(options.now);
-  const tokenId = randomBytes(TOKEN_ID_BYTES).toString('base64url') as TokenId;
+  const tokenId = options.tokenId ?? newTokenId();
   return seal(keyring, { ...payload, tokenId, issuedAt, expiresAt: expiry(issuedAt, options.ttlSeconds) });
 }
 

@@ -1,0 +1,199 @@
+// HTTP client for toolgate's own calls to backend MCP servers, always through Envoy's egress listener.
+import { toBackendSessionId, type BackendSessionId } from '../session/types.js';
+import { readJsonRpcResponse, type JsonRpcResponse } from './read.js';
+
+export type { JsonRpcResponse } from './read.js';
+
+/** The header Envoy's egress listener routes on; its value is a backend name from the config. */
+export const BACKEND_HEADER = 'x-toolgate-backend';
+
+export interface EgressOptions {
+  /** Envoy egress listener, e.g. `http://127.0.0.1:15001`. */
+  readonly baseUrl: string;
+  /** Whole exchange, including reading an SSE stream up to the response. */
+  readonly timeoutMs: number;
+  /** Default request path on the backend; `/mcp` when absent. */
+  readonly path?: string;
+  /** Largest response body read before giving up (`bad-response`); 8 MiB when absent. */
+  readonly maxResponseBytes?: number;
+}
+
+export interface RequestMessage {
+  readonly method: string;
+  readonly params?: Record<string, unknown>;
+  readonly id: string | number;
+}
+
+export interface NotificationMessage {
+  readonly method: string;
+  readonly params?: Record<string, unknown>;
+}
+
+export interface CallOptions {
+  /** The backend's own session id (never the client-facing token). */
+  readonly sessionId?: string;
+  readonly protocolVersion?: string;
+  readonly path?: string;
+  /** Extra headers (e.g. `traceparent`); they cannot override the routing and protocol headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Local failure codes, one per cause a metric or log should tell apart. `rpc-error` is only
+ * produced by callers that need a result (see pages.ts); `request` returns JSON-RPC errors as `ok`.
+ */
+export type EgressError = 'timeout' | 'http-status' | 'bad-response' | 'network' | 'session-expired' | 'rpc-error';
+
+export interface EgressFailure {
+  readonly ok: false;
+  readonly backend: string;
+  readonly error: EgressError;
+  readonly status?: number;
+  readonly detail: string;
+}
+
+export interface RequestSuccess {
+  readonly ok: true;
+  readonly status: number;
+  readonly message: JsonRpcResponse;
+  /** From the response's `mcp-session-id` header (sent by the backend on `initialize`). */
+  readonly sessionId?: BackendSessionId;
+  /** From an `initialize` result, else the version the call was made with. */
+  readonly protocolVersion?: string;
+}
+
+export interface SendSuccess {
+  readonly ok: true;
+  readonly status: number;
+}
+
+export interface EgressClient {
+  request(backend: string, message: RequestMessage, opts?: CallOptions): Promise<RequestSuccess | EgressFailure>;
+  /** A notification: the backend answers 202 (or 200) with no JSON-RPC message. */
+  notify(backend: string, message: NotificationMessage, opts?: CallOptions): Promise<SendSuccess | EgressFailure>;
+  /** Ends a backend session. 405 counts as done: the spec lets a server refuse client-side termination. */
+  deleteSession(backend: string, sessionId: string, opts?: Omit<CallOptions, 'sessionId'>): Promise<SendSuccess | EgressFailure>;
+  fanOut: typeof fanOut;
+}
+
+export interface FanOutResult<S> {
+  /** Keyed by backend, in the order the backends were given. */
+  readonly ok: Map<string, S>;
+  readonly failed: Map<string, EgressFailure>;
+}
+
+/**
+ * Runs one call per backend concurrently and splits the outcomes. Never rejects: a backend that
+ * fails, or whose call throws, is left out of `ok` and listed in `failed` with its reason.
+ */
+export async function fanOut<S extends { readonly ok: true }>(
+  backends: readonly string[],
+  fn: (backend: string) => Promise<S | EgressFailure>,
+): Promise<FanOutResult<S>> {
+  const settled = await Promise.allSettled(backends.map((backend) => fn(backend)));
+  const result: FanOutResult<S> = { ok: new Map(), failed: new Map() };
+  settled.forEach((outcome, i) => {
+    const backend = backends[i] as string;
+    if (outcome.status === 'rejected') {
+      result.failed.set(backend, { ok: false, backend, error: 'network', detail: `call threw: ${errorText(outcome.reason)}` });
+    } else if (outcome.value.ok) result.ok.set(backend, outcome.value);
+    else result.failed.set(backend, outcome.value);
+  });
+  return result;
+}
+
+const ACCEPT = 'application/json, text/event-stream';
+
+export function createEgressClient(options: EgressOptions): EgressClient {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const maxBytes = options.maxResponseBytes ?? 8 * 1024 * 1024;
+
+  function headersFor(backend: string, opts: CallOptions, sessionId: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { ...opts.headers, accept: ACCEPT, [BACKEND_HEADER]: backend };
+    if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
+    if (opts.protocolVersion !== undefined) headers['mcp-protocol-version'] = opts.protocolVersion;
+    return headers;
+  }
+
+  /** One HTTP exchange under one deadline; `read` sees the response while the deadline still runs. */
+  async function exchange<T>(
+    backend: string,
+    init: { method: string; body?: string; opts: CallOptions; sessionId: string | undefined },
+    read: (res: Response) => Promise<T | EgressFailure>,
+  ): Promise<T | EgressFailure> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+    const headers = headersFor(backend, init.opts, init.sessionId);
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    const fail = (error: EgressError, detail: string, status?: number): EgressFailure =>
+      status === undefined ? { ok: false, backend, error, detail } : { ok: false, backend, error, status, detail };
+    try {
+      const url = `${base}${init.opts.path ?? options.path ?? '/mcp'}`;
+      const res = await fetch(url, { method: init.method, headers, body: init.body, signal: controller.signal });
+      // A 404 to a request that named a session is the spec's "session unknown, re-initialize".
+      if (res.status === 404 && init.sessionId !== undefined) {
+        await res.body?.cancel();
+        return fail('session-expired', 'backend does not know the session', 404);
+      }
+      return await read(res);
+    } catch (err) {
+      // Our own deadline aborts the fetch or the body read; anything else is the connection.
+      if (controller.signal.aborted) return fail('timeout', `no answer within ${options.timeoutMs} ms`);
+      return fail('network', errorText(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const statusFailure = async (backend: string, res: Response): Promise<EgressFailure> => {
+    const body = (await res.text()).slice(0, 300);
+    return { ok: false, backend, error: 'http-status', status: res.status, detail: `HTTP ${res.status}${body ? `: ${body}` : ''}` };
+  };
+
+  return {
+    request(backend, message, opts = {}) {
+      const body = JSON.stringify({ jsonrpc: '2.0', ...message });
+      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId }, async (res) => {
+        if (res.status !== 200) return statusFailure(backend, res);
+        const read = await readJsonRpcResponse(res, message.id, maxBytes);
+        if (!read.ok) return { ok: false, backend, error: 'bad-response', status: res.status, detail: read.detail };
+        const header = res.headers.get('mcp-session-id');
+        const sessionId = header === null ? undefined : toBackendSessionId(header);
+        if (header !== null && sessionId === undefined) {
+          return { ok: false, backend, error: 'bad-response', status: res.status, detail: 'mcp-session-id has characters outside visible ASCII' };
+        }
+        const protocolVersion = negotiatedVersion(message.method, read.message) ?? opts.protocolVersion;
+        return { ok: true, status: res.status, message: read.message, sessionId, protocolVersion };
+      });
+    },
+    notify(backend, message, opts = {}) {
+      const body = JSON.stringify({ jsonrpc: '2.0', ...message });
+      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId }, async (res) => {
+        if (res.status !== 202 && res.status !== 200) return statusFailure(backend, res);
+        await res.body?.cancel();
+        return { ok: true, status: res.status };
+      });
+    },
+    deleteSession(backend, sessionId, opts = {}) {
+      return exchange(backend, { method: 'DELETE', opts, sessionId }, async (res) => {
+        if (!res.ok && res.status !== 405) return statusFailure(backend, res);
+        await res.body?.cancel();
+        return { ok: true, status: res.status };
+      });
+    },
+    fanOut,
+  };
+}
+
+function negotiatedVersion(method: string, message: JsonRpcResponse): string | undefined {
+  if (method !== 'initialize' || !('result' in message)) return undefined;
+  const version = message.result.protocolVersion;
+  return typeof version === 'string' ? version : undefined;
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // undici hides the socket error (ECONNREFUSED, ECONNRESET) in `cause`; that is the useful part.
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}

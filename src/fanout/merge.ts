@@ -1,0 +1,180 @@
+// Pure merges of several backends' answers into the one answer a gateway client sees.
+import { compareText, exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from './names.js';
+
+export interface GatewayInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly title?: string;
+}
+
+/** The server capabilities a gateway can stand behind by routing; see `mergeInitialize`. */
+export interface MergedCapabilities {
+  logging?: Record<string, never>;
+  completions?: Record<string, never>;
+  prompts?: { listChanged?: boolean };
+  resources?: { subscribe?: boolean; listChanged?: boolean };
+  tools?: { listChanged?: boolean };
+}
+
+export interface MergedInitialize {
+  readonly protocolVersion: string;
+  readonly capabilities: MergedCapabilities;
+  readonly serverInfo: GatewayInfo;
+  readonly instructions?: string;
+}
+
+/** A list item as a backend sent it; fields the gateway does not know are kept as they are. */
+export type ListItem = Readonly<Record<string, unknown>>;
+
+type Result = Readonly<Record<string, unknown>>;
+
+/**
+ * `protocolVersion` is what the gateway negotiated with the client, not any backend's. Capabilities
+ * are the union; a sub-flag (`listChanged`, `subscribe`) is on when any backend has it. `tasks` and
+ * `experimental` are left out on purpose: they need fan-out semantics the gateway does not have.
+ * Instructions are labelled per backend; with a single backend they pass through verbatim, so the
+ * sidecar pattern stays transparent.
+ */
+export function mergeInitialize(results: ReadonlyMap<string, Result>, gateway: GatewayInfo, protocolVersion: string): MergedInitialize {
+  const caps: MergedCapabilities = {};
+  const texts: string[] = [];
+  for (const backend of sortedBackends(results)) {
+    const result = results.get(backend) ?? {};
+    const theirs = objectOr(result.capabilities);
+    if (isObject(theirs.logging)) caps.logging = {};
+    if (isObject(theirs.completions)) caps.completions = {};
+    if (isObject(theirs.tools)) caps.tools = orFlags(caps.tools, theirs.tools, ['listChanged']);
+    if (isObject(theirs.prompts)) caps.prompts = orFlags(caps.prompts, theirs.prompts, ['listChanged']);
+    if (isObject(theirs.resources)) caps.resources = orFlags(caps.resources, theirs.resources, ['subscribe', 'listChanged']);
+    const text = result.instructions;
+    if (typeof text === 'string' && text.trim() !== '') texts.push(results.size === 1 ? text : `[${backend}]\n${text.trim()}`);
+  }
+  const merged = { protocolVersion, capabilities: caps, serverInfo: { ...gateway } };
+  return texts.length === 0 ? merged : { ...merged, instructions: texts.join('\n\n') };
+}
+
+interface NamedMerge {
+  readonly items: ListItem[];
+  /** Every exposed name → backend name, visible or not: the `known` map for `resolveExposed`. */
+  readonly names: Map<string, NameRef>;
+}
+
+/**
+ * Renames tools per prefix mode and keeps only what `visible` allows. Only `name` changes: `title`,
+ * `description`, `inputSchema`, `outputSchema`, `annotations`, `_meta` pass through. Prefixing is
+ * decided over ALL names before filtering, so an exposed name never depends on the caller's task.
+ */
+export function mergeToolsList(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  names: NameSettings,
+  visible: (exposedName: string) => boolean,
+  onConflict?: ConflictHandler,
+): { tools: ListItem[]; names: Map<string, NameRef> } {
+  const merged = mergeNamed(perBackend, names, visible, onConflict);
+  return { tools: merged.items, names: merged.names };
+}
+
+/** As `mergeToolsList`, for `prompts/list` (a separate namespace with the same prefixes). */
+export function mergePromptsList(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  names: NameSettings,
+  visible: (exposedName: string) => boolean,
+  onConflict?: ConflictHandler,
+): { prompts: ListItem[]; names: Map<string, NameRef> } {
+  const merged = mergeNamed(perBackend, names, visible, onConflict);
+  return { prompts: merged.items, names: merged.names };
+}
+
+function mergeNamed(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  settings: NameSettings,
+  visible: (exposedName: string) => boolean,
+  onConflict?: ConflictHandler,
+): NamedMerge {
+  // First item per (backend, name): a backend that lists a name twice gets its first entry.
+  const byRef = new Map<string, ListItem>();
+  const lists = new Map<string, string[]>();
+  for (const [backend, items] of perBackend) {
+    const list: string[] = [];
+    for (const item of items) {
+      if (typeof item.name !== 'string') continue; // malformed entry: nothing to route it by
+      const key = refKey(backend, item.name);
+      if (byRef.has(key)) continue;
+      byRef.set(key, item);
+      list.push(item.name);
+    }
+    lists.set(backend, list);
+  }
+  const exposed = exposeNames(lists, settings, onConflict);
+  const entries = [...exposed].sort(([a, refA], [b, refB]) => compareText(refA.backend, refB.backend) || compareText(a, b));
+  const items: ListItem[] = [];
+  for (const [name, ref] of entries) {
+    const item = byRef.get(refKey(ref.backend, ref.name));
+    if (item !== undefined && visible(name)) items.push({ ...item, name });
+  }
+  return { items, names: exposed };
+}
+
+/** URIs are never renamed; `uris` (uri → backend) routes `resources/read` and `resources/subscribe`. */
+export function mergeResourcesList(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  visible: (uri: string) => boolean,
+  onConflict?: ConflictHandler,
+): { resources: ListItem[]; uris: Map<string, string> } {
+  const merged = mergeByKey(perBackend, 'uri', visible, onConflict);
+  return { resources: merged.items, uris: merged.owners };
+}
+
+/** Templates keep their `uriTemplate`; `templates` (uriTemplate → backend) lets a caller route a read that matches one. */
+export function mergeResourceTemplatesList(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  visible: (uriTemplate: string) => boolean,
+  onConflict?: ConflictHandler,
+): { resourceTemplates: ListItem[]; templates: Map<string, string> } {
+  const merged = mergeByKey(perBackend, 'uriTemplate', visible, onConflict);
+  return { resourceTemplates: merged.items, templates: merged.owners };
+}
+
+/** Two backends offering the same key: the first in code-point order owns it, as for names. */
+function mergeByKey(
+  perBackend: ReadonlyMap<string, readonly ListItem[]>,
+  field: 'uri' | 'uriTemplate',
+  visible: (key: string) => boolean,
+  onConflict?: ConflictHandler,
+): { items: ListItem[]; owners: Map<string, string> } {
+  const owners = new Map<string, string>();
+  const items: ListItem[] = [];
+  for (const backend of sortedBackends(perBackend)) {
+    const own = (perBackend.get(backend) ?? []).filter((item) => typeof item[field] === 'string');
+    own.sort((a, b) => compareText(a[field] as string, b[field] as string));
+    for (const item of own) {
+      const key = item[field] as string;
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        if (owner !== backend) onConflict?.(key, { backend: owner, name: key }, { backend, name: key });
+        continue;
+      }
+      owners.set(key, backend);
+      if (visible(key)) items.push(item);
+    }
+  }
+  return { items, owners };
+}
+
+function refKey(backend: string, name: string): string {
+  return `${backend}\n${name}`; // backend names cannot contain a newline
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectOr(value: unknown): Record<string, unknown> {
+  return isObject(value) ? value : {};
+}
+
+function orFlags<K extends string>(ours: Partial<Record<K, boolean>> | undefined, theirs: Record<string, unknown>, flags: readonly K[]): Partial<Record<K, boolean>> {
+  const next: Partial<Record<K, boolean>> = { ...ours };
+  for (const flag of flags) if (theirs[flag] === true || next[flag] === true) next[flag] = true;
+  return next;
+}

@@ -1,0 +1,104 @@
+// Gateway mode (several backends behind one endpoint): one exchange, phase by phase.
+import type { Logger } from 'pino';
+import type { Runtime } from '../config/load.js';
+import type { ListMethod } from '../fanout/pages.js';
+import { classify, isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
+import { openSession } from '../session/token.js';
+import { asClientSessionToken, type Session } from '../session/types.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { gatewayContext, type GatewayContext } from './gateway-context.js';
+import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
+import { resolveCall, routeTo } from './gateway-route.js';
+import { errorReply, identityMissing, jsonReply, resultReply, sessionNotFound } from './replies.js';
+import { internalHeaders } from './sidecar.js';
+
+const SESSION_HEADER = 'mcp-session-id';
+const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
+const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
+
+export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzContext): ExchangeProcessor {
+  const ctx = gatewayContext(runtime);
+  let headers: Readonly<Record<string, string>> = {};
+  let session: Session | undefined;
+
+  return {
+    async requestHeaders(facts: HeaderFacts): Promise<Step> {
+      if (authz.subject === undefined) return identityMissing();
+      headers = facts.headers;
+      const remove = internalHeaders(headers);
+      const presented = headers[SESSION_HEADER];
+      if (presented !== undefined) {
+        const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
+        if (!opened.ok) {
+          log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
+          return sessionNotFound();
+        }
+        session = opened.session;
+      }
+      const method = headers[':method'];
+      if (method === 'GET') {
+        return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: 'This gateway serves several backends and offers no GET event stream; server messages arrive on POST responses.' } }, { allow: 'POST, DELETE' });
+      }
+      if (method === 'DELETE') return session ? deleteAll(ctx, session, log) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
+      const fast = headersOnlyRoute(ctx, authz, headers, remove);
+      return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
+    },
+
+    async requestBody(body: Buffer): Promise<Step> {
+      const raw = body.toString('utf8');
+      const message = classify({ method: 'POST', headers, body: raw });
+      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, 400);
+      if (message.type !== 'call') {
+        return errorReply(null, JsonRpcCode.invalidRequest, 'Replies to server requests are only relayed in single-backend mode.', 400);
+      }
+      return handleCall(ctx, message, raw);
+    },
+
+    responseHeaders: () => CONTINUE,
+    responseBody: () => CONTINUE,
+  };
+
+  async function handleCall(c: GatewayContext, call: McpCall, raw: string): Promise<Step> {
+    const version = headers[MCP_PROTOCOL_HEADER];
+    const stateless = isStatelessProtocol(version);
+    if (call.method === 'initialize') return initialize(c, call, authz, log);
+    if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
+    if (call.kind === 'notification') return notifyAll(c, call, session, version);
+    if (call.method === 'ping') return resultReply(call.id, {});
+    if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log);
+    if (call.method === 'logging/setLevel') return requestAll(c, call, session, version, {});
+    if (ROUTED.has(call.method)) {
+      let resolved = resolveCall(c, call);
+      if (resolved && !resolved.ok) {
+        // Another replica may have served the list that named it: refresh the index once, then decide.
+        await refreshIndex(c, call, session, version);
+        resolved = resolveCall(c, call);
+      }
+      if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
+      if (!resolved.ok) return resolved.step;
+      return routeTo(c, call, resolved.ref, session, stateless, raw);
+    }
+    return errorReply(call.id, JsonRpcCode.methodNotFound, `The gateway does not route "${call.method}" across several backends.`);
+  }
+
+  async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {
+    const method: ListMethod = call.method === 'tools/call' ? 'tools/list' : call.method === 'prompts/get' || call.method === 'completion/complete' ? 'prompts/list' : 'resources/list';
+    await list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log);
+  }
+}
+
+/**
+ * 2026 fast path: when Mcp-Name alone routes the call and the backend's name is the exposed name, the body is
+ * never sent to toolgate (ext_authz already judged the headers). A renamed call needs the body rewritten.
+ */
+function headersOnlyRoute(ctx: GatewayContext, authz: AuthzContext, headers: Readonly<Record<string, string>>, remove: string[]): Step | undefined {
+  if (!isStatelessProtocol(headers[MCP_PROTOCOL_HEADER]) || !ROUTED.has(authz.method ?? '') || authz.target === undefined) return undefined;
+  const call: McpCall = { type: 'call', kind: 'request', method: authz.method as string, id: undefined, target: authz.target, arguments: {}, params: {}, traceparent: undefined, fromHeadersOnly: true };
+  const resolved = resolveCall(ctx, call);
+  if (!resolved?.ok || resolved.ref.name !== authz.target) return undefined;
+  const step = routeTo(ctx, call, resolved.ref, undefined, true, undefined);
+  if (step.kind !== 'continue') return undefined;
+  return { ...step, remove: [...remove, ...(step.remove ?? [])], mode: HEADERS_ONLY };
+}
