@@ -1,12 +1,14 @@
-// google.protobuf.Struct in proto-loader's object form (fields / *_value), for dynamic metadata.
+// google.protobuf.Struct in proto-loader's object form, for dynamic metadata.
+// protobufjs ships Struct/Value as built-in types with camelCase field names (stringValue, not
+// string_value), whatever keepCase says; snake_case keys are silently dropped on the wire.
 
 export interface StructValue {
-  null_value?: 'NULL_VALUE';
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: Struct;
-  list_value?: { values: StructValue[] };
+  nullValue?: 'NULL_VALUE';
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: Struct;
+  listValue?: { values: StructValue[] };
 }
 
 export interface Struct {
@@ -20,16 +22,16 @@ export function toStruct(obj: Readonly<Record<string, unknown>>): Struct {
 }
 
 function toValue(v: unknown): StructValue {
-  if (v === null) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(toValue) } };
-  if (typeof v === 'object') return { struct_value: toStruct(v as Record<string, unknown>) };
-  return { string_value: String(v) };
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  if (typeof v === 'object') return { structValue: toStruct(v as Record<string, unknown>) };
+  return { stringValue: String(v) };
 }
 
-/** Reads a Struct back into a plain object (used by ext_proc for ext_authz's forwarded metadata). */
+/** Reads a Struct back into a plain object (ext_proc reads ext_authz's forwarded metadata this way). */
 export function fromStruct(s: Struct | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v);
@@ -37,10 +39,10 @@ export function fromStruct(s: Struct | undefined): Record<string, unknown> {
 }
 
 function fromValue(v: StructValue): unknown {
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.struct_value !== undefined) return fromStruct(v.struct_value);
-  if (v.list_value !== undefined) return v.list_value.values.map(fromValue);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.structValue !== undefined) return fromStruct(v.structValue);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(fromValue);
   return null;
 }

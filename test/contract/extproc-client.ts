@@ -1,0 +1,52 @@
+// A simulated Envoy for fast ext_proc contract tests: drives one Process stream message by message.
+import * as grpc from '@grpc/grpc-js';
+import { envoyServices } from '../../src/envoy/protos.js';
+import { toStruct } from '../../src/envoy/struct.js';
+
+export type Msg = Record<string, any>;
+
+export interface ProcStream {
+  send(msg: Msg): Promise<Msg>;
+  end(): void;
+}
+
+export function extProcClient(port: number) {
+  const Ctor = grpc.makeClientConstructor(envoyServices().extProc, 'ExternalProcessor');
+  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & { Process: () => grpc.ClientDuplexStream<Msg, Msg> };
+  return {
+    open(): ProcStream {
+      const call = client.Process();
+      const waiting: Array<(m: Msg) => void> = [];
+      call.on('data', (m: Msg) => waiting.shift()?.(m));
+      call.on('error', () => undefined);
+      return {
+        send(msg) {
+          return new Promise<Msg>((resolve) => {
+            waiting.push(resolve);
+            call.write(msg);
+          });
+        },
+        end: () => call.end(),
+      };
+    },
+    close: () => client.close(),
+  };
+}
+
+export function headers(record: Record<string, string>, authz?: Record<string, unknown>, phase: 'request_headers' | 'response_headers' = 'request_headers'): Msg {
+  const msg: Msg = {
+    [phase]: { headers: { headers: Object.entries(record).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) }, end_of_stream: false },
+  };
+  if (authz) msg.metadata_context = { filter_metadata: { 'envoy.filters.http.ext_authz': toStruct(authz) } };
+  return msg;
+}
+
+export function body(text: string, phase: 'request_body' | 'response_body' = 'request_body'): Msg {
+  return { [phase]: { body: Buffer.from(text), end_of_stream: true } };
+}
+
+/** The header mutation of a continue response as a plain record. */
+export function setHeaders(resp: Msg, phase: string): Record<string, string> {
+  const set = resp[phase]?.response?.header_mutation?.set_headers ?? [];
+  return Object.fromEntries(set.map((h: any) => [h.header.key, Buffer.from(h.header.raw_value).toString()]));
+}

@@ -1,0 +1,97 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type Served } from '../../src/server/serve.js';
+import { body, extProcClient, headers, setHeaders, type Msg } from './extproc-client.js';
+
+let served: Served;
+let client: ReturnType<typeof extProcClient>;
+const SUBJECT = { subject: 'agent-7', decision_id: 'd1' };
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-extproc-'));
+  const { publicKey } = await generateKeyPair('RS256');
+  writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+  writeFileSync(path.join(dir, 'c.yaml'), `resource: https://mcp.test/mcp
+identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
+session: { ttl: 1h, keys: [{ kid: k1, secret: ${'s'.repeat(8)}-contract-test-secret-0123456789 }] }
+tasks:
+  refunds:
+    tools: [{ tool: lookup_charge }, { tool: refund }]
+`);
+  served = await serve({ configFile: path.join(dir, 'c.yaml'), host: '127.0.0.1', grpcPort: 0, adminPort: 0, watch: false }, pino({ level: 'silent' }));
+  client = extProcClient(served.grpcPort);
+});
+
+afterAll(async () => {
+  client?.close();
+  await served?.stop();
+});
+
+async function initializeSession(backendSid: string): Promise<string> {
+  const s = client.open();
+  const h = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'initialize' }));
+  expect(h.mode_override?.response_header_mode).toBe('SEND');
+  const r = await s.send(headers({ ':status': '200', 'mcp-session-id': backendSid }, undefined, 'response_headers'));
+  s.end();
+  return setHeaders(r, 'response_headers')['mcp-session-id'] as string;
+}
+
+async function presentToken(token: string, subject = 'agent-7'): Promise<Msg> {
+  const s = client.open();
+  const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { subject, method: 'tools/call', target: 'refund' }));
+  s.end();
+  return r;
+}
+
+describe('ext_proc sidecar exchange (simulated Envoy)', () => {
+  it('wraps the backend session id in a sealed token and unwraps it on later requests', async () => {
+    const token = await initializeSession('backend-session-1');
+    expect(token).toBeDefined();
+    expect(token).not.toContain('backend-session-1');
+    const r = await presentToken(token);
+    expect(setHeaders(r, 'request_headers')['mcp-session-id']).toBe('backend-session-1');
+    // Calls that need nothing from the response skip the response phases.
+    expect(r.mode_override).toMatchObject({ response_header_mode: 'SKIP', request_body_mode: 'NONE' });
+  });
+
+  it.each([
+    ['another subject', async (t: string) => presentToken(t, 'agent-8')],
+    ['a tampered token', async (t: string) => presentToken(`${t.slice(0, -3)}${t.endsWith('A') ? 'B' : 'A'}xx`)],
+    ['garbage', async () => presentToken('not-a-token')],
+  ])('answers 404 for %s', async (_n, present) => {
+    const token = await initializeSession('backend-session-2');
+    const r = await present(token);
+    expect(r.immediate_response?.status).toEqual({ code: 'NotFound' });
+    expect(JSON.parse(Buffer.from(r.immediate_response.body).toString()).error.message).toMatch(/initialize/);
+  });
+
+  it('filters tools/list by the caller tasks, for JSON and SSE bodies', async () => {
+    const list = { jsonrpc: '2.0', id: 3, result: { tools: [{ name: 'lookup_charge' }, { name: 'refund' }, { name: 'delete_account' }] } };
+    for (const [type, text] of [
+      ['application/json', JSON.stringify(list)],
+      ['text/event-stream', `event: message\ndata: ${JSON.stringify(list)}\n\n`],
+    ] as const) {
+      const s = client.open();
+      await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
+      const rh = await s.send(headers({ ':status': '200', 'content-type': type }, undefined, 'response_headers'));
+      expect(rh.mode_override?.response_body_mode).toBe('BUFFERED');
+      const rb = await s.send(body(text, 'response_body'));
+      s.end();
+      const out = Buffer.from(rb.response_body.response.body_mutation.body).toString();
+      const json = type === 'application/json' ? JSON.parse(out) : JSON.parse(out.split('data: ')[1] as string);
+      expect(json.result.tools.map((t: { name: string }) => t.name)).toEqual(['lookup_charge', 'refund']);
+      expect(json.id).toBe(3);
+    }
+  });
+
+  it('fails closed when no ext_authz identity was forwarded', async () => {
+    const s = client.open();
+    const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }));
+    s.end();
+    expect(r.immediate_response?.status).toEqual({ code: 'Forbidden' });
+  });
+});
