@@ -34,7 +34,7 @@ export interface CallOptions {
   readonly sessionId?: string;
   readonly protocolVersion?: string;
   readonly path?: string;
-  /** Extra headers (e.g. `traceparent`); they cannot override the routing and protocol headers. */
+  /** Extra headers (e.g. `traceparent`). Routing (`x-toolgate-*`), session and protocol headers here are ignored. */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -103,17 +103,26 @@ export async function fanOut<S extends { readonly ok: true }>(
 }
 
 const ACCEPT = 'application/json, text/event-stream';
+// Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped.
+const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version']);
+
+function egressHeaders(backend: string, opts: CallOptions, sessionId: string | undefined, hasBody: boolean): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(opts.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (!OWN_HEADERS.has(lower) && !lower.startsWith('x-toolgate-')) headers[lower] = value;
+  }
+  headers.accept = ACCEPT;
+  headers[BACKEND_HEADER] = backend;
+  if (hasBody) headers['content-type'] = 'application/json';
+  if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
+  if (opts.protocolVersion !== undefined) headers['mcp-protocol-version'] = opts.protocolVersion;
+  return headers;
+}
 
 export function createEgressClient(options: EgressOptions): EgressClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const maxBytes = options.maxResponseBytes ?? 8 * 1024 * 1024;
-
-  function headersFor(backend: string, opts: CallOptions, sessionId: string | undefined): Record<string, string> {
-    const headers: Record<string, string> = { ...opts.headers, accept: ACCEPT, [BACKEND_HEADER]: backend };
-    if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
-    if (opts.protocolVersion !== undefined) headers['mcp-protocol-version'] = opts.protocolVersion;
-    return headers;
-  }
 
   /** One HTTP exchange under one deadline; `read` sees the response while the deadline still runs. */
   async function exchange<T>(
@@ -123,10 +132,8 @@ export function createEgressClient(options: EgressOptions): EgressClient {
   ): Promise<T | EgressFailure> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-    const headers = headersFor(backend, init.opts, init.sessionId);
-    if (init.body !== undefined) headers['content-type'] = 'application/json';
-    const fail = (error: EgressError, detail: string, status?: number): EgressFailure =>
-      status === undefined ? { ok: false, backend, error, detail } : { ok: false, backend, error, status, detail };
+    const headers = egressHeaders(backend, init.opts, init.sessionId, init.body !== undefined);
+    const fail = (error: EgressError, detail: string, status?: number): EgressFailure => ({ ok: false, backend, error, status, detail });
     try {
       const url = `${base}${init.opts.path ?? options.path ?? '/mcp'}`;
       const res = await fetch(url, { method: init.method, headers, body: init.body, signal: controller.signal });
