@@ -12,7 +12,7 @@ export interface ProcStream {
 
 export function extProcClient(port: number) {
   const Ctor = grpc.makeClientConstructor(envoyServices().extProc, 'ExternalProcessor');
-  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & { Process: () => grpc.ClientDuplexStream<Msg, Msg> };
+  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Process: () => grpc.ClientDuplexStream<Msg, Msg> };
   return {
     open(): ProcStream {
       const call = client.Process();
