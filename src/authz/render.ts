@@ -1,6 +1,7 @@
 // Turns identity failures, invalid messages and policy denials into the HTTP answer the client sees.
 import { bearerChallenge, type ResourceMetadata } from '../identity/metadata.js';
 import type { McpInvalid, McpMessage } from '../mcp/message.js';
+import { hasOutputSchema } from '../mcp/catalog.js';
 import { jsonRpcError, toolErrorResult } from '../mcp/replies.js';
 import type { Deny } from '../policy/decision.js';
 import { REASONS, TOOL_POLICY_REASONS } from '../policy/reasons.js';
@@ -45,7 +46,7 @@ export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jso
     return { status: mode === 'http-403' ? 403 : info.http, headers, body: jsonRpcError(call?.id, info.jsonrpc, deny.message, structured) };
   }
   if (mode === 'result' && call.method === 'tools/call' && TOOL_POLICY_REASONS.has(deny.reason)) {
-    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured) };
+    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured, !hasOutputSchema(call.target)) };
   }
   return { status: 200, headers, body: jsonRpcError(call.id, info.jsonrpc, deny.message, structured) };
 }

@@ -7,11 +7,16 @@ export function jsonRpcError(id: JsonRpcId | undefined, code: number, message: s
   return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error });
 }
 
-/** A `tools/call` result with `isError: true`: the agent reads the text and recovers instead of retrying blindly. */
-export function toolErrorResult(id: JsonRpcId | undefined, text: string, structured: Record<string, unknown>): string {
-  return JSON.stringify({
-    jsonrpc: '2.0',
-    id: id ?? null,
-    result: { isError: true, content: [{ type: 'text', text }], structuredContent: structured },
-  });
+/** Where a denial's machine-readable code also travels, for clients that must not get it as structuredContent. */
+export const DENIAL_META_KEY = 'io.toolgate/denial';
+
+/**
+ * A `tools/call` result with `isError: true`: the agent reads the text and recovers instead of retrying blindly.
+ * The code goes in `structuredContent` unless the tool declares an outputSchema (see catalog.ts), and in `_meta` always.
+ */
+export function toolErrorResult(id: JsonRpcId | undefined, text: string, structured: Record<string, unknown>, asStructuredContent = true): string {
+  const result: Record<string, unknown> = { isError: true, content: [{ type: 'text', text }] };
+  if (asStructuredContent) result.structuredContent = structured;
+  result._meta = { [DENIAL_META_KEY]: structured };
+  return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, result });
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { fanOut, type CallOptions } from '../fanout/egress.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
+import { noteToolList } from '../mcp/catalog.js';
 import type { McpCall } from '../mcp/message.js';
 import { newTokenId, sealSession } from '../session/token.js';
 import { capabilitiesFromServer, type BackendEntry, type Session } from '../session/types.js';
@@ -96,6 +97,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
     case 'tools/list': {
       const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
       ctx.index.tools = merged.names;
+      noteToolList(merged.tools);
       return resultReply(call.id, { tools: merged.tools });
     }
     case 'prompts/list': {

@@ -1,4 +1,5 @@
 // Filters list responses (tools, prompts, resources) down to what the caller's tasks may use.
+import { noteToolList } from '../mcp/catalog.js';
 import { isObject } from '../mcp/message.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { createSseParser, type SseEvent } from '../fanout/sse.js';
@@ -26,6 +27,7 @@ export function filterListBody(policy: CompiledPolicy, tasks: readonly string[],
   const keep = (item: unknown) => isObject(item) && typeof item[spec.field] === 'string' && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);
   const rewrite = (message: unknown) => {
     if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result[spec.key])) return message;
+    if (spec.kind === 'tools') noteToolList(message.result[spec.key] as unknown[]);
     return { ...message, result: { ...message.result, [spec.key]: (message.result[spec.key] as unknown[]).filter(keep) } };
   };
   if (contentType.includes('text/event-stream')) {

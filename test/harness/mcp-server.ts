@@ -16,6 +16,8 @@ export interface McpTestServerOptions {
   stateless?: boolean;
   /** Default "/mcp". */
   path?: string;
+  /** Registers more tools, prompts or resources on every server instance (e.g. sampling or elicitation tools). */
+  extend?: (server: McpServer) => void;
 }
 
 export interface RecordedRequest {
@@ -61,7 +63,7 @@ export async function startMcpServer(opts: McpTestServerOptions = {}): Promise<M
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const gate = new Gate();
-  const demo = { replicaId, gate };
+  const demo = { replicaId, gate, extend: opts.extend };
 
   const newTransport = (): StreamableHTTPServerTransport => {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -162,8 +164,9 @@ class Gate {
   }
 }
 
-function buildServer(demo: { replicaId: string; gate: Gate }): McpServer {
+function buildServer(demo: { replicaId: string; gate: Gate; extend?: ((server: McpServer) => void) | undefined }): McpServer {
   const server = new McpServer({ name: 'toolgate-demo', version: '1.0.0' }, { capabilities: { logging: {} } });
+  demo.extend?.(server);
   const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 
   server.registerTool('echo', {

@@ -5,6 +5,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, type AuthzInput } from '../../src/authz/authorize.js';
 import { loadConfigFile, type Runtime } from '../../src/config/load.js';
+import { noteToolList } from '../../src/mcp/catalog.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';
@@ -74,6 +75,20 @@ describe('authorize', () => {
     expect(body.result.content[0].text).toContain('Refunds above 50 need a human');
     expect(body.result.structuredContent).toMatchObject({ code: 'condition-failed' });
     expect(out.audit).toMatchObject({ decision: 'deny', reason: 'condition-failed', subject: 'agent-7' });
+  });
+
+  it('keeps the denial code out of structuredContent for a tool that declares an outputSchema', async () => {
+    noteToolList([{ name: 'refund', outputSchema: { type: 'object', properties: { refunded: { type: 'number' } } } }]);
+    try {
+      const out = await run(toolCall('refund', { amount: 500 }), await sign({ authorized_tasks: ['refunds'], refund_limit: 50 }));
+      if (out.kind !== 'reply') throw new Error('expected a reply');
+      const result = JSON.parse(out.reply.body).result;
+      expect(result.structuredContent).toBeUndefined();
+      expect(result._meta['io.toolgate/denial']).toMatchObject({ code: 'condition-failed' });
+      expect(result.isError).toBe(true);
+    } finally {
+      noteToolList([{ name: 'refund' }]);
+    }
   });
 
   it.each([
