@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import type { RawConfig } from '../../../src/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
-import { startMcpServer, type McpTestServer } from '../../harness/mcp-server.js';
+import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';
 import { freePort } from '../../harness/ports.js';
 import { startProcess, type ExitStatus, type ManagedProcess } from '../../harness/process.js';
 
@@ -171,6 +171,8 @@ export interface Stack {
 export interface StackOptions {
   readonly tasks: TasksConfig;
   readonly extra?: Partial<RawConfig>;
+  /** Options for the MCP server behind Envoy (e.g. `extend` to register more features); replica id "backend" unless given. */
+  readonly backend?: McpTestServerOptions;
 }
 
 /**
@@ -184,7 +186,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
   };
   try {
-    const backend = await startMcpServer({ replicaId: 'backend' });
+    const backend = await startMcpServer({ replicaId: 'backend', ...opts.backend });
     cleanup.push(() => backend.stop());
     const grpcPort = await freePort();
     const adminPort = await freePort();
