@@ -1,5 +1,6 @@
 // The toolgate config file format (YAML or JSON), validated with zod at load time.
 import { z } from 'zod';
+import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
 
 const duration = z
   .string()
@@ -160,9 +161,13 @@ export const configSchema = z
         denial: z.enum(['result', 'jsonrpc-error', 'http-403']).default('result'),
         /** Largest request body toolgate reads (Envoy's with_request_body / buffer cap must match). */
         maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+        /** Per feature (quota, budget, loop, revocation): deny or allow when the shared store cannot answer. */
+        onStoreError: onStoreErrorSchema,
+        /** Refuses identical repeated tool calls; off when absent. */
+        loopBreaker: loopBreakerSchema.optional(),
       })
       .strict()
-      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024 }),
+      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024, onStoreError: { quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny' } }),
     /** Client-facing session tokens (2025 protocol). The first key seals; the others still open older tokens. */
     session: z
       .object({
@@ -181,6 +186,8 @@ export const configSchema = z
       .optional(),
     backends: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'backend names are letters, digits, - and _'), backendSchema).default({}),
     tasks: z.record(z.string().min(1), taskSchema).default({}),
+    /** Shared state for quotas, budgets, loop detection and session revocation; read once at start-up. */
+    store: storeSchema,
   })
   .strict();
 

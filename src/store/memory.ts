@@ -1,0 +1,78 @@
+// The embedded store: one process, zero set-up; same semantics as the Redis store, expired entries swept.
+import { checkCounters, windowStart, type Consumed, type Counter, type Store } from './port.js';
+
+export interface MemoryStoreOptions {
+  /** Clock in epoch milliseconds; tests pass a fake one. */
+  readonly now?: () => number;
+  /** How often expired counters and revocations are dropped. */
+  readonly sweepEveryMs?: number;
+}
+
+interface Slot {
+  windowStart: number;
+  used: number;
+  /** The end of the window; the slot is worthless afterwards. */
+  expiresAtMs: number;
+}
+
+export interface MemoryStore extends Store {
+  readonly kind: 'memory';
+  /** Entries currently held (counters + revocations), for tests of the sweep. */
+  size(): number;
+  /** Drops what has expired now; also runs on a timer. */
+  sweep(): void;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const now = options.now ?? Date.now;
+  const counters = new Map<string, Slot>();
+  const revoked = new Map<string, number>();
+  const timer = setInterval(() => sweep(), options.sweepEveryMs ?? 60_000);
+  // Never keeps a process alive just to sweep.
+  timer.unref();
+
+  function sweep(): void {
+    const t = now();
+    for (const [key, slot] of counters) if (slot.expiresAtMs <= t) counters.delete(key);
+    for (const [id, untilMs] of revoked) if (untilMs <= t) revoked.delete(id);
+  }
+
+  function used(slot: Slot | undefined, start: number): number {
+    return slot !== undefined && slot.windowStart === start ? slot.used : 0;
+  }
+
+  return {
+    kind: 'memory',
+    // Synchronous inside: nothing else runs between the check and the charge, which is what makes it atomic.
+    async consume(list: readonly Counter[]): Promise<Consumed> {
+      checkCounters(list);
+      const t = now();
+      const starts = list.map((c) => windowStart(t, c.windowMs));
+      for (const [index, c] of list.entries()) {
+        const start = starts[index] as number;
+        const current = used(counters.get(c.key), start);
+        if (current + c.amount > c.limit) return { ok: false, index, resetAtMs: start + c.windowMs, used: current };
+      }
+      for (const [index, c] of list.entries()) {
+        const start = starts[index] as number;
+        const slot = counters.get(c.key);
+        counters.set(c.key, { windowStart: start, used: used(slot, start) + c.amount, expiresAtMs: start + c.windowMs });
+      }
+      return { ok: true };
+    },
+    async revoke(tokenId: string, untilEpochSeconds: number): Promise<void> {
+      const untilMs = untilEpochSeconds * 1000;
+      if (untilMs > now()) revoked.set(tokenId, Math.max(untilMs, revoked.get(tokenId) ?? 0));
+    },
+    async isRevoked(tokenId: string): Promise<boolean> {
+      const untilMs = revoked.get(tokenId);
+      return untilMs !== undefined && untilMs > now();
+    },
+    async ping(): Promise<void> {},
+    async close(): Promise<void> {
+      clearInterval(timer);
+    },
+    size: () => counters.size + revoked.size,
+    sweep,
+  };
+}

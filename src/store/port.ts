@@ -1,0 +1,76 @@
+// The shared-state port: counters (quotas, budgets, loop detection) and session revocation, memory or Redis.
+
+/**
+ * One counter to charge. Windows are fixed and aligned to the epoch: the window holding `now` starts at
+ * `now - now % windowMs` and the counter starts again from zero when the next one begins. Aligned windows
+ * make the reset time a plain fact every replica computes the same way (Redis uses its own clock for it).
+ */
+export interface Counter {
+  /** Store-agnostic name; the Redis store adds its key prefix. Counters in one call must have distinct keys. */
+  readonly key: string;
+  /** What this call adds: 1 for a call count, the spent amount for a budget. Finite and >= 0. */
+  readonly amount: number;
+  /** The most the window may hold; a charge that would go above it is refused. */
+  readonly limit: number;
+  /** Window length in milliseconds; a positive integer. */
+  readonly windowMs: number;
+}
+
+export type Consumed =
+  | { readonly ok: true }
+  /**
+   * Nothing was charged. `index` is the first counter that would have gone over its limit, `used` what that
+   * counter already holds in the current window, `resetAtMs` when that window ends (epoch milliseconds).
+   */
+  | { readonly ok: false; readonly index: number; readonly resetAtMs: number; readonly used: number };
+
+/**
+ * Every operation is atomic on its own. A returned promise rejects with `StoreUnavailableError` when the
+ * store cannot answer (Redis down, timed out); callers turn that into the configured per-feature behaviour.
+ */
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  /** All-or-nothing: either every counter is charged, or none is. */
+  consume(counters: readonly Counter[]): Promise<Consumed>;
+  /** Marks a session token id as revoked until `untilEpochSeconds` (its expiry); past times are a no-op. */
+  revoke(tokenId: string, untilEpochSeconds: number): Promise<void>;
+  isRevoked(tokenId: string): Promise<boolean>;
+  /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store could not answer: an expected operational failure, mapped to `store-unavailable` by callers. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(readonly detail: string, options?: { cause?: unknown }) {
+    super(`shared store unavailable: ${detail}`, options);
+  }
+}
+
+/** Programmer errors in a counter list (NaN amounts, zero windows) throw; they never reach the store. */
+export function checkCounters(counters: readonly Counter[]): void {
+  const seen = new Set<string>();
+  for (const c of counters) {
+    if (!Number.isFinite(c.amount) || c.amount < 0) throw new RangeError(`counter ${c.key}: amount must be finite and >= 0, got ${c.amount}`);
+    if (!Number.isFinite(c.limit) || c.limit < 0) throw new RangeError(`counter ${c.key}: limit must be finite and >= 0, got ${c.limit}`);
+    if (!Number.isSafeInteger(c.windowMs) || c.windowMs <= 0) throw new RangeError(`counter ${c.key}: windowMs must be a positive integer, got ${c.windowMs}`);
+    if (seen.has(c.key)) throw new RangeError(`counter ${c.key} appears twice in one consume`);
+    seen.add(c.key);
+  }
+}
+
+export function windowStart(nowMs: number, windowMs: number): number {
+  return nowMs - (nowMs % windowMs);
+}
+
+/** Settles a store promise into a value, so policy code branches instead of catching. */
+export async function attempt<T>(op: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; detail: string }> {
+  try {
+    return { ok: true, value: await op };
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return { ok: false, detail: err.detail };
+    // Anything else is unexpected; it still must not turn into an allow.
+    return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+  }
+}
