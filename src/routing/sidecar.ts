@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
 import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES } from '../session/types.js';
 import { openSession, sealSession } from '../session/token.js';
-import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderChanges, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
 import { identityMissing, sessionNotFound } from './replies.js';
 
@@ -25,6 +25,8 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
   const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
   let httpMethod = '';
   let responseType = '';
+  /** The client's token, once it opened; the backend's own id must never reach the client in its place. */
+  let clientToken: string | undefined;
 
   return {
     async requestHeaders(facts: HeaderFacts): Promise<Step> {
@@ -39,11 +41,13 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
           log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
           return sessionNotFound();
         }
+        clientToken = presented;
         const entry = opened.session.backends.get(backend);
         if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
         else remove.push(SESSION_HEADER);
       }
-      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
+      // With a session in play the backend repeats its id on (SSE) responses, so their headers must be seen too.
+      const watch = presented !== undefined || authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
       return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
     },
 
@@ -66,10 +70,11 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
         );
         return { kind: 'continue', set: { [SESSION_HEADER]: token } };
       }
+      const masked = maskSessionHeader(facts.headers, clientToken);
       if (LIST_METHODS.has(authz.method ?? '') && status === '200') {
-        return { kind: 'continue', mode: { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' } };
+        return { kind: 'continue', ...masked, mode: { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' } };
       }
-      return CONTINUE;
+      return masked ? { kind: 'continue', ...masked } : CONTINUE;
     },
 
     responseBody(body: Buffer): Step {
@@ -78,6 +83,15 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
     },
   };
+}
+
+/**
+ * MCP SDK servers send their session id on every response, not only on initialize, and clients adopt whatever
+ * id a response carries: the client gets its own token back, or no header at all.
+ */
+function maskSessionHeader(headers: Readonly<Record<string, string>>, clientToken: string | undefined): HeaderChanges | undefined {
+  if (headers[SESSION_HEADER] === undefined) return undefined;
+  return clientToken === undefined ? { remove: [SESSION_HEADER] } : { set: { [SESSION_HEADER]: clientToken } };
 }
 
 export function internalHeaders(headers: Readonly<Record<string, string>>): string[] {

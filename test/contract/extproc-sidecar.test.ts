@@ -54,8 +54,27 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
     expect(token).not.toContain('backend-session-1');
     const r = await presentToken(token);
     expect(setHeaders(r, 'request_headers')['mcp-session-id']).toBe('backend-session-1');
-    // Calls that need nothing from the response skip the response phases.
-    expect(r.mode_override).toMatchObject({ response_header_mode: 'SKIP', request_body_mode: 'NONE' });
+    // The body is never needed; the response headers are, because the backend repeats its session id there.
+    expect(r.mode_override).toMatchObject({ response_header_mode: 'SEND', request_body_mode: 'NONE' });
+  });
+
+  it('gives the client its token back where the backend repeats its own session id on a response', async () => {
+    const token = await initializeSession('backend-session-3');
+    const s = client.open();
+    await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/call', target: 'refund' }));
+    const r = await s.send(headers({ ':status': '200', 'content-type': 'text/event-stream', 'mcp-session-id': 'backend-session-3' }, undefined, 'response_headers'));
+    s.end();
+    expect(setHeaders(r, 'response_headers')['mcp-session-id']).toBe(token);
+  });
+
+  it('drops a backend session id from a response to a request that presented no token', async () => {
+    const s = client.open();
+    const h = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
+    expect(h.mode_override?.response_header_mode).toBe('SEND');
+    const r = await s.send(headers({ ':status': '200', 'content-type': 'application/json', 'mcp-session-id': 'backend-session-4' }, undefined, 'response_headers'));
+    s.end();
+    expect(r.response_headers.response.header_mutation.remove_headers).toEqual(['mcp-session-id']);
+    expect(setHeaders(r, 'response_headers')['mcp-session-id']).toBeUndefined();
   });
 
   it.each([
