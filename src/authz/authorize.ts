@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
 import { classify, type HttpFacts } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
+import { embeddedStore, type Store } from '../store/index.js';
+import { applyLimits } from './limits.js';
 import { INTERNAL_HEADER_PREFIX, type AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
@@ -11,7 +13,8 @@ export interface AuthzInput extends HttpFacts {
   readonly path: string;
 }
 
-export async function authorize(runtime: Runtime, input: AuthzInput): Promise<AuthzOutcome> {
+/** `store` holds quota, budget and loop counters; the process's embedded in-memory store when omitted. */
+export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore()): Promise<AuthzOutcome> {
   if (input.method === 'GET' && runtime.metadata.paths.includes(input.path)) {
     return { kind: 'reply', reply: metadataReply(runtime.metadata), audit: undefined };
   }
@@ -35,12 +38,14 @@ export async function authorize(runtime: Runtime, input: AuthzInput): Promise<Au
 
   const taskHeader = runtime.config.identity.task.header;
   const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
-  const decision = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
+  const decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
+  // Counters are charged only once everything else allows the call.
+  const { decision, detail } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message }, decided);
   if (!decision.allow) {
     return {
       kind: 'reply',
       reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
-      audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy },
+      audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail },
     };
   }
   return {
@@ -52,7 +57,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput): Promise<Au
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
-    audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason },
+    audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
   };
 }
 

@@ -2,9 +2,11 @@
 import { durationMs } from '../config/duration.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import type { ParsedConfig, TaskConfig, ToolRuleConfig } from '../config/schema.js';
+import type { OnStoreError } from '../config/schema-store.js';
 import { compileExpr, createCelEnvironment, type CelEnvironment, type CompiledExpr, type ExprKind } from './expr.js';
 import { createMatcher, createPatternSet, patternProblem, type Matcher } from './match.js';
 import { compileTemplate, type Template } from './messages.js';
+import { compileLoopBreaker, type CompiledLoopBreaker } from './loop.js';
 
 export interface CompiledQuota {
   readonly calls: number;
@@ -58,6 +60,10 @@ export interface CompiledPolicy {
   readonly tasks: ReadonlyMap<string, CompiledTask>;
   /** Every tool rule by id. */
   readonly rules: ReadonlyMap<string, CompiledToolRule>;
+  /** Refuses identical repeated tool calls; undefined when not configured. */
+  readonly loopBreaker: CompiledLoopBreaker | undefined;
+  /** Per feature: deny or allow when the shared store cannot answer. */
+  readonly onStoreError: Readonly<OnStoreError>;
 }
 
 /** Throws ConfigError listing every bad expression, template or pattern at once. */
@@ -67,8 +73,9 @@ export function compilePolicy(config: ParsedConfig, file: string): CompiledPolic
   const housekeeping = compileList(config.policy.housekeeping, ['policy', 'housekeeping'], issues);
   const tasks = new Map<string, CompiledTask>();
   const rules = new Map<string, CompiledToolRule>();
+  const loopBreaker = compileLoopBreaker(config.policy.loopBreaker, issues);
   for (const [name, task] of Object.entries(config.tasks)) {
-    tasks.set(name, compileTask(env, name, task, rules, issues));
+    tasks.set(name, compileTask(env, name, task, rules, issues, loopBreaker));
   }
   if (issues.length > 0) throw new ConfigError(file, issues);
   return Object.freeze({
@@ -78,6 +85,8 @@ export function compilePolicy(config: ParsedConfig, file: string): CompiledPolic
     housekeeping,
     tasks,
     rules,
+    loopBreaker,
+    onStoreError: Object.freeze({ ...config.policy.onStoreError }),
   });
 }
 
@@ -87,6 +96,7 @@ function compileTask(
   task: TaskConfig,
   allRules: Map<string, CompiledToolRule>,
   issues: ConfigIssue[],
+  loopBreaker: CompiledLoopBreaker | undefined,
 ): CompiledTask {
   const base = ['tasks', name];
   const seen = new Map<string, number>();
@@ -100,7 +110,7 @@ function compileTask(
     }
     seen.set(rule.tool, index);
     checkPattern(rule.tool, [...path, 'tool'], issues);
-    const compiled = compileRule(env, name, index, rule, issues);
+    const compiled = compileRule(env, name, index, rule, issues, loopBreaker);
     allRules.set(compiled.id, compiled);
     rules.push([rule.tool, compiled]);
   });
@@ -114,7 +124,14 @@ function compileTask(
   });
 }
 
-function compileRule(env: CelEnvironment, task: string, index: number, rule: ToolRuleConfig, issues: ConfigIssue[]): CompiledToolRule {
+function compileRule(
+  env: CelEnvironment,
+  task: string,
+  index: number,
+  rule: ToolRuleConfig,
+  issues: ConfigIssue[],
+  loopBreaker: CompiledLoopBreaker | undefined,
+): CompiledToolRule {
   const path = ['tasks', task, 'tools', index];
   const expr = (source: string, field: PropertyKey[], kind: ExprKind): CompiledExpr => {
     const fieldPath = formatPath([...path, ...field]);
@@ -151,7 +168,8 @@ function compileRule(env: CelEnvironment, task: string, index: number, rule: Too
         windowMs: durationMs(budget.per),
         key: expr(budget.key, ['budget', 'key'], 'key'),
       }),
-    needsArguments: templateReadsArguments === true || sources.some((s) => s !== undefined && readsArguments(s)),
+    // The loop breaker hashes the arguments, so a watched tool's body must reach toolgate.
+    needsArguments: templateReadsArguments === true || sources.some((s) => s !== undefined && readsArguments(s)) || loopBreaker?.mayWatch(rule.tool) === true,
   });
 }
 

@@ -5,6 +5,7 @@ import type { RuntimeHolder } from '../../config/watch.js';
 import { authorize, type AuthzInput } from '../../authz/authorize.js';
 import type { AuthzOutcome } from '../../authz/outcome.js';
 import { audit } from '../../log/audit.js';
+import type { Store } from '../../store/port.js';
 import { toStruct, type Struct } from '../struct.js';
 
 /** The namespace Envoy files ext_authz dynamic metadata under; ext_proc reads it from there. */
@@ -35,7 +36,7 @@ interface CheckResponse {
   dynamic_metadata?: Struct;
 }
 
-export function checkHandler(holder: RuntimeHolder, log: Logger): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+export function checkHandler(holder: RuntimeHolder, log: Logger, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
   return (call, callback) => {
     let input: AuthzInput;
     try {
@@ -45,7 +46,7 @@ export function checkHandler(holder: RuntimeHolder, log: Logger): grpc.handleUna
       callback(null, internalError());
       return;
     }
-    authorize(holder.current(), input).then(
+    authorize(holder.current(), input, store).then(
       (outcome) => {
         if (outcome.audit) audit(log, outcome.audit);
         callback(null, toResponse(outcome));
