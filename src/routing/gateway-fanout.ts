@@ -7,10 +7,12 @@ import { noteToolList } from '../mcp/catalog.js';
 import type { McpCall } from '../mcp/message.js';
 import { newTokenId, sealSession } from '../session/token.js';
 import { capabilitiesFromServer, type BackendEntry, type Session } from '../session/types.js';
+import type { Store } from '../store/port.js';
 import type { AuthzContext, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
 import { accepted, errorReply, resultReply, sessionNotFound } from './replies.js';
+import { revokeSession } from './revocation.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
@@ -76,7 +78,9 @@ export async function requestAll(ctx: GatewayContext, call: McpCall, session: Se
   return resultReply(call.id, result);
 }
 
-export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger): Promise<Step> {
+export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<Step> {
+  // Revoked first, so no replica serves the ending session while the backends are being told.
+  await revokeSession(store, session, log);
   const results = await fanOut(targets(ctx, session), (b) => {
     const sid = session.backends.get(b)?.sessionId;
     return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, undefined, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });

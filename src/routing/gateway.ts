@@ -11,6 +11,9 @@ import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fa
 import { resolveCall, routeTo } from './gateway-route.js';
 import { errorReply, identityMissing, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { internalHeaders } from './sidecar.js';
+import { refuseRevoked } from './revocation.js';
+import { embeddedStore } from '../store/index.js';
+import type { Store } from '../store/port.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
@@ -18,7 +21,8 @@ const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
 
-export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzContext): ExchangeProcessor {
+/** `store` holds session revocations; the process's embedded in-memory store when omitted. */
+export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzContext, store: Store = embeddedStore()): ExchangeProcessor {
   const ctx = gatewayContext(runtime);
   let headers: Readonly<Record<string, string>> = {};
   let session: Session | undefined;
@@ -35,13 +39,15 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
           log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
           return sessionNotFound();
         }
+        const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
+        if (refused) return refused;
         session = opened.session;
       }
       const method = headers[':method'];
       if (method === 'GET') {
         return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: 'This gateway serves several backends and offers no GET event stream; server messages arrive on POST responses.' } }, { allow: 'POST, DELETE' });
       }
-      if (method === 'DELETE') return session ? deleteAll(ctx, session, log) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
+      if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
       return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
     },

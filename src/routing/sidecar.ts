@@ -2,11 +2,14 @@
 // session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
 import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
-import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES } from '../session/types.js';
+import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES, type Session } from '../session/types.js';
+import { embeddedStore } from '../store/index.js';
+import type { Store } from '../store/port.js';
 import { openSession, sealSession } from '../session/token.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderChanges, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
 import { identityMissing, sessionNotFound } from './replies.js';
+import { refuseRevoked, revokeSession } from './revocation.js';
 
 export const SESSION_HEADER = 'mcp-session-id';
 /** The name a single backend's entry has inside the session token when the config names none. */
@@ -15,6 +18,8 @@ export const SOLE_BACKEND = '_';
 export interface ExchangeDeps {
   readonly runtime: Runtime;
   readonly log: Logger;
+  /** Where revocations live; the process's embedded in-memory store when omitted. */
+  readonly store?: Store;
 }
 
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
@@ -22,6 +27,8 @@ const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SE
 
 export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
   const { runtime, log } = deps;
+  const store = deps.store ?? embeddedStore();
+  let session: Session | undefined;
   const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
   let httpMethod = '';
   let responseType = '';
@@ -41,6 +48,9 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
           log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
           return sessionNotFound();
         }
+        const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
+        if (refused) return refused;
+        session = opened.session;
         clientToken = presented;
         const entry = opened.session.backends.get(backend);
         if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
@@ -56,6 +66,8 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
     async responseHeaders(facts: HeaderFacts): Promise<Step> {
       const status = facts.headers[':status'];
       responseType = facts.headers['content-type'] ?? '';
+      // The backend ended the session: no replica may open its token again.
+      if (httpMethod === 'DELETE' && session && /^2\d\d$/.test(status ?? '')) await revokeSession(store, session, log);
       if (authz.method === 'initialize' && status === '200') {
         const sid = facts.headers[SESSION_HEADER];
         const sessionId = sid === undefined ? undefined : toBackendSessionId(sid);

@@ -4,6 +4,8 @@ import type { RuntimeHolder } from '../config/watch.js';
 
 export interface AdminState {
   ready(): boolean;
+  /** Dependencies readiness also needs, by name: 'ok' or what is wrong (e.g. `{store: 'unreachable'}`). */
+  dependencies?(): Promise<Readonly<Record<string, string>>>;
 }
 
 export interface RunningAdmin {
@@ -18,8 +20,9 @@ export async function startAdmin(host: string, port: number, holder: RuntimeHold
     const url = new URL(req.url ?? '/', 'http://admin');
     if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
-      const ready = state.ready();
-      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', configVersion: holder.current().version });
+      const dependencies = (await state.dependencies?.()) ?? {};
+      const ready = state.ready() && Object.values(dependencies).every((d) => d === 'ok');
+      return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', configVersion: holder.current().version, ...dependencies });
     }
     const metadata = holder.current().metadata;
     if (req.method === 'GET' && metadata.paths.includes(url.pathname)) {

@@ -10,6 +10,7 @@ import { gatewayExchange } from '../routing/gateway.js';
 import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
 import { startAdmin } from './admin.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
+import { revokeRoute, startStore, storeDependency } from './store.js';
 
 export interface ServeOptions {
   readonly configFile: string;
@@ -34,20 +35,21 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const server = initial.config.server;
   const host = options.host ?? server.host;
   let stopping = false;
+  const store = await startStore(initial, holder, log);
 
   const grpc = await startGrpc(
     host,
     options.grpcPort ?? server.grpcPort,
     {
-      authz: { Check: checkHandler(holder, log) },
+      authz: { Check: checkHandler(holder, log, store) },
       extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
   );
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
-    return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz) : sidecarExchange({ runtime, log }, authz);
+    return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
   }
-  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping });
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [revokeRoute(holder, store, log)]);
   log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
 
   let stopped: Promise<void> | undefined;
@@ -63,6 +65,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
         log.info({ event: 'shutdown', graceMs: grace }, 'draining in-flight streams');
         await grpc.shutdown(grace);
         await admin.close();
+        await store.close();
         log.info({ event: 'stopped' }, 'toolgate stopped');
       })();
       return stopped;

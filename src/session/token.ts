@@ -61,6 +61,17 @@ export async function openSession(keyring: Keyring, token: ClientSessionToken, o
   return { ok: true, session };
 }
 
+/**
+ * Opens a token WITHOUT the subject and expiry checks, for the operator's admin revoke endpoint only; a
+ * client request must always go through `openSession`.
+ */
+export function inspectSession(keyring: Keyring, token: ClientSessionToken): OpenResult {
+  const opened = jweOpen(keyring, token);
+  if (!opened.ok) return opened;
+  const session = decodeSession(opened.plaintext);
+  return session === undefined ? { ok: false, reason: 'malformed' } : { ok: true, session };
+}
+
 export function getBackend(session: Session, backend: string): BackendEntry | undefined {
   return session.backends.get(backend);
 }
