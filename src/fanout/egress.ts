@@ -34,7 +34,10 @@ export interface CallOptions {
   readonly sessionId?: string;
   readonly protocolVersion?: string;
   readonly path?: string;
-  /** Extra headers (e.g. `traceparent`). Routing (`x-toolgate-*`), session and protocol headers here are ignored. */
+  /**
+   * Extra headers (e.g. `traceparent`, or the gateway's `x-toolgate-affinity` hash key). The backend routing
+   * header, session and protocol headers here are ignored: the client sets those from its own arguments.
+   */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -103,14 +106,15 @@ export async function fanOut<S extends { readonly ok: true }>(
 }
 
 const ACCEPT = 'application/json, text/event-stream';
-// Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped.
-const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version']);
+// Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped. Other x-toolgate-*
+// headers pass: the ring-hash affinity key must reach Envoy, or the initialize fan-out lands on a random replica.
+const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', BACKEND_HEADER]);
 
 function egressHeaders(backend: string, opts: CallOptions, sessionId: string | undefined, hasBody: boolean): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(opts.headers ?? {})) {
     const lower = name.toLowerCase();
-    if (!OWN_HEADERS.has(lower) && !lower.startsWith('x-toolgate-')) headers[lower] = value;
+    if (!OWN_HEADERS.has(lower)) headers[lower] = value;
   }
   headers.accept = ACCEPT;
   headers[BACKEND_HEADER] = backend;

@@ -105,12 +105,14 @@ describe('egress client against real MCP SDK servers', () => {
   });
 
   it('passes extra headers but never lets them override routing or protocol headers', async () => {
-    const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'X-Toolgate-Backend': 'beta', Accept: 'text/html' };
+    const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'X-Toolgate-Backend': 'beta', Accept: 'text/html', 'x-toolgate-affinity': 'tok-1' };
     const res = await client.request('alpha', initialize(5), { headers });
     expect(res).toMatchObject({ ok: true, message: { result: { serverInfo: { name: 'alpha' } } } });
     expect(router.log.at(-1)?.headers).toMatchObject({
       traceparent: headers.traceparent,
       'x-toolgate-backend': 'alpha',
+      // Envoy ring-hashes on it: the initialize fan-out must reach the replica later calls of the session hash to.
+      'x-toolgate-affinity': 'tok-1',
       accept: 'application/json, text/event-stream',
       'content-type': 'application/json',
     });
