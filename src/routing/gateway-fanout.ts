@@ -83,7 +83,8 @@ export async function deleteAll(ctx: GatewayContext, session: Session, log: Logg
   await revokeSession(store, session, log);
   const results = await fanOut(targets(ctx, session), (b) => {
     const sid = session.backends.get(b)?.sessionId;
-    return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, undefined, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });
+    // With the session's affinity key, or Envoy's ring hash sends the DELETE to a replica that never had the session.
+    return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, session, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });
   });
   for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
   return { kind: 'immediate', status: 200, headers: {}, body: '' };

@@ -17,6 +17,8 @@ import type { Store } from '../store/port.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
+/** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
+const BUFFER_REQUEST_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
 const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
@@ -26,6 +28,8 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   const ctx = gatewayContext(runtime);
   let headers: Readonly<Record<string, string>> = {};
   let session: Session | undefined;
+  /** The client's token, once it opened; a backend's own session id must never reach the client in its place. */
+  let clientToken: string | undefined;
 
   return {
     async requestHeaders(facts: HeaderFacts): Promise<Step> {
@@ -42,6 +46,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
         const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
         if (refused) return refused;
         session = opened.session;
+        clientToken = presented;
       }
       const method = headers[':method'];
       if (method === 'GET') {
@@ -49,7 +54,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
-      return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
+      return fast ?? { kind: 'continue', remove, mode: session ? BUFFER_REQUEST_WATCH_RESPONSE : BUFFER_REQUEST };
     },
 
     async requestBody(body: Buffer): Promise<Step> {
@@ -62,7 +67,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       return handleCall(ctx, message, raw);
     },
 
-    responseHeaders: () => CONTINUE,
+    // MCP SDK servers repeat their session id on every response and SDK clients adopt whatever id a response
+    // carries: the client gets its own token back instead (toolgate's own answers never reach this phase).
+    responseHeaders: (facts: HeaderFacts): Step =>
+      facts.headers[SESSION_HEADER] === undefined ? CONTINUE
+        : clientToken === undefined ? { kind: 'continue', remove: [SESSION_HEADER] } : { kind: 'continue', set: { [SESSION_HEADER]: clientToken } },
     responseBody: () => CONTINUE,
   };
 
