@@ -69,7 +69,7 @@ export interface LoopFacts extends ResetFacts {
 
 export function loopDetectedMessage(f: LoopFacts): string {
   return `You called "${f.tool}" with the same arguments ${plural(f.repeats, 'time')} in the last ${f.window}, which looks like a loop, so this call was refused. ` +
-    `Change the arguments or stop; do not repeat this call (identical calls are refused until ${formatReset(f)}).`;
+    `Change the arguments or stop; do not repeat this call. Identical calls are refused until ${formatReset(f)}.`;
 }
 
 /** Features whose check could not run; named so the agent (and the operator reading the audit) knows what was skipped. */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { applyLimits, argumentsHash, canonicalJson, planLimits, type LimitFacts } from '../../src/authz/limits.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
+import { formatReset } from '../../src/policy/limit-messages.js';
 import type { Allow, Decision } from '../../src/policy/decision.js';
 import type { McpCall } from '../../src/mcp/message.js';
 import { createMemoryStore, type MemoryStore } from '../../src/store/memory.js';
@@ -236,5 +237,22 @@ describe('limits: store unavailable', () => {
 
   it('does not need the store for a call without counters', async () => {
     expect((await decide(policyOf(), deadStore, 'lookup')).decision.allow).toBe(true);
+  });
+});
+
+describe('limits: reset times', () => {
+  it.each([
+    [0, 'in 1 second'],
+    [1_500, 'in 2 seconds'],
+    [59_000, 'in 59 seconds'],
+    [60_000, 'in 1 minute'],
+    [60_001, 'in 2 minutes'],
+    [42 * 60_000, 'in 42 minutes'],
+    [119 * 60_000, 'in 119 minutes'],
+    [3 * 3_600_000 + 20 * 60_000, 'in 3 hours 20 minutes'],
+    [24 * 3_600_000, 'in 24 hours'],
+    [3 * 86_400_000, 'in 3 days'],
+  ])('%i ms ahead reads "%s", rounded up, with the ISO time', (ahead, words) => {
+    expect(formatReset({ nowMs: T0, resetAtMs: T0 + ahead })).toBe(`${new Date(T0 + ahead).toISOString()} (${words})`);
   });
 });
