@@ -33,7 +33,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   const tool = message.type === 'call' ? message.target : undefined;
   const base = { decisionId, subject: identity.subject, method, tool };
   if (message.type === 'invalid') {
-    return { kind: 'reply', reply: invalidReply(message), audit: { ...base, task: undefined, decision: 'deny', reason: message.reason, detail: message.message } };
+    return { kind: 'reply', reply: invalidReply(message), audit: { ...base, task: undefined, decision: 'deny', reason: message.reason, detail: message.message }, message };
   }
 
   const taskHeader = runtime.config.identity.task.header;
@@ -46,6 +46,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
       kind: 'reply',
       reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
       audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail },
+      message,
     };
   }
   return {
@@ -58,6 +59,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
+    message,
   };
 }
 

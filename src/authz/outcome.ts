@@ -1,5 +1,6 @@
 // What the authorization pipeline hands back to the Envoy adapter: plain values, no protos.
 import type { AuditRecord } from '../log/audit.js';
+import type { McpMessage } from '../mcp/message.js';
 
 export interface HttpReply {
   readonly status: number;
@@ -20,6 +21,8 @@ export interface AllowOutcome {
   /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
   readonly removeHeaders: readonly string[];
   readonly audit: AuditRecord;
+  /** The classified body, when it was read: telemetry takes the JSON-RPC id and `_meta.traceparent` from it. */
+  readonly message?: McpMessage | undefined;
 }
 
 export interface ReplyOutcome {
@@ -27,6 +30,8 @@ export interface ReplyOutcome {
   readonly reply: HttpReply;
   /** Undefined for answers that are not decisions (the metadata document). */
   readonly audit: AuditRecord | undefined;
+  /** As on AllowOutcome; undefined when the body was not read (metadata, unauthenticated requests). */
+  readonly message?: McpMessage | undefined;
 }
 
 export type AuthzOutcome = AllowOutcome | ReplyOutcome;

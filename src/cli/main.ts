@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { serve } from '../server/serve.js';
+import { startTracing } from '../telemetry/tracing.js';
 
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
@@ -60,6 +61,8 @@ async function runServe(args: string[]): Promise<number | undefined> {
     return 2;
   }
   const log = createLogger({ level: process.env.TOOLGATE_LOG_LEVEL ?? 'info' });
+  // Configured by the standard OTEL_* variables only; off when none asks for it.
+  const tracing = await startTracing(process.env, log);
   let served;
   try {
     served = await serve(
@@ -72,6 +75,7 @@ async function runServe(args: string[]): Promise<number | undefined> {
       log,
     );
   } catch (err) {
+    await tracing.shutdown();
     if (err instanceof ConfigError) {
       console.error(err.message);
       return 1;
@@ -81,7 +85,7 @@ async function runServe(args: string[]): Promise<number | undefined> {
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info({ event: 'signal', signal }, 'shutting down');
-      served.stop().then(resolve, resolve);
+      served.stop().then(() => tracing.shutdown()).then(resolve, resolve);
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

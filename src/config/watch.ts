@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './errors.js';
 import { loadConfigFile, type Runtime } from './load.js';
+import { countConfigReload } from '../telemetry/metrics.js';
 
 export interface RuntimeHolder {
   current(): Runtime;
@@ -24,10 +25,12 @@ export function holdRuntime(initial: Runtime, log: Logger, options: { watch: boo
     try {
       const next = loadConfigFile(initial.file);
       runtime = next;
+      countConfigReload('success');
       log.info({ event: 'config.reloaded', file: initial.file, version: next.version }, 'config reloaded');
       for (const l of listeners) l(next);
       return true;
     } catch (err) {
+      countConfigReload('failure');
       const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: String(err) }];
       log.error({ event: 'config.rejected', file: initial.file, issues, keptVersion: runtime.version }, 'config change rejected; keeping the last good config');
       return false;

@@ -60,4 +60,6 @@ export interface AuthzContext {
   readonly target: string | undefined;
   /** The caller's authorized tasks, sent by ext_authz for list methods so lists can be filtered. */
   readonly tasks: readonly string[];
+  /** `params._meta.traceparent` ext_authz read from the body; telemetry uses it when no header carries one. */
+  readonly traceparent?: string | undefined;
 }

@@ -4,6 +4,7 @@ import type { Runtime } from '../config/load.js';
 import type { ListMethod } from '../fanout/pages.js';
 import { classify, isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
 import { openSession } from '../session/token.js';
+import { countSessionRejection } from '../telemetry/metrics.js';
 import { asClientSessionToken, type Session } from '../session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
@@ -40,6 +41,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       if (presented !== undefined) {
         const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
         if (!opened.ok) {
+          countSessionRejection(opened.reason);
           log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
           return sessionNotFound();
         }

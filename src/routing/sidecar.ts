@@ -6,6 +6,7 @@ import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES, type Session
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { openSession, sealSession } from '../session/token.js';
+import { countSessionRejection } from '../telemetry/metrics.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderChanges, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
 import { identityMissing, sessionNotFound } from './replies.js';
@@ -45,6 +46,7 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       if (presented !== undefined) {
         const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
         if (!opened.ok) {
+          countSessionRejection(opened.reason);
           log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
           return sessionNotFound();
         }

@@ -8,6 +8,7 @@ import { processHandler } from '../envoy/extproc/stream.js';
 import { sidecarExchange } from '../routing/sidecar.js';
 import { gatewayExchange } from '../routing/gateway.js';
 import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
+import { telemetryHooks } from '../telemetry/hooks.js';
 import { startAdmin } from './admin.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 import { revokeRoute, startStore, storeDependency } from './store.js';
@@ -36,20 +37,21 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const host = options.host ?? server.host;
   let stopping = false;
   const store = await startStore(initial, holder, log);
+  const telemetry = telemetryHooks(holder, log);
 
   const grpc = await startGrpc(
     host,
     options.grpcPort ?? server.grpcPort,
     {
-      authz: { Check: checkHandler(holder, log, store) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log) },
+      authz: { Check: checkHandler(holder, log, telemetry.check, store) },
+      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
   );
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
     return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
   }
-  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [revokeRoute(holder, store, log)]);
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)]);
   log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
 
   let stopped: Promise<void> | undefined;

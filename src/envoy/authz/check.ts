@@ -36,7 +36,10 @@ interface CheckResponse {
   dynamic_metadata?: Struct;
 }
 
-export function checkHandler(holder: RuntimeHolder, log: Logger, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+/** Hears each Check as it starts, then (through the function it returns) how it ended; undefined: the pipeline threw. */
+export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | undefined) => void;
+
+export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckObserver = () => () => undefined, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
   return (call, callback) => {
     let input: AuthzInput;
     try {
@@ -46,15 +49,18 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, store?: Store):
       callback(null, internalError());
       return;
     }
+    const observed = observe(input);
     authorize(holder.current(), input, store).then(
       (outcome) => {
         if (outcome.audit) audit(log, outcome.audit);
         callback(null, toResponse(outcome));
+        observed(outcome);
       },
       // A bug in the pipeline denies: toolgate fails closed.
       (err: unknown) => {
         log.error({ event: 'check.failed', err }, 'authorization pipeline failed; denying');
         callback(null, internalError());
+        observed(undefined);
       },
     );
   };
@@ -88,6 +94,8 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
         method: outcome.method,
         target: outcome.target,
         tasks: outcome.tasks,
+        // The body's trace context, so ext_proc's span joins the same trace when no header carries one.
+        traceparent: outcome.message?.type === 'call' ? outcome.message.traceparent : undefined,
       }),
     };
   }

@@ -19,29 +19,45 @@ interface ProcessingRequest {
 
 export type ProcessorFactory = (authz: AuthzContext) => ExchangeProcessor;
 
-export function processHandler(factory: ProcessorFactory, log: Logger): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+/** Hears a stream's first message (identity and request headers); the watch it returns times each phase and hears the end. */
+export type StreamObserver = (authz: AuthzContext, requestHeaders: Readonly<Record<string, string>>) => StreamWatch;
+export interface StreamWatch {
+  phase(run: () => Promise<[Phase | undefined, Step]>): Promise<[Phase | undefined, Step]>;
+  end(error?: unknown): void;
+}
+const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
+
+export function processHandler(factory: ProcessorFactory, log: Logger, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
+    let watch: StreamWatch | undefined;
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
     call.on('data', (msg: ProcessingRequest) => {
       chain = chain.then(async () => {
-        processor ??= factory(authzContext(msg));
-        const [phase, step] = await dispatch(processor, msg);
+        if (!processor) {
+          const authz = authzContext(msg);
+          processor = factory(authz);
+          watch = observe(authz, headerRecord(msg.request_headers?.headers));
+        }
+        const current = processor;
+        const [phase, step] = await (watch ?? UNWATCHED).phase(() => dispatch(current, msg));
         if (phase) call.write(toProcessingResponse(phase, step));
       }).catch((err: unknown) => {
         // A broken exchange fails closed for its own request only.
         log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
         call.write(toProcessingResponse('request_headers', internalError()));
+        watch?.end(err);
         call.end();
       });
     });
-    call.on('end', () => { void chain.then(() => call.end()); });
-    call.on('error', () => undefined);
+    call.on('end', () => { void chain.then(() => { watch?.end(); call.end(); }); });
+    call.on('error', () => watch?.end());
+    call.on('cancelled', () => watch?.end());
   };
 }
 
-type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
+export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
 
 async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[Phase | undefined, Step]> {
   if (msg.request_headers) {
@@ -59,7 +75,7 @@ async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[
 function authzContext(msg: ProcessingRequest): AuthzContext {
   const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [] };
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent) };
 }
 
 function internalError(): Step {

@@ -1,0 +1,175 @@
+// Spans from the built toolgate, exported over OTLP/HTTP (JSON) to an in-process receiver, for Check and ext_proc.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
+import { printLogsOnFailure } from '../harness/logs.js';
+import {
+  checkClient, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
+  type OtlpReceiver, type ReceivedSpan, type RunningToolgate, type TraceParent,
+} from './telemetry-harness.js';
+
+const SERVER = 2;
+const STATUS_ERROR = 2;
+
+let receiver: OtlpReceiver;
+let toolgate: RunningToolgate;
+let authz: ReturnType<typeof checkClient>;
+let proc: ReturnType<typeof extProcClient>;
+let token: string;
+
+printLogsOnFailure();
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  toolgate = await startToolgate({
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+    OTEL_SERVICE_NAME: 'toolgate-under-test',
+  });
+  authz = checkClient(toolgate.grpcPort);
+  proc = extProcClient(toolgate.grpcPort);
+  token = await toolgate.token();
+});
+
+afterAll(async () => {
+  authz?.close();
+  proc?.close();
+  await toolgate?.stop();
+  await receiver?.stop();
+});
+
+const inTrace = (tp: TraceParent) => (s: ReceivedSpan) => s.traceId === tp.traceId;
+const digest = (v: string) => createHash('sha256').update(v).digest('base64url').slice(0, 16);
+
+describe('Check spans', () => {
+  it('names the span "{method} {target}" and carries the MCP and decision attributes, parented by the traceparent header', async () => {
+    const tp = newTraceParent();
+    const sessionId = 'eyJ-opaque-client-session-token.part2.part3';
+    const answer = await authz.check({
+      headers: { authorization: `Bearer ${token}`, traceparent: tp.header, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+      body: toolCall(42, 'refund', { amount: 20 }),
+    });
+    expect(answer.grpcCode).toBe(0);
+
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/call refund', kind: SERVER, traceId: tp.traceId, parentSpanId: tp.spanId });
+    expect(span.attributes).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'mcp.session.id': digest(sessionId),
+      'mcp.protocol.version': '2025-11-25',
+      'gen_ai.tool.name': 'refund',
+      'jsonrpc.request.id': '42',
+      'toolgate.decision': 'allow',
+      'toolgate.reason': 'allowed',
+      'toolgate.task': 'refunds',
+      'toolgate.decision_id': answer.metadata.decision_id,
+      'enduser.id': SUBJECT,
+    });
+    expect(span.attributes['error.type']).toBeUndefined();
+    expect(span.status.code).not.toBe(STATUS_ERROR);
+    expect(span.endNanos).toBeGreaterThanOrEqual(span.startNanos);
+    expect(span.resource['service.name']).toBe('toolgate-under-test');
+    // Neither the bearer token nor the client's session id (both credentials) appear anywhere in the span.
+    const values = JSON.stringify(span.attributes);
+    expect(values).not.toContain(token);
+    expect(values).not.toContain(sessionId);
+  });
+
+  it.each([
+    ['a condition that fails', toolCall(7, 'refund', { amount: 500 }), 'condition-failed', 'tools/call refund'],
+    ['a tool outside the task', toolCall(8, 'delete_account', {}), 'tool-not-in-task', 'tools/call delete_account'],
+  ])('sets error.type to the reason code on a deny (%s)', async (_name, body, reason, spanName) => {
+    const tp = newTraceParent();
+    await authz.check({ headers: { authorization: `Bearer ${token}`, traceparent: tp.header }, body });
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span.name).toBe(spanName);
+    expect(span.attributes).toMatchObject({ 'error.type': reason, 'toolgate.decision': 'deny', 'toolgate.reason': reason, 'enduser.id': SUBJECT });
+    expect(span.status.code).toBe(STATUS_ERROR);
+  });
+
+  it('takes the parent from params._meta.traceparent when no header carries one', async () => {
+    const tp = newTraceParent();
+    const answer = await authz.check({
+      headers: { authorization: `Bearer ${token}` },
+      body: toolCall(9, 'lookup_charge', { id: 'ch_1' }, { traceparent: tp.header }),
+    });
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/call lookup_charge', traceId: tp.traceId, parentSpanId: tp.spanId });
+    // ext_authz forwards the body's trace context so ext_proc's span can join the same trace.
+    expect(answer.metadata.traceparent).toBe(tp.header);
+  });
+
+  it('prefers the traceparent header over params._meta.traceparent', async () => {
+    const header = newTraceParent();
+    const meta = newTraceParent();
+    await authz.check({
+      headers: { authorization: `Bearer ${token}`, traceparent: header.header },
+      body: toolCall(10, 'lookup_charge', { id: 'ch_2' }, { traceparent: meta.header }),
+    });
+    const span = await receiver.waitForSpan(inTrace(header));
+    expect(span.parentSpanId).toBe(header.spanId);
+    expect(receiver.spans().some(inTrace(meta))).toBe(false);
+  });
+
+  it.each([
+    ['the metadata document', { method: 'GET', path: '/.well-known/oauth-protected-resource' }, 'auth GET', undefined],
+    ['a request without a token', { method: 'POST', body: toolCall(11, 'refund', { amount: 1 }) }, 'auth POST', 'token-missing'],
+  ])('names requests without a known MCP method "auth {HTTP method}" (%s)', async (_name, http, spanName, errorType) => {
+    const tp = newTraceParent();
+    await authz.check({ ...http, headers: { traceparent: tp.header } });
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: spanName, kind: SERVER, parentSpanId: tp.spanId });
+    expect(span.attributes['error.type']).toBe(errorType);
+    expect(span.attributes['mcp.method.name']).toBeUndefined();
+  });
+});
+
+describe('ext_proc spans', () => {
+  const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd-ext-proc-1', method: 'tools/call', target: 'refund' };
+
+  it('covers the whole stream, named from the forwarded metadata, parented by the request traceparent header', async () => {
+    const tp = newTraceParent();
+    const stream = proc.open();
+    const answer = await stream.send(procHeaders({ ':method': 'POST', ':path': '/mcp', traceparent: tp.header, 'mcp-protocol-version': '2025-11-25' }, forwarded));
+    expect(answer.request_headers).toBeDefined();
+    // The span ends with the stream, not with the first answer.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.spans().some(inTrace(tp))).toBe(false);
+    stream.end();
+
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/call refund', kind: SERVER, traceId: tp.traceId, parentSpanId: tp.spanId });
+    expect(span.attributes).toMatchObject({
+      'rpc.service': 'envoy.service.ext_proc.v3.ExternalProcessor',
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'refund',
+      'mcp.protocol.version': '2025-11-25',
+      'enduser.id': SUBJECT,
+      'toolgate.task': 'refunds',
+      'toolgate.decision_id': 'd-ext-proc-1',
+    });
+    expect(span.events.map((e) => e.name)).toEqual(['request_headers']);
+    expect(span.endNanos - span.startNanos).toBeGreaterThanOrEqual(250_000_000n);
+  });
+
+  it('takes the parent from the trace context ext_authz forwarded when the request has no traceparent header', async () => {
+    const tp = newTraceParent();
+    const stream = proc.open();
+    await stream.send(procHeaders({ ':method': 'POST', ':path': '/mcp' }, { ...forwarded, traceparent: tp.header }));
+    stream.end();
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/call refund', parentSpanId: tp.spanId });
+  });
+
+  it('marks a refused session token as an error with its HTTP status', async () => {
+    const tp = newTraceParent();
+    const stream = proc.open();
+    const answer = await stream.send(procHeaders({ ':method': 'POST', ':path': '/mcp', traceparent: tp.header, 'mcp-session-id': 'not-a-token' }, forwarded));
+    expect(answer.immediate_response).toBeDefined();
+    stream.end();
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span.attributes).toMatchObject({ 'error.type': '404', 'http.response.status_code': 404, 'mcp.session.id': digest('not-a-token') });
+    expect(span.status.code).toBe(STATUS_ERROR);
+  });
+});
