@@ -47,11 +47,22 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
       extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
-  );
+  ).catch(async (err: unknown) => {
+    // An open Redis connection would keep a process that failed to start alive.
+    holder.close();
+    await store.close();
+    throw err;
+  });
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
     return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
   }
-  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)]);
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
+    .catch(async (err: unknown) => {
+      holder.close();
+      await grpc.shutdown(0);
+      await store.close();
+      throw err;
+    });
   log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
 
   let stopped: Promise<void> | undefined;
