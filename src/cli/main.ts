@@ -1,14 +1,18 @@
-// The `toolgate` command line: serve, check-config.
+// The `toolgate` command line: serve, check-config, render envoy.
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
+import { renderEnvoyFile } from '../render/envoy.js';
 import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
 
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
-  toolgate check-config FILE`;
+  toolgate check-config FILE
+  toolgate render envoy --config FILE [--var NAME=VALUE ...] [--out FILE]`;
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -17,6 +21,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return runServe(rest);
     case 'check-config':
       return runCheck(rest);
+    case 'render':
+      return runRender(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -43,6 +49,52 @@ function runCheck(args: string[]): number {
     console.error(err instanceof Error ? err.message : String(err));
     return 1;
   }
+}
+
+function runRender(args: string[]): number {
+  const [target, ...rest] = args;
+  if (target !== 'envoy') {
+    console.error(`toolgate render: unknown target "${target ?? ''}" (only "envoy")\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string', short: 'c' },
+      var: { type: 'string', multiple: true },
+      out: { type: 'string', short: 'o' },
+    },
+    strict: true,
+  });
+  if (!values.config) {
+    console.error(`toolgate render envoy: --config FILE is required\n${USAGE}`);
+    return 2;
+  }
+  const vars: Record<string, string> = {};
+  for (const entry of values.var ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) {
+      console.error(`toolgate render envoy: --var takes NAME=VALUE, got "${entry}"`);
+      return 2;
+    }
+    vars[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  let yaml: string;
+  try {
+    yaml = renderEnvoyFile(values.config, { source: displayPath(values.config), vars });
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  if (values.out) writeFileSync(values.out, yaml);
+  else process.stdout.write(yaml);
+  return 0;
+}
+
+/** The header names the config relative to the working directory, so output does not depend on the machine. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), resolve(file));
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? file : rel.split(sep).join('/');
 }
 
 async function runServe(args: string[]): Promise<number | undefined> {

@@ -95,6 +95,11 @@ const backendSchema = z
     prefixMode: z.enum(['always', 'collision', 'never']).default('always'),
     /** Request path on the backend; defaults to the client's path. */
     path: z.string().startsWith('/').optional(),
+    /**
+     * `host:port` entries (may hold `${VAR}` placeholders), read only by `toolgate render envoy`;
+     * default one endpoint `${<NAME>_ADDRESS}:${<NAME>_PORT}` (NAME upper-cased, `-` → `_`).
+     */
+    endpoints: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 

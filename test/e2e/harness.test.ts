@@ -1,5 +1,5 @@
 // Proves the test harness: real MCP SDK client → real pinned Envoy (envoy/sidecar.yaml) → real MCP SDK server,
-// with a stand-in ext_authz server where toolgate will be.
+// with a stand-in ext_authz (and pass-through ext_proc) server where toolgate will be.
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,8 @@ import { startProcess } from '../harness/process.js';
 
 printLogsOnFailure();
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** The body cap rendered into envoy/sidecar.yaml (policy.maxBodyBytes of examples/sidecar.yaml). */
+const MAX_BODY_BYTES = Number(/max_request_bytes: (\d+)/.exec(readFileSync(SIDECAR_TEMPLATE, 'utf8'))?.[1]);
 
 interface Stack {
   backend: McpTestServer;
@@ -37,7 +38,7 @@ async function startStack(): Promise<Stack> {
   const authz = await startAuthzStub();
   try {
     const envoy = await startEnvoy({
-      vars: { TOOLGATE_GRPC_PORT: authz.port, BACKEND_PORT: backend.port, MAX_BODY_BYTES },
+      vars: { TOOLGATE_GRPC_PORT: authz.port, BACKEND_PORT: backend.port },
     });
     return {
       backend, authz, envoy,
@@ -88,7 +89,7 @@ describe('Envoy binary and template', () => {
       await writeFile(path, renderTemplate(template, {
         LISTEN_ADDRESS: '0.0.0.0', LISTEN_PORT: 10000, ADMIN_PORT: 9901,
         TOOLGATE_GRPC_ADDRESS: 'toolgate', TOOLGATE_GRPC_PORT: 9000,
-        BACKEND_ADDRESS: 'localhost', BACKEND_PORT: 8080, MAX_BODY_BYTES: 1_048_576,
+        BACKEND_ADDRESS: 'localhost', BACKEND_PORT: 8080,
       }));
       const result = validateEnvoyConfig(path);
       expect(result.output).toContain('OK');
@@ -132,6 +133,8 @@ describe('MCP SDK client → Envoy → MCP SDK server, ext_authz allowing', () =
     expect(call?.sessionId).toBe(transport.sessionId);
     // Added by Envoy: proof the request went through it.
     expect(call?.headers['x-request-id']).toEqual(expect.any(String));
+    // ext_proc saw the headers both ways and, in sidecar mode, never the request body.
+    expect(stack.authz.processed.at(-1)).toEqual(['request_headers', 'response_headers']);
   });
 
   it('hands ext_authz the JSON-RPC body as raw bytes (pack_as_bytes)', async () => {

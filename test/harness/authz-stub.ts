@@ -1,6 +1,7 @@
-// A stand-in ext_authz gRPC server: records every CheckRequest Envoy sends and answers with a test-chosen decision.
+// A stand-in for toolgate's gRPC server: ext_authz that records every CheckRequest and answers with a
+// test-chosen decision, and a pass-through ext_proc (the rendered bootstrap calls both).
 import * as grpc from '@grpc/grpc-js';
-import { AUTHORIZATION_SERVICE, envoyService } from './protos.js';
+import { AUTHORIZATION_SERVICE, EXTERNAL_PROCESSOR_SERVICE, envoyService } from './protos.js';
 
 /** The CheckRequest as proto-loader decodes it (keepCase, defaults): plain objects, bytes as Buffer. */
 export type CheckRequest = {
@@ -45,6 +46,8 @@ export interface AuthzStub {
   readonly port: number;
   /** Every CheckRequest received, oldest first. */
   readonly checks: readonly CheckRequest[];
+  /** One entry per ext_proc stream (one per HTTP request): the phases Envoy sent, in order. */
+  readonly processed: ReadonlyArray<readonly string[]>;
   /** The JSON-RPC bodies of the checks that had one (raw_body, since pack_as_bytes is on). */
   bodies(): unknown[];
   /** Drops connections at once: from then on Envoy's checks fail at the transport. Idempotent. */
@@ -63,6 +66,21 @@ export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<Authz
         .then((response) => callback(null, response), (err: Error) => callback({ code: grpc.status.INTERNAL, details: err.message }));
     },
   });
+  const processed: string[][] = [];
+  server.addService(envoyService(EXTERNAL_PROCESSOR_SERVICE), {
+    Process: (call: grpc.ServerDuplexStream<{ request?: string }, Record<string, unknown>>) => {
+      const phases: string[] = [];
+      processed.push(phases);
+      // Answers every phase with an empty response of the matching type: continue, change nothing.
+      call.on('data', (msg) => {
+        if (!msg.request) return;
+        phases.push(msg.request);
+        call.write({ [msg.request]: {} });
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+  });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
@@ -71,6 +89,7 @@ export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<Authz
   return {
     port,
     checks,
+    processed,
     bodies: () => checks
       .map((c) => c.attributes.request?.http?.raw_body)
       .filter((b): b is Buffer => !!b && b.length > 0)

@@ -1,0 +1,236 @@
+// The rendered bootstrap as data: filter chain, processing modes, routes per mode, fast path, clusters, egress.
+import { describe, expect, it } from 'vitest';
+import type { RawConfig } from '../../src/config/schema.js';
+import { bootstrap, headerMatches, rawExample, render, type Bootstrap, type Example, type Loose } from './render-helpers.js';
+
+const sidecar = bootstrap(render(rawExample('sidecar')));
+const gateway = bootstrap(render(rawExample('gateway')));
+const of: Record<Example, Bootstrap> = { sidecar, gateway };
+
+/** The gateway example with inventory's names unprefixed, and a task calling one of them without reading arguments. */
+function gatewayWithBareNames(): RawConfig {
+  const raw = rawExample('gateway');
+  const inventory = raw.backends?.inventory;
+  if (!inventory) throw new Error('examples/gateway.yaml has no inventory backend');
+  return {
+    ...raw,
+    backends: { ...raw.backends, inventory: { ...inventory, prefixMode: 'never' } },
+    tasks: {
+      counting: {
+        tools: [{ tool: 'billing.lookup_charge' }, { tool: 'check_stock' }, { tool: 'reorder', when: 'mcp.arguments.qty < 10' }],
+      },
+    },
+  };
+}
+
+describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
+  const b = of[mode];
+
+  it('runs ext_authz, then ext_proc, then the router', () => {
+    expect(b.filters('mcp').map((f: Loose) => f.name)).toEqual([
+      'envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router',
+    ]);
+  });
+
+  it('keeps the verified ext_authz settings and one body cap', () => {
+    const authz = b.filters('mcp')[0].typed_config;
+    expect(authz).toMatchObject({
+      grpc_service: { envoy_grpc: { cluster_name: 'toolgate' }, timeout: '2s' },
+      failure_mode_allow: false,
+      status_on_error: { code: 'ServiceUnavailable' },
+      with_request_body: { max_request_bytes: 1048576, allow_partial_message: false, pack_as_bytes: true },
+    });
+    expect(b.listener('mcp').per_connection_buffer_limit_bytes).toBe(1048576);
+  });
+
+  it('configures ext_proc to fail closed, hand over ext_authz metadata, and buffer the request body only in gateway mode', () => {
+    const proc = b.filters('mcp')[1].typed_config;
+    expect(proc).toMatchObject({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
+      grpc_service: { envoy_grpc: { cluster_name: 'toolgate' } },
+      failure_mode_allow: false,
+      message_timeout: '10s',
+      max_message_timeout: '30s',
+      allow_mode_override: true,
+      metadata_options: { forwarding_namespaces: { untyped: ['envoy.filters.http.ext_authz'] } },
+    });
+    expect(proc.processing_mode).toEqual({
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: mode === 'gateway' ? 'BUFFERED' : 'NONE',
+      response_body_mode: 'NONE',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    });
+    expect(proc.mutation_rules).toBeUndefined();
+  });
+
+  it('binds admin to loopback and talks HTTP/2 to toolgate', () => {
+    expect(b.doc.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: '${ADMIN_PORT}' });
+    const toolgate = b.cluster('toolgate');
+    expect(toolgate.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config)
+      .toEqual({ http2_protocol_options: {} });
+    expect(toolgate.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address)
+      .toEqual({ address: '${TOOLGATE_GRPC_ADDRESS}', port_value: '${TOOLGATE_GRPC_PORT}' });
+  });
+
+  it(`has ${mode === 'gateway' ? 'a loopback' : 'no'} egress listener`, () => {
+    const egress = b.listener('egress');
+    if (mode === 'sidecar') {
+      expect(egress).toBeUndefined();
+      return;
+    }
+    expect(egress.address.socket_address).toEqual({ address: '127.0.0.1', port_value: '${EGRESS_PORT}' });
+    expect(b.filters('egress').map((f: Loose) => f.name)).toEqual(['envoy.filters.http.router']);
+    const routes = b.routes('egress');
+    expect(routes.map((r: Loose) => [headerMatches(r)['x-toolgate-backend'], r.route?.cluster])).toEqual([
+      ['billing', 'billing'], ['inventory', 'inventory'], [undefined, undefined],
+    ]);
+    expect(routes[0].route.hash_policy).toEqual([{ header: { header_name: 'x-toolgate-affinity' } }]);
+    expect(routes.at(-1).direct_response.status).toBe(404);
+  });
+});
+
+describe('backend clusters', () => {
+  it.each([
+    ['sidecar', 'backend', [['${BACKEND_ADDRESS}', '${BACKEND_PORT}']]],
+    ['gateway', 'billing', [['${BILLING_1_ADDRESS}', '${BILLING_1_PORT}'], ['${BILLING_2_ADDRESS}', '${BILLING_2_PORT}']]],
+    ['gateway', 'inventory', [['${INVENTORY_1_ADDRESS}', '${INVENTORY_1_PORT}'], ['${INVENTORY_2_ADDRESS}', '${INVENTORY_2_PORT}']]],
+  ] as const)('%s: cluster %s is STRICT_DNS, ring hash, ejects outliers, checks TCP, speaks HTTP/1.1', (mode, name, endpoints) => {
+    const c = of[mode].cluster(name);
+    expect(c).toMatchObject({
+      type: 'STRICT_DNS',
+      lb_policy: 'RING_HASH',
+      ring_hash_lb_config: { minimum_ring_size: expect.any(Number) },
+      outlier_detection: { consecutive_5xx: expect.any(Number), consecutive_gateway_failure: expect.any(Number), base_ejection_time: expect.any(String), max_ejection_percent: 50 },
+      health_checks: [{ tcp_health_check: {} }],
+      circuit_breakers: { thresholds: [expect.objectContaining({ max_connections: expect.any(Number) })] },
+    });
+    expect(c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config)
+      .toEqual({ http_protocol_options: {} });
+    expect(c.load_assignment.endpoints[0].lb_endpoints.map((e: Loose) => Object.values(e.endpoint.address.socket_address)))
+      .toEqual(endpoints);
+  });
+
+  it('names default endpoints after the backend and reads explicit ones', () => {
+    const raw = rawExample('sidecar');
+    const one = bootstrap(render({ ...raw, backends: { 'my-server': { cluster: 'mine' } } }));
+    expect(one.cluster('mine').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address)
+      .toEqual({ address: '${MY_SERVER_ADDRESS}', port_value: '${MY_SERVER_PORT}' });
+    const explicit = bootstrap(render({ ...raw, backends: { s: { cluster: 's', endpoints: ['mcp.svc:8080', '[::1]:${S_PORT}'] } } }));
+    expect(explicit.cluster('s').load_assignment.endpoints[0].lb_endpoints.map((e: Loose) => e.endpoint.address.socket_address))
+      .toEqual([{ address: 'mcp.svc', port_value: 8080 }, { address: '::1', port_value: '${S_PORT}' }]);
+  });
+
+  it.each([
+    ['no port', ['billing.svc']],
+    ['port out of range', ['billing.svc:70000']],
+    ['two colons', ['a:b:8080']],
+  ])('refuses an endpoint with %s', (_, endpoints) => {
+    expect(() => render({ ...rawExample('sidecar'), backends: { b: { cluster: 'b', endpoints } } })).toThrow(/backends\.b\.endpoints\[0\]: .* is not host:port/);
+  });
+
+  it('refuses the cluster name toolgate, and one cluster with two endpoint lists', () => {
+    expect(() => render({ ...rawExample('sidecar'), backends: { b: { cluster: 'toolgate' } } })).toThrow(/backends\.b\.cluster/);
+    const raw = rawExample('gateway');
+    expect(() => render({ ...raw, backends: { a: { cluster: 'same' }, b: { cluster: 'same' } } })).toThrow(/cluster "same" is also used by backend a/);
+  });
+});
+
+describe('main listener routes', () => {
+  it('sidecar: fast path for the argument-free tool, then everything to the one backend without a deadline', () => {
+    const routes = sidecar.routes('mcp');
+    expect(routes.map((r: Loose) => r.name)).toEqual(['fast-path:lookup_charge', 'backend']);
+    expect(routes[1]).toEqual({ name: 'backend', match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0s', idle_timeout: '300s' } });
+  });
+
+  it('gateway: one route per backend on x-toolgate-backend, sticky, retrying only unsent requests, then a loud 502', () => {
+    const routes = gateway.routes('mcp');
+    expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'no-backend']);
+    for (const name of ['billing', 'inventory']) {
+      const route = routes.find((r: Loose) => r.name === name);
+      expect(headerMatches(route)).toEqual({ 'x-toolgate-backend': name });
+      expect(route.route).toMatchObject({
+        cluster: name,
+        timeout: '0s',
+        hash_policy: [{ header: { header_name: 'x-toolgate-affinity' } }],
+        retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] },
+        regex_rewrite: { pattern: { regex: '^/.*$' }, substitution: '/mcp' },
+      });
+    }
+    const last = routes.at(-1);
+    expect(last.match).toEqual({ prefix: '/' });
+    expect(last.direct_response.status).toBe(502);
+    expect(JSON.parse(last.direct_response.body.inline_string).error.message).toMatch(/selected no backend/);
+  });
+
+  it('gateway: prefixed names get no fast path (their body is rewritten), bare names of a `never` backend do', () => {
+    const b = bootstrap(render(gatewayWithBareNames()));
+    const routes = b.routes('mcp');
+    expect(routes.map((r: Loose) => r.name)).toEqual([
+      'fast-path:check_stock:inventory', 'billing', 'inventory', 'fast-path:check_stock:unrouted', 'no-backend',
+    ]);
+    const fast = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'check_stock' };
+    expect(headerMatches(routes[0])).toEqual({ ...fast, 'x-toolgate-backend': 'inventory' });
+    expect(routes[0].route).toEqual(routes[2].route);
+    // Matched while ext_authz and ext_proc choose their settings, before toolgate names the backend.
+    expect(headerMatches(routes[3])).toEqual(fast);
+    expect(routes[3].direct_response.status).toBe(502);
+    expect(routes[3].typed_per_filter_config).toEqual(routes[0].typed_per_filter_config);
+  });
+});
+
+describe('2026 fast path', () => {
+  it('matches the 2026 headers and turns body buffering off in both filters', () => {
+    const [route] = sidecar.routes('mcp');
+    expect(headerMatches(route)).toEqual({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'lookup_charge' });
+    expect(route.route.cluster).toBe('backend');
+    expect(route.typed_per_filter_config['envoy.filters.http.ext_authz']).toEqual({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+      check_settings: { disable_request_body_buffering: true },
+    });
+    const proc = route.typed_per_filter_config['envoy.filters.http.ext_proc'];
+    expect(proc['@type']).toBe('type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute');
+    expect(proc.overrides.processing_mode).toMatchObject({ request_header_mode: 'SEND', request_body_mode: 'NONE' });
+  });
+
+  type Tools = NonNullable<NonNullable<RawConfig['tasks']>[string]['tools']>;
+  it.each<[string, Record<string, Tools>, string[]]>([
+    ['a rule without conditions', { t: [{ tool: 'a' }] }, ['a']],
+    ['a condition on claims only', { t: [{ tool: 'a', when: 'jwt.level > 2' }] }, ['a']],
+    ['a condition on arguments', { t: [{ tool: 'a', when: 'mcp.arguments.x > 1' }] }, []],
+    ['a message quoting arguments', { t: [{ tool: 'a', when: 'jwt.level > 2', message: 'not {{mcp.arguments.x}}' }] }, []],
+    ['a budget summing an argument', { t: [{ tool: 'a', budget: { sum: 'mcp.arguments.amount', max: 5, per: '1h' } }] }, []],
+    ['a pattern (never exact)', { t: [{ tool: 'a*' }] }, []],
+    ['one task reading arguments, another not', { t: [{ tool: 'a' }], u: [{ tool: 'a', when: 'mcp.arguments.x > 1' }] }, []],
+    ['a pattern reading arguments in another task', { t: [{ tool: 'ab' }], u: [{ tool: 'a*', when: 'mcp.arguments.x > 1' }] }, []],
+    ['an exact rule beating a pattern in its own task', { t: [{ tool: 'ab' }, { tool: 'a*', when: 'mcp.arguments.x > 1' }] }, ['ab']],
+  ])('%s', (_, tasks, expected) => {
+    const raw: RawConfig = { ...rawExample('sidecar'), tasks: Object.fromEntries(Object.entries(tasks).map(([k, tools]) => [k, { tools }])) };
+    const fast = bootstrap(render(raw)).routes('mcp').filter((r: Loose) => r.name.startsWith('fast-path:'));
+    expect(fast.map((r: Loose) => headerMatches(r)['mcp-name'])).toEqual(expected);
+  });
+});
+
+describe('output', () => {
+  it('says it is generated, from which config, and which placeholders are left', () => {
+    const text = render(rawExample('sidecar'), { source: 'examples/sidecar.yaml' });
+    expect(text).toMatch(/^# GENERATED by `toolgate render envoy` from examples\/sidecar\.yaml\. Do not edit by hand/);
+    expect(text).toContain('#   ${BACKEND_PORT}\n');
+  });
+
+  it('fills --var values and refuses unknown names', () => {
+    const text = render(rawExample('sidecar'), { vars: { LISTEN_PORT: '10000', BACKEND_ADDRESS: 'mcp.local' } });
+    const b = bootstrap(text);
+    expect(b.listener('mcp').address.socket_address).toEqual({ address: '${LISTEN_ADDRESS}', port_value: 10000 });
+    expect(text).not.toContain('${LISTEN_PORT}');
+    expect(text).not.toContain('${BACKEND_ADDRESS}');
+    expect(() => render(rawExample('sidecar'), { vars: { LISTEN_PROT: '1' } })).toThrow(/--var LISTEN_PROT: no such placeholder/);
+    expect(() => render(rawExample('sidecar'), { vars: { EGRESS_PORT: '1' } })).toThrow(/no such placeholder/);
+  });
+
+  it('refuses a gateway config toolgate itself would refuse', () => {
+    const { egress: _, ...raw } = rawExample('gateway');
+    expect(() => render(raw)).toThrow(/egress: required when more than one backend/);
+  });
+});
