@@ -41,27 +41,30 @@ export function requireRedisServer(): string {
   return bin;
 }
 
+/** Arguments every test server gets: loopback only, nothing persisted, files in `dir`. */
+export function baseArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'];
+}
+
+/** Starts redis-server with `args` and waits until its log shows `ready`; stops it again if it never does. */
+export async function launchRedisServer(name: string, args: readonly string[], ready: RegExp = /Ready to accept connections/): Promise<ManagedProcess> {
+  const p = await startProcess({ command: requireRedisServer(), name, args, stopTimeoutMs: 3_000 });
+  try {
+    await p.waitForLog(ready, 10_000);
+  } catch (err) {
+    await p.stop();
+    throw new Error(`${(err as Error).message}\n${p.logs()}`);
+  }
+  return p;
+}
+
 export async function startRedis(): Promise<TestRedis> {
-  const bin = requireRedisServer();
+  requireRedisServer();
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-redis-'));
   let port = 0;
   let proc: ManagedProcess | undefined;
 
-  const launch = async (): Promise<ManagedProcess> => {
-    const p = await startProcess({
-      command: bin,
-      name: `redis-server:${port}`,
-      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'],
-      stopTimeoutMs: 3_000,
-    });
-    try {
-      await p.waitForLog(/Ready to accept connections/, 10_000);
-    } catch (err) {
-      await p.stop();
-      throw new Error(`${(err as Error).message}\n${p.logs()}`);
-    }
-    return p;
-  };
+  const launch = (): Promise<ManagedProcess> => launchRedisServer(`redis-server:${port}`, baseArgs(port, dir));
 
   // A port that was free a moment ago can be taken before redis binds it: try a few.
   for (let attempt = 0; ; attempt++) {
