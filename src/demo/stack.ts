@@ -80,7 +80,6 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
         TOOLGATE_GRPC_PORT: served.grpcPort,
         BACKEND_ADDRESS: '127.0.0.1',
         BACKEND_PORT: billing.port,
-        MAX_BODY_BYTES: 1_048_576,
       },
     });
     stops.push(() => envoy.stop());

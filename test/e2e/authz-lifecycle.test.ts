@@ -31,7 +31,11 @@ describe('toolgate down: Envoy fails closed; toolgate back: traffic flows again'
   let agent: Connected;
   let token: string;
   beforeAll(async () => {
-    stack = await startStack({ tasks: { support: { tools: [{ tool: 'echo' }] } } });
+    // A configured session key, so the client's session token still opens after the restart.
+    stack = await startStack({
+      tasks: { support: { tools: [{ tool: 'echo' }] } },
+      extra: { session: { keys: [{ kid: 'k1', secret: 'lifecycle-test-session-secret-0123456789abcdef' }] } },
+    });
     token = await stack.idp.mint(CLAIMS);
     agent = await connectAs(stack.endpoint, token);
   });
