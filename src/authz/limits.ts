@@ -16,6 +16,7 @@ import {
 import { expressionErrorMessage } from '../policy/messages.js';
 import type { ReasonCode } from '../policy/reasons.js';
 import { attempt, type Consumed, type Counter, type Store } from '../store/port.js';
+import { countStoreError } from '../telemetry/metrics.js';
 
 export interface LimitFacts {
   readonly claims: Readonly<Record<string, unknown>>;
@@ -58,6 +59,7 @@ export async function applyLimits(policy: CompiledPolicy, store: Store, facts: L
     return { decision: deny('internal-error', 'The gateway could not check this call\'s limits. Do not retry.', decision.task, undefined) };
   }
   const features = [...new Set(plan.counters.map((p) => p.feature))];
+  for (const f of features) countStoreError(f);
   const denying = features.filter((f) => policy.onStoreError[f] === 'deny');
   const detail = `store unavailable (${result.detail}); ${features.join(', ')} not counted`;
   if (denying.length === 0) return { decision, detail: `${detail} (onStoreError: allow)` };

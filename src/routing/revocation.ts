@@ -6,6 +6,7 @@ import type { Session } from '../session/types.js';
 import { attempt, type Store } from '../store/port.js';
 import type { Step } from './exchange.js';
 import { errorReply, sessionNotFound } from './replies.js';
+import { countStoreError } from '../telemetry/metrics.js';
 
 export const STORE_UNREACHABLE_MESSAGE =
   'The session store is unreachable, so this session could not be checked and the request was not forwarded. Retry in a few seconds; if it keeps failing, the gateway operator must restore the store.';
@@ -22,6 +23,7 @@ export async function refuseRevoked(store: Store, policy: CompiledPolicy, sessio
     return sessionNotFound();
   }
   const onError = policy.onStoreError.revocation;
+  countStoreError('revocation');
   log.warn({ event: 'session.revocation-unchecked', tokenId: session.tokenId, error: checked.detail, onStoreError: onError, decisionId }, 'cannot check session revocation');
   return onError === 'allow' ? undefined : errorReply(null, JsonRpcCode.internalError, STORE_UNREACHABLE_MESSAGE, 503);
 }

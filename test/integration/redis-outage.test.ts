@@ -62,6 +62,9 @@ describe('Redis outage', () => {
     }
     // The loop breaker fails closed too (search has no quota, only the loop counter).
     expect((await b().checks.check(token, toolCall('search', { q: 'x' }))).code).toBe('store-unavailable');
+    const metrics = await (await fetch(`${a().adminUrl}/metrics`)).text();
+    const quotaErrors = /^toolgate_store_errors_total\{feature="quota"\} (\d+)/m.exec(metrics);
+    expect(Number(quotaErrors?.[1])).toBeGreaterThan(0);
     // A call with no counters never needs the store.
     expect((await a().checks.check(token, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).allowed).toBe(true);
 
