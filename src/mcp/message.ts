@@ -68,6 +68,7 @@ const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources
 export const MCP_METHOD_HEADER = 'mcp-method';
 export const MCP_NAME_HEADER = 'mcp-name';
 export const MCP_PROTOCOL_HEADER = 'mcp-protocol-version';
+export const MCP_SESSION_HEADER = 'mcp-session-id';
 
 /** First stateless protocol revision: it carries Mcp-Method / Mcp-Name headers. */
 export const STATELESS_PROTOCOL = '2026-07-28';

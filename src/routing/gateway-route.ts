@@ -6,8 +6,8 @@ import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { errorReply } from './replies.js';
+import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
-const SESSION_HEADER = 'mcp-session-id';
 
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
 

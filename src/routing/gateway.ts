@@ -3,20 +3,18 @@ import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
 import type { ListMethod } from '../fanout/pages.js';
 import { classify, isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
-import { openSession } from '../session/token.js';
-import { countSessionRejection } from '../telemetry/metrics.js';
-import { asClientSessionToken, type Session } from '../session/types.js';
+import type { Session } from '../session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
 import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
-import { errorReply, identityMissing, jsonReply, resultReply, sessionNotFound } from './replies.js';
+import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
 import { internalHeaders } from './sidecar.js';
-import { refuseRevoked } from './revocation.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
+import { presentedSession } from './client-session.js';
+import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
-const SESSION_HEADER = 'mcp-session-id';
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
 const BUFFER_REQUEST_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
@@ -37,18 +35,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       if (authz.subject === undefined) return identityMissing();
       headers = facts.headers;
       const remove = internalHeaders(headers);
-      const presented = headers[SESSION_HEADER];
-      if (presented !== undefined) {
-        const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
-        if (!opened.ok) {
-          countSessionRejection(opened.reason);
-          log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
-          return sessionNotFound();
-        }
-        const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
-        if (refused) return refused;
-        session = opened.session;
-        clientToken = presented;
+      const presented = await presentedSession(runtime, store, headers, { ...authz, subject: authz.subject }, log);
+      if (presented.kind === 'refused') return presented.step;
+      if (presented.kind === 'open') {
+        session = presented.session;
+        clientToken = presented.token;
       }
       const method = headers[':method'];
       if (method === 'GET') {

@@ -2,17 +2,17 @@
 // session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
 import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
-import { asClientSessionToken, toBackendSessionId, NO_CAPABILITIES, type Session } from '../session/types.js';
+import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../session/types.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
-import { openSession, sealSession } from '../session/token.js';
-import { countSessionRejection } from '../telemetry/metrics.js';
+import { sealSession } from '../session/token.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderChanges, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
-import { identityMissing, sessionNotFound } from './replies.js';
-import { refuseRevoked, revokeSession } from './revocation.js';
+import { identityMissing } from './replies.js';
+import { revokeSession } from './revocation.js';
+import { presentedSession } from './client-session.js';
+import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
-export const SESSION_HEADER = 'mcp-session-id';
 /** The name a single backend's entry has inside the session token when the config names none. */
 export const SOLE_BACKEND = '_';
 
@@ -42,24 +42,17 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       httpMethod = facts.headers[':method'] ?? '';
       const remove = internalHeaders(facts.headers);
       const set: Record<string, string> = {};
-      const presented = facts.headers[SESSION_HEADER];
-      if (presented !== undefined) {
-        const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
-        if (!opened.ok) {
-          countSessionRejection(opened.reason);
-          log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
-          return sessionNotFound();
-        }
-        const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
-        if (refused) return refused;
-        session = opened.session;
-        clientToken = presented;
-        const entry = opened.session.backends.get(backend);
+      const presented = await presentedSession(runtime, store, facts.headers, { ...authz, subject: authz.subject }, log);
+      if (presented.kind === 'refused') return presented.step;
+      if (presented.kind === 'open') {
+        session = presented.session;
+        clientToken = presented.token;
+        const entry = presented.session.backends.get(backend);
         if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
         else remove.push(SESSION_HEADER);
       }
       // With a session in play the backend repeats its id on (SSE) responses, so their headers must be seen too.
-      const watch = presented !== undefined || authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
+      const watch = presented.kind === 'open' || authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
       return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
     },
 

@@ -7,8 +7,8 @@ import type { AuthzContext, Step } from '../routing/exchange.js';
 import { ATTR, defined, spanName, targetAttributes, TRACER_NAME } from './attributes.js';
 import { activeStreams, phaseDuration } from './metrics.js';
 import { parentContext, sessionDigest } from './trace-context.js';
+import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
-const SESSION_HEADER = 'mcp-session-id';
 
 export function streamTelemetry(log: Logger): StreamObserver {
   const tracer = trace.getTracer(TRACER_NAME);
