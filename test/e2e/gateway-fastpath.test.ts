@@ -1,0 +1,130 @@
+// Acceptance, 2026-07-28 fast path, on the checked-in envoy/sidecar.yaml (rendered from examples/sidecar.yaml): a
+// tools/call whose policy reads no arguments is routed on its Mcp-* headers alone — neither ext_authz nor ext_proc
+// receives its body — while a call whose policy reads arguments has its body buffered and judged.
+// (The checked-in gateway.yaml has no fast-path route: its backends are all `prefixMode: always`, so every name is
+// rewritten in the body.) Evidence: Envoy's own per-stream debug log and ext_proc message counters, and toolgate's
+// decisions.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnvoyInstance } from '../harness/envoy.js';
+import { startEnvoy } from '../harness/envoy.js';
+import { startTestIdp, type TestIdp } from '../harness/jwt.js';
+import { printLogsOnFailure } from '../harness/logs.js';
+import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
+import { freePort } from '../harness/ports.js';
+import { bearer, eventually, post, toolCall, type RawAnswer } from './helpers/client.js';
+import { startToolgate, type TasksConfig, type Toolgate } from './helpers/toolgate.js';
+
+printLogsOnFailure();
+
+// The same split as examples/sidecar.yaml, which the rendered routes were generated from: lookup_charge is judged
+// without arguments (it has a fast-path route), refund by its amount (it has none).
+const TASKS: TasksConfig = {
+  'refund-support': {
+    tools: [
+      { tool: 'lookup_charge' },
+      { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: 'Refunds above {{jwt.refund_limit}} need a human approver. Do not retry.' },
+    ],
+  },
+};
+const BUFFERING = 'ext_authz filter is buffering the request';
+
+let backend: McpTestServer;
+let envoy: EnvoyInstance;
+let idp: TestIdp;
+let toolgate: Toolgate;
+let jwt: string;
+beforeAll(async () => {
+  backend = await startMcpServer({ replicaId: 'backend' });
+  const grpcPort = await freePort();
+  envoy = await startEnvoy({
+    name: 'envoy (sidecar.yaml)',
+    vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port },
+    // Envoy's per-stream trace of what each filter did with the body.
+    extraArgs: ['--component-log-level', 'ext_authz:debug,ext_proc:debug'],
+  });
+  idp = await startTestIdp({ audience: `${envoy.url}/mcp` });
+  toolgate = await startToolgate({ envoyUrl: envoy.url, idp, grpcPort, tasks: TASKS });
+  jwt = await idp.mint({ authorized_tasks: ['refund-support'], refund_limit: 100 });
+});
+afterAll(async () => {
+  await toolgate?.dispose();
+  await idp?.stop();
+  await envoy?.stop();
+  await backend?.stop();
+});
+
+interface Traced {
+  readonly res: RawAnswer;
+  /** Envoy's ext_authz/ext_proc debug lines for this one request. */
+  readonly trace: string[];
+  /** ext_proc messages Envoy sent toolgate for it (headers, body, response headers: one each). */
+  readonly extProcMessages: number;
+}
+
+/** One 2026 tools/call, with what Envoy's filters did for it. Requests run one at a time, so deltas belong to it. */
+async function call2026(name: string, body: string): Promise<Traced> {
+  const logFrom = envoy.logs().length;
+  const sentBefore = await envoy.stat('http.mcp.ext_proc.stream_msgs_sent');
+  const closedBefore = await envoy.stat('http.mcp.ext_proc.streams_closed');
+  const res = await post(`${envoy.url}/mcp`, body, {
+    ...bearer(jwt), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name,
+  });
+  await envoy.waitForStat('http.mcp.ext_proc.streams_closed', (v) => v > closedBefore);
+  // Envoy logs the filter's teardown last; the log reaches the harness through a pipe, a little later.
+  await eventually(() => /onDestroy/.test(envoy.logs().slice(logFrom)), 'ext_proc stream teardown logged', 5_000, 25);
+  const trace = envoy.logs().slice(logFrom).split('\n').filter((l) => /ext_authz|ext_proc/.test(l));
+  return { res, trace, extProcMessages: (await envoy.stat('http.mcp.ext_proc.stream_msgs_sent')) - sentBefore };
+}
+
+const reachedBackend = (marker: string) => backend.calls().filter((c) => JSON.stringify(c.body).includes(marker));
+
+describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fast-path route)', () => {
+  it('is routed on its headers: ext_authz does not buffer the body, ext_proc gets the headers message only', async () => {
+    const { res, trace, extProcMessages } = await call2026('lookup_charge', toolCall('lookup_charge', { charge_id: 'ch_fast' }, 'fast-1'));
+    expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
+    expect(trace.filter((l) => l.includes('Sending headers message'))).toHaveLength(1);
+    expect(trace.some((l) => l.includes('Sending a body chunk'))).toBe(false);
+    expect(extProcMessages).toBe(1);
+    // Allowed and routed: the backend got the request, body intact. (The harness server speaks 2025 only and answers
+    // the 2026 request with its own 400; toolgate did not answer.)
+    const [seen] = reachedBackend('ch_fast');
+    expect(seen?.headers['mcp-name']).toBe('lookup_charge');
+    expect(seen?.arguments).toEqual({ charge_id: 'ch_fast' });
+    expect(res.headers.get('x-toolgate-decision-id')).toBeNull();
+  });
+
+  it('never looks at the body at all: a body that disagrees with Mcp-Name passes unexamined, to the backend to reject', async () => {
+    // The price of the fast path. A 2026 server must refuse the mismatch itself (HTTP 400, JSON-RPC -32020).
+    const { trace } = await call2026('lookup_charge', toolCall('echo', { text: 'mismatch-fast' }, 'fast-2'));
+    expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
+    const [seen] = reachedBackend('mismatch-fast');
+    expect(seen).toMatchObject({ toolName: 'echo', headers: expect.objectContaining({ 'mcp-name': 'lookup_charge' }) });
+  });
+});
+
+describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path route)', () => {
+  it('has its body buffered for ext_authz, which judges the amount', async () => {
+    const denied = await call2026('refund', toolCall('refund', { amount: 500, charge_id: 'ch_slow' }, 'slow-1'));
+    expect(denied.trace.some((l) => l.includes(BUFFERING))).toBe(true);
+    expect(denied.res.status).toBe(200);
+    expect(denied.res.json).toMatchObject({
+      id: 'slow-1',
+      result: { isError: true, content: [{ type: 'text', text: 'Refunds above 100 need a human approver. Do not retry.' }], structuredContent: { code: 'condition-failed' } },
+    });
+    expect(reachedBackend('ch_slow')).toEqual([]);
+
+    const allowed = await call2026('refund', toolCall('refund', { amount: 40, charge_id: 'ch_ok' }, 'slow-2'));
+    expect(allowed.trace.some((l) => l.includes(BUFFERING))).toBe(true);
+    expect(reachedBackend('ch_ok').map((c) => c.arguments)).toEqual([{ amount: 40, charge_id: 'ch_ok' }]);
+    // The sidecar's ext_proc never needs a request body (it does not re-route); ext_authz read it.
+    expect(allowed.extProcMessages).toBe(1);
+  });
+
+  it('checks the body against the headers: a mismatch is HTTP 400, JSON-RPC -32020', async () => {
+    const { res, trace } = await call2026('refund', toolCall('echo', { text: 'mismatch-slow' }, 'slow-3'));
+    expect(trace.some((l) => l.includes(BUFFERING))).toBe(true);
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ id: 'slow-3', error: { code: -32020, message: expect.stringContaining('Mcp-Name') } });
+    expect(reachedBackend('mismatch-slow')).toEqual([]);
+  });
+});
