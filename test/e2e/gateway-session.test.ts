@@ -59,6 +59,9 @@ describe('a token toolgate will not open → HTTP 404 and a JSON-RPC error that 
   });
 
   it('works as issued (the control case)', async () => {
+    // Two backends (billing, inventory), subject "user-1", capabilities set: the real token's size.
+    process.stdout.write(`e2e session token: ${token.length} bytes\n`);
+    expect(token.length).toBeLessThan(1024);
     const res = await callWith(token);
     expect(res.status).toBe(200);
     expect(res.text).toContain('"replica"');
