@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { McpTestServer } from '../harness/mcp-server.js';
-import { bearer, connectAs, eventually, post, toolCall, type Connected } from './helpers/client.js';
+import { bearer, connectAs, post, toolCall, type Connected } from './helpers/client.js';
 import {
   BILLING, INVENTORY, OPERATOR_CLAIMS, startGatewayStack, SUPPORT_CLAIMS, tokenHeader, whoami, type GatewayStack, type ReplicaName,
 } from './helpers/gateway-stack.js';
