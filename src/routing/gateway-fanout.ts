@@ -37,9 +37,19 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
   const requested = typeof call.params.protocolVersion === 'string' ? call.params.protocolVersion : '2025-06-18';
   const tokenId = newTokenId();
   const pending = { tokenId, backends: new Map<string, BackendEntry>() };
-  const results = await fanOut(ctx.backends, (b) =>
-    ctx.egress.request(b, { method: 'initialize', params: call.params, id: 'toolgate-init' }, callOptions(ctx, b, pending, requested)),
-  );
+  const initializeOne = (b: string) =>
+    ctx.egress.request(b, { method: 'initialize', params: call.params, id: 'toolgate-init' }, callOptions(ctx, b, pending, requested));
+  const results = await fanOut(ctx.backends, initializeOne);
+  // One more try for backends that could not be reached: a replica Envoy has not ejected yet often answers
+  // the first attempt with a 503, and leaving the backend out would cost the client a whole re-initialize later.
+  const unreachable = [...results.failed].filter(([, f]) => f.error === 'network' || f.error === 'timeout' || (f.error === 'http-status' && (f.status ?? 0) >= 502));
+  if (unreachable.length > 0) {
+    const again = await fanOut(unreachable.map(([b]) => b), initializeOne);
+    for (const [b, res] of again.ok) {
+      results.failed.delete(b);
+      results.ok.set(b, res);
+    }
+  }
   const backends = pending.backends;
   const answers = new Map<string, Record<string, unknown>>();
   for (const [b, res] of results.ok) {
