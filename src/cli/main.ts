@@ -12,7 +12,7 @@ import { startTracing } from '../telemetry/tracing.js';
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
   toolgate check-config FILE
-  toolgate render envoy --config FILE [--var NAME=VALUE ...] [--out FILE]`;
+  toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]`;
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -61,6 +61,7 @@ function runRender(args: string[]): number {
     args: rest,
     options: {
       config: { type: 'string', short: 'c' },
+      mtls: { type: 'boolean' },
       var: { type: 'string', multiple: true },
       out: { type: 'string', short: 'o' },
     },
@@ -81,7 +82,7 @@ function runRender(args: string[]): number {
   }
   let yaml: string;
   try {
-    yaml = renderEnvoyFile(values.config, { source: displayPath(values.config), vars });
+    yaml = renderEnvoyFile(values.config, { source: displayPath(values.config), vars, mtls: values.mtls ?? false });
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));
     return 1;

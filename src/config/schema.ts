@@ -8,6 +8,17 @@ const duration = z
 
 const port = z.number().int().min(0).max(65535);
 
+const serverTls = z
+  .object({
+    /** PEM certificate chain the server presents. */
+    certFile: z.string().min(1),
+    /** PEM private key of that certificate. */
+    keyFile: z.string().min(1),
+    /** PEM CA bundle that client certificates must chain to; a client without one is refused. */
+    caFile: z.string().min(1),
+  })
+  .strict();
+
 const jwtSchema = z
   .object({
     issuer: z.string().min(1),
@@ -137,6 +148,8 @@ export const configSchema = z
         adminPort: port.default(9002),
         /** Grace period for in-flight streams on SIGTERM. */
         shutdownGrace: duration.default('10s'),
+        /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */
+        tls: serverTls.optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s' }),
@@ -202,3 +215,4 @@ export type TaskConfig = z.output<typeof taskSchema>;
 export type ToolRuleConfig = z.output<typeof toolRule>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type JwtConfig = z.output<typeof jwtSchema>;
+export type ServerTlsConfig = z.output<typeof serverTls>;

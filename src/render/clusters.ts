@@ -4,7 +4,37 @@ import { note } from './yaml.js';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-export function toolgateCluster(maxBodyBytes: number): object {
+/** Placeholders of the mTLS variant: Envoy's client certificate and the CA it trusts. */
+export const TLS_CERT = '${ENVOY_TLS_CERT_FILE}';
+export const TLS_KEY = '${ENVOY_TLS_KEY_FILE}';
+export const TLS_CA = '${TLS_CA_FILE}';
+
+/** `${<NAME>_TLS_SAN}`: the DNS name the server's certificate must carry (also sent as SNI). */
+export function sanPlaceholder(cluster: string): string {
+  const base = cluster.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return `\${${/^[A-Z]/.test(base) ? base : `CLUSTER_${base}`}_TLS_SAN}`;
+}
+
+/** mTLS to an upstream: present Envoy's certificate, accept only servers the CA signed for that name. */
+function upstreamTls(cluster: string, alpn: string): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: sanPlaceholder(cluster),
+      common_tls_context: {
+        alpn_protocols: [alpn],
+        tls_certificates: [{ certificate_chain: { filename: TLS_CERT }, private_key: { filename: TLS_KEY } }],
+        validation_context: {
+          trusted_ca: { filename: TLS_CA },
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: sanPlaceholder(cluster) } }],
+        },
+      },
+    },
+  };
+}
+
+export function toolgateCluster(maxBodyBytes: number, tls = false): object {
   return note({
     name: TOOLGATE_CLUSTER,
     type: 'STRICT_DNS',
@@ -18,18 +48,22 @@ export function toolgateCluster(maxBodyBytes: number): object {
       },
     },
     load_assignment: loadAssignment(TOOLGATE_CLUSTER, [{ address: '${TOOLGATE_GRPC_ADDRESS}', port: '${TOOLGATE_GRPC_PORT}' }]),
-  }, { typed_extension_protocol_options: 'gRPC needs HTTP/2.' });
+    ...(tls ? { transport_socket: upstreamTls(TOOLGATE_CLUSTER, 'h2') } : {}),
+  }, {
+    typed_extension_protocol_options: 'gRPC needs HTTP/2.',
+    ...(tls ? { transport_socket: 'mTLS to toolgate (server.tls): Envoy shows its certificate; toolgate refuses clients without one.' } : {}),
+  });
 }
 
 /** Clusters shared by several backends (same server, other paths) are emitted once. */
-export function backendClusters(backends: readonly BackendPlan[], maxBodyBytes: number): object[] {
+export function backendClusters(backends: readonly BackendPlan[], maxBodyBytes: number, tls = false): object[] {
   const seen = new Set<string>();
   const unique = backends.filter((b) => !seen.has(b.cluster) && seen.add(b.cluster));
   // The first cluster says why; the others would only repeat it.
-  return unique.map((b, i) => backendCluster(b, maxBodyBytes, i === 0));
+  return unique.map((b, i) => backendCluster(b, maxBodyBytes, i === 0, tls));
 }
 
-function backendCluster(backend: BackendPlan, maxBodyBytes: number, explain: boolean): object {
+function backendCluster(backend: BackendPlan, maxBodyBytes: number, explain: boolean, tls: boolean): object {
   const why: typeof note = (target, comments) => (explain ? note(target, comments) : target);
   return why({
     name: backend.cluster,
@@ -65,7 +99,9 @@ function backendCluster(backend: BackendPlan, maxBodyBytes: number, explain: boo
       }, { common_http_protocol_options: 'Pooled upstream connections with no request on them close after this; open SSE\nstreams are governed by the route idle_timeout.' }),
     },
     load_assignment: loadAssignment(backend.cluster, backend.endpoints),
+    ...(tls ? { transport_socket: upstreamTls(backend.cluster, 'http/1.1') } : {}),
   }, {
+    ...(tls ? { transport_socket: 'mTLS to the backend: the same client certificate; the server\'s must carry this name.' } : {}),
     lb_policy: 'Consistent hashing on the route\'s hash_policy. Gateway routes hash x-toolgate-affinity (the client\nsession), so every call of a session and its initialize fan-out reach the same replica.',
     outlier_detection: 'A replica that keeps failing is ejected for a while; never more than half of them.',
     health_checks: 'MCP has no standard health path: a TCP connect is the check.',

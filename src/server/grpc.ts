@@ -30,7 +30,13 @@ export interface RunningGrpc {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startGrpc(host: string, port: number, services: GrpcServices, options: grpc.ServerOptions): Promise<RunningGrpc> {
+export async function startGrpc(
+  host: string,
+  port: number,
+  services: GrpcServices,
+  options: grpc.ServerOptions,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<RunningGrpc> {
   const server = new grpc.Server(options);
   const defs = envoyServices();
   server.addService(defs.authz, services.authz);
@@ -40,7 +46,7 @@ export async function startGrpc(host: string, port: number, services: GrpcServic
   health.addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, p) =>
       err ? reject(new Error(`cannot listen for gRPC on ${host}:${port}: ${err.message}`)) : resolve(p),
     );
   });

@@ -12,6 +12,7 @@ import { telemetryHooks } from '../telemetry/hooks.js';
 import { startAdmin } from './admin.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 import { revokeRoute, startStore, storeDependency } from './store.js';
+import { grpcCredentials } from './tls.js';
 
 export interface ServeOptions {
   readonly configFile: string;
@@ -29,6 +30,8 @@ export interface Served {
 
 export async function serve(options: ServeOptions, log: Logger): Promise<Served> {
   const initial = loadConfigFile(options.configFile);
+  // Read before anything is started, so a missing certificate stops start-up with nothing to clean up.
+  const credentials = grpcCredentials(initial.config.server.tls, options.configFile);
   if (initial.sessions.ephemeral) {
     log.warn({ event: 'session.ephemeral-key' }, 'no session.keys configured: session tokens use a random per-process key (one replica only; sessions end on restart)');
   }
@@ -47,6 +50,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
       extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
+    credentials,
   ).catch(async (err: unknown) => {
     // An open Redis connection would keep a process that failed to start alive.
     holder.close();

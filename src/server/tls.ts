@@ -1,0 +1,21 @@
+// gRPC server credentials: plain text, or TLS that requires a client certificate signed by the configured CA.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ConfigError } from '../config/errors.js';
+import type { ServerTlsConfig } from '../config/schema.js';
+
+/** Read once at start-up (a certificate rotation is a restart); paths are relative to the config file. */
+export function grpcCredentials(tls: ServerTlsConfig | undefined, configFile: string): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const dir = path.dirname(path.resolve(configFile));
+  const read = (field: keyof ServerTlsConfig): Buffer => {
+    try {
+      return readFileSync(path.resolve(dir, tls[field]));
+    } catch (err) {
+      throw new ConfigError(configFile, [{ path: `server.tls.${field}`, message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    }
+  };
+  // true: a client that shows no certificate, or one the CA did not sign, is refused during the handshake.
+  return grpc.ServerCredentials.createSsl(read('caFile'), [{ cert_chain: read('certFile'), private_key: read('keyFile') }], true);
+}
