@@ -1,18 +1,20 @@
 // The `toolgate` command line: serve, check-config, render envoy.
-import { writeFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { renderEnvoyFile } from '../render/envoy.js';
+import { concatenate, renderIstioFile } from '../render/istio.js';
 import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
 
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
   toolgate check-config FILE
-  toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]`;
+  toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
+  toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]`;
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -53,8 +55,9 @@ function runCheck(args: string[]): number {
 
 function runRender(args: string[]): number {
   const [target, ...rest] = args;
+  if (target === 'istio') return runRenderIstio(rest);
   if (target !== 'envoy') {
-    console.error(`toolgate render: unknown target "${target ?? ''}" (only "envoy")\n${USAGE}`);
+    console.error(`toolgate render: unknown target "${target ?? ''}" (envoy or istio)\n${USAGE}`);
     return 2;
   }
   const { values } = parseArgs({
@@ -89,6 +92,43 @@ function runRender(args: string[]): number {
   }
   if (values.out) writeFileSync(values.out, yaml);
   else process.stdout.write(yaml);
+  return 0;
+}
+
+/** Writes base/ and the pattern's overlay under --out (only the overlay with --overlay-only), or everything to stdout. */
+function runRenderIstio(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      namespace: { type: 'string', short: 'n' },
+      'backend-namespace': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      'overlay-only': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (!values.config) {
+    console.error(`toolgate render istio: --config FILE is required\n${USAGE}`);
+    return 2;
+  }
+  let files;
+  try {
+    files = renderIstioFile(values.config, { source: displayPath(values.config), namespace: values.namespace, backendNamespace: values['backend-namespace'] });
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  if (!values.out) {
+    process.stdout.write(concatenate(files));
+    return 0;
+  }
+  for (const [path, text] of files) {
+    if (values['overlay-only'] && path.startsWith('base/')) continue;
+    const target = join(values.out, path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, text);
+  }
   return 0;
 }
 

@@ -7,7 +7,10 @@ export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 export const EXT_PROC = 'envoy.filters.http.ext_proc';
 export const ROUTER = 'envoy.filters.http.router';
 
-type BodyMode = 'NONE' | 'BUFFERED';
+export type BodyMode = 'NONE' | 'BUFFERED';
+
+/** ext_authz's deadline for one Check; the Istio extension provider uses the same. */
+export const EXT_AUTHZ_TIMEOUT = '2s';
 
 export function mcpFilters(maxBodyBytes: number, requestBody: BodyMode): object[] {
   return [extAuthz(maxBodyBytes), extProc(requestBody), router()];
@@ -23,7 +26,7 @@ function extAuthz(maxBodyBytes: number): object {
     typed_config: note({
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
       transport_api_version: 'V3',
-      grpc_service: note({ envoy_grpc: { cluster_name: TOOLGATE_CLUSTER }, timeout: '2s' }, { timeout: 'Covers a cold JWKS fetch; the default is 200ms.' }),
+      grpc_service: note({ envoy_grpc: { cluster_name: TOOLGATE_CLUSTER }, timeout: EXT_AUTHZ_TIMEOUT }, { timeout: 'Covers a cold JWKS fetch; the default is 200ms.' }),
       failure_mode_allow: false,
       status_on_error: { code: 'ServiceUnavailable' },
       with_request_body: { max_request_bytes: maxBodyBytes, allow_partial_message: false, pack_as_bytes: true },
@@ -48,12 +51,13 @@ function processingMode(requestBody: BodyMode): object {
   };
 }
 
-function extProc(requestBody: BodyMode): object {
+/** The ext_proc filter; `cluster` is toolgate's cluster name (Istio: `outbound|PORT||toolgate.NS.svc.cluster.local`). */
+export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTER): object {
   return note({
     name: EXT_PROC,
     typed_config: note({
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
-      grpc_service: note({ envoy_grpc: { cluster_name: TOOLGATE_CLUSTER }, timeout: '10s' }, {
+      grpc_service: note({ envoy_grpc: { cluster_name: cluster }, timeout: '10s' }, {
         timeout: 'Not a deadline for the Process stream, which lives as long as the request (checked on 1.40:\na 3 s response passed with 1 s here); message_timeout bounds each answer.',
       }),
       failure_mode_allow: false,

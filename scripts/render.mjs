@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `npm run render`: regenerates every generated deployment file from its example config (after `npm run build`).
+// The tests that guard each file (render-files, istio-files, mtls) fail when one differs from what is listed here.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'bin', 'toolgate.js');
+
+const steps = [
+  ['render', 'envoy', '--config', 'examples/sidecar.yaml', '--out', 'envoy/sidecar.yaml'],
+  ['render', 'envoy', '--config', 'examples/gateway.yaml', '--out', 'envoy/gateway.yaml'],
+  ['render', 'envoy', '--config', 'examples/gateway.yaml', '--mtls', '--out', 'envoy/gateway-mtls.yaml'],
+  // base/ from the sidecar example; the gateway example adds only its overlay (its base differs in the config alone).
+  ['render', 'istio', '--config', 'examples/sidecar.yaml', '--out', 'istio'],
+  ['render', 'istio', '--config', 'examples/gateway.yaml', '--out', 'istio', '--overlay-only'],
+];
+
+for (const dir of ['base', 'sidecar', 'gateway']) rmSync(join(root, 'istio', dir), { recursive: true, force: true });
+for (const args of steps) {
+  const out = spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: 'inherit' });
+  if (out.status !== 0) {
+    console.error(`render: toolgate ${args.join(' ')} failed`);
+    process.exit(1);
+  }
+}
+console.log(`render: ${steps.length} renders done`);
