@@ -1,9 +1,10 @@
-// `npm run demo`: an IdP, a billing MCP server, toolgate and the pinned Envoy on 127.0.0.1 — no Docker — then a
-// scripted agent session that shows an allowed call, a tool outside the task and a transaction over its limit.
+// `npm run demo`: the local mesh without Docker — an IdP, billing (two replicas) and inventory MCP servers, toolgate
+// and the pinned Envoy as a gateway on 127.0.0.1 — then a scripted agent session: a filtered tools/list, allowed
+// calls on both backends, tools outside the task, a transaction over its limit and a quota used up.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_SCRIPT, runAgentScript } from './agent.js';
-import { DEMO_TASK, REFUND_CONDITION } from './config.js';
+import { DEMO_AGENT as AGENT, DEMO_TASK, REFUND_CONDITION, REFUND_QUOTA, TASK_TOOLS } from './config.js';
 import { startDemoStack, type DemoStack } from './stack.js';
 
 const USAGE = `usage: node dist/demo/main.js [--once] [--port N]
@@ -12,7 +13,6 @@ const USAGE = `usage: node dist/demo/main.js [--once] [--port N]
 Without --once the gateway stays up until Ctrl-C. ENVOY_BIN overrides the pinned Envoy binary.`;
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const AGENT = { subject: 'support-agent-7', claims: { authorized_tasks: [DEMO_TASK], refund_limit: 100 } } as const;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let values: { once?: boolean; port?: string; help?: boolean };
@@ -38,14 +38,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const once = values.once ?? false;
   const print = (line: string) => console.log(line);
 
-  print('toolgate demo: starting an identity provider, a billing MCP server, toolgate and Envoy on 127.0.0.1 …');
+  print('toolgate demo: starting an identity provider, three MCP server replicas, toolgate and Envoy on 127.0.0.1 …');
   const demo = await startDemoStack({ repoRoot: REPO_ROOT, port, envoyBin: env.ENVOY_BIN, watch: !once, printProblem: (l) => console.error(l) });
   try {
     printStack(demo, print);
     const token = await demo.idp.mint(AGENT.claims, { subject: AGENT.subject, audience: demo.endpoint, expiresInSeconds: 3600 });
     const script = await runAgentScript(demo.endpoint, token, demo.feed, print);
     print('');
-    print(`The billing server ran: ${demo.billing.executed.join(', ') || 'nothing'}. Denied calls never reached it.`);
+    for (const server of demo.servers) print(`${server.replica.padEnd(12)} ran: ${server.executed.join(', ') || 'nothing'}`);
+    print('Denied calls never reached a server, and one session stayed on one billing replica (ring hash on x-toolgate-affinity).');
     if (!script.ok) {
       console.error(`Some decisions were not the expected ones (expected ${DEMO_SCRIPT.map((s) => s.expect).join(', ')}; got ${script.outcomes.join(', ')}).`);
       return 1;
@@ -63,27 +64,33 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 function printStack(demo: DemoStack, print: (line: string) => void): void {
   print('');
   print(`  identity provider   ${demo.idp.issuer}  (RS256; JWKS at ${demo.idp.jwksUri})`);
-  print(`  billing MCP server  ${demo.billingUrl}  (lookup_charge, refund, close_account)`);
+  for (const server of demo.servers) print(`  ${`MCP ${server.replica}`.padEnd(19)} ${server.url}`);
   print(`  toolgate            gRPC 127.0.0.1:${demo.toolgate.grpcPort}, admin ${demo.toolgate.adminUrl}/readyz`);
   print(`  Envoy ${demo.envoyVersion.padEnd(13)} ${demo.endpoint}  ← the gateway; Envoy asks toolgate about every request`);
+  print(`                      (bootstrap rendered from toolgate's config: ${demo.toolgate.envoyConfigPath})`);
   print('');
   print(`The agent's token: subject "${AGENT.subject}", task "${DEMO_TASK}", refund_limit ${AGENT.claims.refund_limit}.`);
-  print(`Task "${DEMO_TASK}" may call lookup_charge, and refund when \`${REFUND_CONDITION}\`.`);
+  print(`Task "${DEMO_TASK}" may call ${TASK_TOOLS.join(', ')};`);
+  print(`billing.refund only when \`${REFUND_CONDITION}\`, and ${REFUND_QUOTA.calls} times per ${REFUND_QUOTA.per}.`);
   print('');
 }
 
 function printTryIt(demo: DemoStack, token: string, print: (line: string) => void): void {
-  const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'refund', arguments: { charge_id: 'ch_123', amount: 500 } } });
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } });
+  const call = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'billing.refund', arguments: { charge_id: 'ch_123', amount: 500 } } });
+  const headers = `-H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream'`;
   print('');
-  print('The gateway stays up until Ctrl-C.');
+  print('The mesh stays up until Ctrl-C.');
   print(`  gateway URL  ${demo.endpoint}`);
   print(`  config       ${demo.toolgate.configPath}  (edit it: toolgate reloads it live)`);
   print('  demo token   (valid for 1 hour; send it as "Authorization: Bearer <token>"):');
   print(`export TOKEN='${token}'`);
   print('');
-  print('Try a refund over the limit (toolgate answers; the server never sees it):');
-  print(`  curl -s ${demo.endpoint} -H "authorization: Bearer $TOKEN" \\`);
-  print(`    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\`);
+  print('Point any MCP client (MCP Inspector, an SDK client) at the gateway URL with that token, or use curl:');
+  print(`  SID=$(curl -s -D - -o /dev/null ${demo.endpoint} ${headers} \\`);
+  print(`    -d '${init}' | tr -d '\\r' | sed -n 's/^mcp-session-id: //Ip')`);
+  print('  # a refund over the limit: toolgate answers, no server sees it');
+  print(`  curl -s ${demo.endpoint} ${headers} -H "mcp-session-id: $SID" \\`);
   print(`    -d '${call}'`);
 }
 

@@ -1,18 +1,23 @@
-// Starts everything the demo needs on 127.0.0.1, in order, and stops it in reverse: IdP, billing MCP server,
-// toolgate (in-process), Envoy (the pinned binary running envoy/sidecar.yaml).
+// Starts the demo mesh on 127.0.0.1, in order, and stops it in reverse: IdP, billing ×2 and inventory MCP servers,
+// toolgate (in-process, gateway mode), and the pinned Envoy running the gateway bootstrap rendered from the same config.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { configSchema } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
+import { compilePolicy } from '../policy/compile.js';
+import { renderEnvoy } from '../render/envoy.js';
 import { serve } from '../server/serve.js';
 import { auditFeed, type AuditFeed } from './audit-feed.js';
-import { MCP_PATH, startBillingServer, type BillingServer } from './billing-server.js';
 import { demoConfigText } from './config.js';
 import { envoyBinary, startEnvoy } from './envoy.js';
 import { startDemoIdp, type DemoIdp } from './idp.js';
+import { MCP_PATH, startMcpHost, type McpHost } from './mcp-host.js';
 import { freePort } from './ports.js';
+import { demoTools } from './tools.js';
 
 export interface DemoStackOptions {
   readonly repoRoot: string;
@@ -31,9 +36,9 @@ export interface DemoStack {
   readonly envoyVersion: string;
   readonly envoyAdminUrl: string;
   readonly idp: DemoIdp;
-  readonly billing: BillingServer;
-  readonly billingUrl: string;
-  readonly toolgate: { readonly grpcPort: number; readonly adminUrl: string; readonly configPath: string };
+  /** billing-1, billing-2, inventory-1. */
+  readonly servers: readonly McpHost[];
+  readonly toolgate: { readonly grpcPort: number; readonly adminUrl: string; readonly configPath: string; readonly envoyConfigPath: string };
   readonly feed: AuditFeed;
   stop(): Promise<void>;
 }
@@ -50,27 +55,40 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
     stops.push(() => rm(workDir, { recursive: true, force: true }));
     const idp = await startDemoIdp();
     stops.push(() => idp.stop());
-    const billing = await startBillingServer();
-    stops.push(() => billing.stop());
+    // Two billing replicas share nothing but their code, like two pods: a session must stay on one.
+    const billingTools = [demoTools('billing'), demoTools('billing')];
+    const servers: McpHost[] = [];
+    for (const [replica, tools] of [['billing-1', billingTools[0]], ['billing-2', billingTools[1]], ['inventory-1', demoTools('inventory')]] as const) {
+      const host = await startMcpHost({ replica, tools: tools as NonNullable<typeof tools> });
+      stops.push(() => host.stop());
+      servers.push(host);
+    }
+    const at = (replica: string) => `127.0.0.1:${servers.find((s) => s.replica === replica)?.port}`;
 
-    const listenPort = opts.port || (await freePort());
+    const [listenPort, egressPort, envoyAdminPort] = [opts.port || (await freePort()), await freePort(), await freePort()];
     const endpoint = `http://127.0.0.1:${listenPort}${MCP_PATH}`;
     const configPath = join(workDir, 'toolgate.yaml');
-    await writeFile(configPath, demoConfigText({
+    const configText = demoConfigText({
       resource: endpoint,
       issuer: idp.issuer,
       jwksUri: idp.jwksUri,
       sessionSecret: randomBytes(32).toString('base64url'),
-    }));
+      egressUrl: `http://127.0.0.1:${egressPort}`,
+      endpoints: { billing: [at('billing-1'), at('billing-2')], inventory: [at('inventory-1')] },
+    });
+    await writeFile(configPath, configText);
     const feed = auditFeed(opts.printProblem);
     const log = createLogger({ level: 'info', destination: feed });
     const served = await serve({ configFile: configPath, host: '127.0.0.1', grpcPort: 0, adminPort: 0, watch: opts.watch }, log);
     stops.push(() => served.stop());
 
-    const envoyAdminPort = await freePort();
+    // The bootstrap comes from the very config toolgate runs: one source of truth, as `toolgate render envoy` does.
+    const config = configSchema.parse(parse(configText));
+    const envoyConfigPath = join(workDir, 'envoy-gateway.yaml');
+    await writeFile(envoyConfigPath, renderEnvoy(config, compilePolicy(config, configPath), configPath, { source: 'the demo config' }));
     const envoy = await startEnvoy({
       binary,
-      templatePath: join(opts.repoRoot, 'envoy', 'sidecar.yaml'),
+      templatePath: envoyConfigPath,
       workDir,
       vars: {
         LISTEN_ADDRESS: '127.0.0.1',
@@ -78,8 +96,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
         ADMIN_PORT: envoyAdminPort,
         TOOLGATE_GRPC_ADDRESS: '127.0.0.1',
         TOOLGATE_GRPC_PORT: served.grpcPort,
-        BACKEND_ADDRESS: '127.0.0.1',
-        BACKEND_PORT: billing.port,
+        EGRESS_PORT: egressPort,
       },
     });
     stops.push(() => envoy.stop());
@@ -89,9 +106,8 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
       envoyVersion: readFileSync(join(opts.repoRoot, 'envoy', 'VERSION'), 'utf8').trim(),
       envoyAdminUrl: envoy.adminUrl,
       idp,
-      billing,
-      billingUrl: `http://127.0.0.1:${billing.port}${MCP_PATH}`,
-      toolgate: { grpcPort: served.grpcPort, adminUrl: `http://127.0.0.1:${served.adminPort}`, configPath },
+      servers,
+      toolgate: { grpcPort: served.grpcPort, adminUrl: `http://127.0.0.1:${served.adminPort}`, configPath, envoyConfigPath },
       feed,
       stop,
     };
