@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run render`: regenerates every generated deployment file from its example config (after `npm run build`).
-// The tests that guard each file (render-files, istio-files, mtls) fail when one differs from what is listed here.
+// The tests that guard each file (render-files, istio-files, mtls, compose) fail when one differs from what is listed here.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,10 +9,17 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'toolgate.js');
 
+/** docker-compose.yml's ports (test/unit/compose.test.ts renders with the same values). */
+const COMPOSE_VARS = {
+  LISTEN_ADDRESS: '0.0.0.0', LISTEN_PORT: '10000', ADMIN_PORT: '9901',
+  TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', EGRESS_PORT: '15001',
+};
+
 const steps = [
   ['render', 'envoy', '--config', 'examples/sidecar.yaml', '--out', 'envoy/sidecar.yaml'],
   ['render', 'envoy', '--config', 'examples/gateway.yaml', '--out', 'envoy/gateway.yaml'],
   ['render', 'envoy', '--config', 'examples/gateway.yaml', '--mtls', '--out', 'envoy/gateway-mtls.yaml'],
+  ['render', 'envoy', '--config', 'examples/compose.yaml', ...Object.entries(COMPOSE_VARS).flatMap(([k, v]) => ['--var', `${k}=${v}`]), '--out', 'envoy/compose.yaml'],
   // base/ from the sidecar example; the gateway example adds only its overlay (its base differs in the config alone).
   ['render', 'istio', '--config', 'examples/sidecar.yaml', '--out', 'istio'],
   ['render', 'istio', '--config', 'examples/gateway.yaml', '--out', 'istio', '--overlay-only'],

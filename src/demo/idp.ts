@@ -17,6 +17,7 @@ export interface MintOptions {
 }
 
 export interface DemoIdp {
+  readonly port: number;
   /** The `iss` of every token: http://127.0.0.1:PORT unless given. */
   readonly issuer: string;
   readonly jwksUri: string;
@@ -72,10 +73,12 @@ export async function startDemoIdp(opts: DemoIdpOptions = {}): Promise<DemoIdp> 
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => resolve());
   });
-  const local = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const local = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   issuer ||= local;
 
   return {
+    port,
     issuer,
     jwksUri: `${opts.issuer ?? local}${JWKS_PATH}`,
     mint,
@@ -100,7 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const idp = await startDemoIdp({ host: values.host ?? '0.0.0.0', port: Number(values.port ?? '8090'), issuer: values.issuer, tokenAudience: values.audience });
-  console.log(JSON.stringify({ event: 'listening', issuer: idp.issuer, jwks: JWKS_PATH, token: TOKEN_PATH, audience: values.audience }));
+  console.log(JSON.stringify({ event: 'listening', port: idp.port, issuer: idp.issuer, jwks: JWKS_PATH, token: TOKEN_PATH, audience: values.audience }));
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
