@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { main } from '../../src/cli/main.js';
 import type { RawConfig } from '../../src/config/schema.js';
 import { renderEnvoyFile } from '../../src/render/envoy.js';
 import { REPO_ROOT, renderTemplate, startEnvoy, validateEnvoyConfig, type EnvoyInstance } from '../harness/envoy.js';
@@ -227,6 +228,18 @@ describe('envoy/gateway-mtls.yaml', () => {
     const rendered = renderEnvoyFile(join(REPO_ROOT, 'examples', 'gateway.yaml'), { source: 'examples/gateway.yaml', mtls: true });
     const checkedIn = await readFile(TEMPLATE, 'utf8');
     expect(rendered === checkedIn, 'envoy/gateway-mtls.yaml is out of date: run `npm run render` and commit the result').toBe(true);
+  });
+
+  it('is what the CLI writes with --mtls', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'toolgate-mtls-cli-'));
+    try {
+      const out = join(dir, 'gateway-mtls.yaml');
+      // The header names the config relative to the working directory, which is the repository root in the suite.
+      expect(await main(['render', 'envoy', '--config', join(REPO_ROOT, 'examples', 'gateway.yaml'), '--mtls', '--out', out])).toBe(0);
+      expect(await readFile(out, 'utf8')).toBe(await readFile(TEMPLATE, 'utf8'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('passes the pinned envoy --mode validate with certificates in place', async () => {
