@@ -86,6 +86,9 @@ function backendCluster(backend: BackendPlan, maxBodyBytes: number, explain: boo
       interval: '5s',
       unhealthy_threshold: 3,
       healthy_threshold: 1,
+      // Without traffic Envoy checks only every no_traffic_interval (60s by default), so a replica that died
+      // right after start-up stayed "healthy" until outlier detection caught it (seen in the failover e2e).
+      no_traffic_interval: '5s',
       tcp_health_check: {},
     }],
     circuit_breakers: why({
