@@ -1,0 +1,29 @@
+// The benchmark's MCP backends, in one child process: the test harness's MCP SDK server (2025 protocol, JSON
+// responses) and a 2026 stand-in (see backend-2026.ts). Reports both ports to the parent over IPC.
+import { startMcpServer } from '../../test/harness/mcp-server.js';
+import { startBackend2026 } from './backend-2026.js';
+
+export interface BackendPorts {
+  readonly type: 'backend-ready';
+  /** The harness server: stateful sessions, application/json answers. */
+  readonly port2025: number;
+  /** The 2026-07-28 stand-in: no client sessions, Mcp-Method / Mcp-Name headers. */
+  readonly port2026: number;
+}
+
+const harness = await startMcpServer({ enableJsonResponse: true, replicaId: 'bench' });
+// The harness records every request it receives (for test assertions); a benchmark would grow that list without
+// bound, so it is emptied now and then. This is the only way the benchmark reaches into the harness.
+const trim = setInterval(() => harness.clearRequests(), 1_000);
+const stand2026 = await startBackend2026();
+
+const ready: BackendPorts = { type: 'backend-ready', port2025: harness.port, port2026: stand2026.port };
+process.send?.(ready);
+
+async function shutdown(): Promise<void> {
+  clearInterval(trim);
+  await Promise.allSettled([harness.stop(), stand2026.stop()]);
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown());
+process.once('disconnect', () => void shutdown());

@@ -1,0 +1,21 @@
+// The whole ext_authz pipeline on plain values (`authorize()`: identity → classify → decide → limits), without gRPC:
+// how much of toolgate's per-request CPU is its own logic rather than transport.
+import { bench, describe } from 'vitest';
+import { authorize } from '../../src/authz/authorize.js';
+import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
+
+const { runtime, token } = await fixture();
+const echo2025 = call2025('echo', { text: 'hello from the toolgate benchmark' }, token);
+const refund2025 = call2025('refund', { amount: 50, charge_id: 'ch_1' }, token);
+const echo2026 = call2026HeadersOnly('echo', token);
+
+const allowed = async (input: typeof echo2025) => {
+  const outcome = await authorize(runtime, input);
+  if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
+};
+
+describe('authorize() (no gRPC)', () => {
+  bench('2025 tools/call echo (JWT + body + decide)', () => allowed(echo2025));
+  bench('2025 tools/call refund (JWT + body + CEL)', () => allowed(refund2025));
+  bench('2026 headers-only tools/call echo', () => allowed(echo2026));
+});

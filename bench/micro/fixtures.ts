@@ -1,0 +1,78 @@
+// Shared set-up for the micro-benchmarks: a policy like the load benchmark's, a local JWKS, a token, requests.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { buildRuntime, parseConfigText, type Runtime } from '../../src/config/load.js';
+import type { RawConfig } from '../../src/config/schema.js';
+import type { HttpFacts } from '../../src/mcp/message.js';
+import { startTestIdp } from '../../test/harness/jwt.js';
+
+export const RESOURCE = 'https://bench.toolgate.test/mcp';
+export const CLAIMS = { authorized_tasks: ['support'], refund_limit: 100 };
+
+/** Three tasks; `support` holds an unconditional tool, a CEL-guarded tool and a prefix pattern. */
+export function benchConfig(jwksFile: string): RawConfig {
+  return {
+    resource: RESOURCE,
+    identity: { jwt: { issuer: 'https://idp.bench.test', jwksFile, algorithms: ['RS256', 'ES256'] }, task: { claim: 'authorized_tasks' } },
+    session: { keys: [{ kid: 'bench', secret: 'nS3pQz8N4bM1v7tR0xY2aL5cD9eF6gH3jK8mP1qW4rT' }] },
+    tasks: {
+      support: {
+        tools: [
+          { tool: 'echo' },
+          { tool: 'lookup_charge' },
+          { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: 'Refunds above {{jwt.refund_limit}} need a human. Do not retry.' },
+          { tool: 'billing.*' },
+        ],
+      },
+      reporting: { tools: [{ tool: 'lookup_charge' }, { tool: 'report_*' }] },
+      admin: { tools: [{ tool: '*' }], methods: ['logging/setLevel'] },
+    },
+  };
+}
+
+export interface Fixture {
+  readonly runtime: Runtime;
+  /** RS256, with the claims above, audience = resource. */
+  readonly token: string;
+  readonly es256Token: string | undefined;
+  readonly jwksFile: string;
+}
+
+export async function fixture(): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'toolgate-micro-'));
+  const idp = await startTestIdp({ serve: false, issuer: 'https://idp.bench.test', audience: RESOURCE, subject: 'bench-agent' });
+  const jwksFile = await idp.writeJwksFile(join(dir, 'jwks.json'));
+  const configFile = join(dir, 'toolgate.yaml');
+  const text = stringify(benchConfig(jwksFile));
+  writeFileSync(configFile, text);
+  const runtime = buildRuntime(parseConfigText(text, configFile), configFile);
+  return { runtime, token: await idp.mint(CLAIMS, { expiresIn: 3600 }), es256Token: undefined, jwksFile };
+}
+
+const POST = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+export function toolCallBody(name: string, args: Record<string, unknown>): string {
+  return JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'tools/call', params: { name, arguments: args } });
+}
+
+/** A 2025 tools/call as ext_authz hands it over: headers plus the whole body. */
+export function call2025(name: string, args: Record<string, unknown>, token?: string): HttpFacts & { path: string } {
+  return {
+    method: 'POST',
+    path: '/mcp',
+    headers: { ...POST, 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': 'x'.repeat(325), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: toolCallBody(name, args),
+  };
+}
+
+/** A 2026 tools/call on the fast path: headers only, no body. */
+export function call2026HeadersOnly(name: string, token?: string): HttpFacts & { path: string } {
+  return {
+    method: 'POST',
+    path: '/mcp',
+    headers: { ...POST, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: undefined,
+  };
+}
