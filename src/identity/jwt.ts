@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from '../config/schema.js';
 import { durationMs } from '../config/duration.js';
+import { VerifiedTokenCache } from './verified-cache.js';
 
 export type Claims = Readonly<Record<string, unknown>> & { readonly sub?: string };
 
@@ -19,7 +20,12 @@ export interface VerifierSettings {
   readonly audience: readonly string[];
   /** Resolves a relative jwksFile against the config file's folder. */
   readonly resolvePath: (p: string) => string;
+  /** Verified tokens remembered (0 turns the cache off). */
+  readonly cacheEntries?: number;
 }
+
+/** How long a verified token is trusted without checking its signature again (see verified-cache.ts). */
+export const VERIFIED_MAX_AGE_MS = 60_000;
 
 export function createJwtVerifier(settings: VerifierSettings): JwtVerifier {
   const { jwt } = settings;
@@ -30,16 +36,22 @@ export function createJwtVerifier(settings: VerifierSettings): JwtVerifier {
     algorithms: [...jwt.algorithms],
     clockTolerance: Math.round(durationMs(jwt.clockTolerance) / 1000),
   };
+  const cache = new VerifiedTokenCache<VerifyResult & { ok: true }>(settings.cacheEntries ?? 10_000, VERIFIED_MAX_AGE_MS);
   return {
     async verify(authorization) {
       const token = bearerToken(authorization);
       if (token === undefined) return { ok: false, reason: 'token-missing', detail: 'no bearer token' };
+      const now = Date.now();
+      const cached = cache.get(token, now);
+      if (cached) return cached;
       try {
         const { payload } = await jwtVerify(token, keys, options);
         if (typeof payload.sub !== 'string' || payload.sub === '') {
           return { ok: false, reason: 'token-invalid', detail: 'token has no subject (sub)' };
         }
-        return { ok: true, claims: payload as JWTPayload as Claims, subject: payload.sub };
+        const verified = { ok: true as const, claims: Object.freeze(payload) as JWTPayload as Claims, subject: payload.sub };
+        cache.set(token, verified, payload.exp, now);
+        return verified;
       } catch (err) {
         return { ok: false, reason: 'token-invalid', detail: describe(err) };
       }
