@@ -2,6 +2,7 @@
 // responses) and a 2026 stand-in (see backend-2026.ts). Reports both ports to the parent over IPC.
 import { startMcpServer } from '../../test/harness/mcp-server.js';
 import { startBackend2026 } from './backend-2026.js';
+import { installJsonResponseLeakFix } from './sdk-leak.js';
 
 export interface BackendPorts {
   readonly type: 'backend-ready';
@@ -11,6 +12,8 @@ export interface BackendPorts {
   readonly port2026: number;
 }
 
+// Without it the SDK leaks one entry per answered request in JSON mode (see sdk-leak.ts).
+installJsonResponseLeakFix();
 const harness = await startMcpServer({ enableJsonResponse: true, replicaId: 'bench' });
 // The harness records every request it receives (for test assertions); a benchmark would grow that list without
 // bound, so it is emptied now and then. This is the only way the benchmark reaches into the harness.

@@ -22,7 +22,13 @@ export interface ChartInput {
 
 const WIDTH = 1100;
 const HEIGHT = 860;
-const COLORS = ['#2f6db5', '#9cc0e8', '#c8553d', '#f2a488', '#3a8a5c', '#9fd3b2'];
+/** One hue per panel, one shade per concurrency (darkest: fewest clients). */
+const PALETTES = {
+  blue: ['#1f4e8c', '#4f8fd6', '#a9cbef', '#d5e6f8'],
+  red: ['#8f3422', '#c8553d', '#f2a488', '#f9d3c4'],
+  green: ['#235c3b', '#3a8a5c', '#9fd3b2', '#d2ecdc'],
+} as const;
+type Palette = keyof typeof PALETTES;
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Four panels, each on its own scale: p50, p99, throughput, toolgate CPU per request; one bar per concurrency. */
@@ -38,10 +44,10 @@ export function chartSvg(input: ChartInput): string {
     input.concurrency.map((c) => ({ name: `${c} clients`, values: input.scenarios.map((s) => pick(s)?.get(c) ?? 0) }));
   const w = (WIDTH - 72) / 2;
   const h = (HEIGHT - 90) / 2;
-  out.push(panel({ x: 24, y: 84, w, h }, 'p50 latency (ms, lower is better)', labels, series((s) => s.p50), 2, 0));
-  out.push(panel({ x: 48 + w, y: 84, w, h }, 'p99 latency (ms, lower is better)', labels, series((s) => s.p99), 1, 0));
-  out.push(panel({ x: 24, y: 84 + h, w, h }, 'Throughput (req/s, higher is better)', labels, series((s) => s.rps), 0, 2));
-  out.push(panel({ x: 48 + w, y: 84 + h, w, h }, 'toolgate CPU per request (µs, lower is better)', labels, series((s) => s.toolgateCpu), 0, 4));
+  out.push(panel({ x: 24, y: 84, w, h }, 'p50 latency (ms, lower is better)', labels, series((s) => s.p50), 2, 'blue'));
+  out.push(panel({ x: 48 + w, y: 84, w, h }, 'p99 latency (ms, lower is better)', labels, series((s) => s.p99), 1, 'blue'));
+  out.push(panel({ x: 24, y: 84 + h, w, h }, 'Throughput (req/s, higher is better)', labels, series((s) => s.rps), 0, 'red'));
+  out.push(panel({ x: 48 + w, y: 84 + h, w, h }, 'toolgate CPU per request (µs, lower is better)', labels, series((s) => s.toolgateCpu), 0, 'green'));
   out.push('</svg>');
   return out.join('\n');
 }
@@ -49,21 +55,23 @@ export function chartSvg(input: ChartInput): string {
 interface Box { x: number; y: number; w: number; h: number }
 interface Series { name: string; values: number[] }
 
-function panel(box: Box, title: string, groups: string[], series: Series[], decimals: number, colorOffset: number): string {
+function panel(box: Box, title: string, groups: string[], series: Series[], decimals: number, palette: Palette): string {
+  const color = (i: number) => PALETTES[palette][i % PALETTES[palette].length];
   const parts: string[] = [`<text x="${box.x}" y="${box.y}" font-size="14" font-weight="bold" fill="#222">${esc(title)}</text>`];
   const plot = { x: box.x + 48, y: box.y + 40, w: box.w - 56, h: box.h - 40 - 62 };
   const max = niceMax(Math.max(1e-9, ...series.flatMap((s) => s.values)));
+  const ticks = tickCount(max);
   // Grid and axis labels.
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
-    const y = plot.y + plot.h - (plot.h * i) / 4;
+  for (let i = 0; i <= ticks; i++) {
+    const v = (max * i) / ticks;
+    const y = plot.y + plot.h - (plot.h * i) / ticks;
     parts.push(`<line x1="${plot.x}" y1="${y}" x2="${plot.x + plot.w}" y2="${y}" stroke="#e3e3e3"/>`);
-    parts.push(`<text x="${plot.x - 6}" y="${y + 4}" font-size="11" fill="#555" text-anchor="end">${fmt(v, decimals === 0 ? 0 : 1)}</text>`);
+    parts.push(`<text x="${plot.x - 6}" y="${y + 4}" font-size="11" fill="#555" text-anchor="end">${fmt(v, Number.isInteger(v) ? 0 : 1)}</text>`);
   }
   // Legend.
   series.forEach((s, i) => {
     const lx = box.x + 4 + i * 100;
-    parts.push(`<rect x="${lx}" y="${box.y + 12}" width="12" height="12" fill="${COLORS[(i + colorOffset) % COLORS.length]}"/>`);
+    parts.push(`<rect x="${lx}" y="${box.y + 12}" width="12" height="12" fill="${color(i)}"/>`);
     parts.push(`<text x="${lx + 16}" y="${box.y + 22}" font-size="11" fill="#333">${esc(s.name)}</text>`);
   });
   const groupW = plot.w / groups.length;
@@ -74,9 +82,9 @@ function panel(box: Box, title: string, groups: string[], series: Series[], deci
       const v = s.values[g] ?? 0;
       const h = (plot.h * v) / max;
       const x = gx + i * barW;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${(plot.y + plot.h - h).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[(i + colorOffset) % COLORS.length]}"/>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${(plot.y + plot.h - h).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(i)}"/>`);
       const ty = plot.y + plot.h - h - 3;
-      if (v > 0) parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${ty.toFixed(1)}" font-size="9" fill="#333" text-anchor="middle">${fmt(v, decimals)}</text>`);
+      if (v > 0) parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${ty.toFixed(1)}" font-size="${series.length >= 3 ? 7 : 9}" fill="#333" text-anchor="middle">${fmt(v, decimals)}</text>`);
     });
     const lines = label.split('\n');
     lines.forEach((line, i) => {
@@ -91,6 +99,16 @@ function niceMax(v: number): number {
   const exp = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * exp >= v * 1.08) return m * exp;
   return 10 * exp;
+}
+
+/** How many grid steps make round labels (25 → 5 steps of 5, 30 → 6 of 5, 40 → 4 of 10). */
+function tickCount(max: number): number {
+  for (const n of [4, 5, 6, 3]) {
+    const step = max / n;
+    const mantissa = step / 10 ** Math.floor(Math.log10(step));
+    if ([1, 2, 2.5, 5].some((m) => Math.abs(mantissa - m) < 1e-9)) return n;
+  }
+  return 4;
 }
 
 function fmt(v: number, decimals: number): string {

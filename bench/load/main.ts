@@ -65,10 +65,11 @@ function settingsFrom(argv: readonly string[]): Settings {
   const outDir = values.out ?? (quick ? join(REPO_ROOT, 'bench', 'out') : join(REPO_ROOT, 'bench'));
   return {
     quick,
-    rounds: num(values.rounds, quick ? 1 : 5),
-    durationMs: num(values.duration, quick ? 1 : 3) * 1000,
-    warmupMs: num(values.warmup, quick ? 0.5 : 2) * 1000,
-    concurrency: (values.concurrency ?? (quick ? '8' : '8,32')).split(',').map(Number),
+    rounds: num(values.rounds, quick ? 1 : 4),
+    durationMs: num(values.duration, quick ? 1 : 2.5) * 1000,
+    warmupMs: num(values.warmup, quick ? 0.5 : 1.5) * 1000,
+    // 1 client: nothing queues, so added latency is toolgate's own; 8: moderate; 32: saturation.
+    concurrency: (values.concurrency ?? (quick ? '1,8' : '1,8,32')).split(',').map(Number),
     envoyConcurrency: num(values['envoy-concurrency'], 1),
     profileMs: num(values.profile, quick ? 1 : 5) * 1000,
     scenarios,
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
         const measure = await measureRound(stack, settings, id);
         (rounds.get(id) as RoundMeasure[]).push(measure);
         log(`round ${r + 1}/${settings.rounds} ${id.padEnd(18)} ${(((measure.ok + measure.errors) * 1000) / measure.elapsedMs).toFixed(0).padStart(6)} req/s` +
-          `  toolgate ${(measure.cpuMs.toolgate ?? 0).toFixed(0).padStart(5)} ms CPU${measure.errors ? `  ${measure.errors} errors, first: ${measure.firstError ?? '?'}` : ''}`);
+          `  toolgate ${(measure.cpuMs.toolgate ?? 0).toFixed(0).padStart(5)} ms CPU, RSS toolgate ${((measure.rssKiB.toolgate ?? 0) / 1024).toFixed(0)} MiB, backend ${((measure.rssKiB.backend ?? 0) / 1024).toFixed(0)} MiB${measure.errors ? `  ${measure.errors} errors, first: ${measure.firstError ?? '?'}` : ''}`);
       }
     }
 
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
     const full = settings.scenarios.find((s) => s.key === 'd');
     if (settings.profileMs > 0 && full) {
       log(`profiling the full path (d) for ${settings.profileMs / 1000} s …`);
-      const profileTarget = targetId(full, settings.concurrency[0] as number);
+      const profileTarget = targetId(full, Math.max(...settings.concurrency));
       profile = await profileFullPath({
         repoRoot: REPO_ROOT,
         setup,

@@ -72,23 +72,28 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
     })),
   }));
 
-  const headline = concurrency[0] as number;
+  // Latency is compared where nothing queues (the fewest clients: "moderate load"); throughput where the machine
+  // is saturated (the most clients). CPU per request is reported for the worst concurrency.
+  const latencyAt = Math.min(...concurrency);
+  const throughputAt = Math.max(...concurrency);
   const full = SCENARIOS.find((s) => s.key === 'd') as Scenario;
   const fast = SCENARIOS.find((s) => s.key === 'e') as Scenario;
   const fullVs = Object.fromEntries(concurrency.map((c) => [String(c), compare(full, c)]));
-  const head = fullVs[String(headline)];
   const micro = readMicro(repoRoot);
-  const goals = checkGoals(concurrency, summaries, fullVs, micro);
+  const goals = checkGoals(concurrency, summaries, fullVs, micro, latencyAt, throughputAt);
   const rssMiB = (key: string) => Math.max(...concurrency.map((c) => summaries.get(`${key}@${c}`)?.rssMiB.toolgate ?? 0));
+  const cpuOf = (c: number) => summaries.get(`d@${c}`)?.cpuUsPerRequest.toolgate ?? NaN;
 
   const results = {
     generated: m.startedAt.toISOString(),
     mode: m.settings.quick ? 'quick' : 'full',
-    headline_concurrency: headline,
-    added_p50_ms: head?.added_p50_ms ?? null,
-    added_p99_ms: head?.added_p99_ms ?? null,
-    throughput_ratio: head?.throughput_ratio ?? null,
-    toolgate_cpu_us_per_request: round(summaries.get(`d@${headline}`)?.cpuUsPerRequest.toolgate ?? NaN, 1),
+    latency_concurrency: latencyAt,
+    throughput_concurrency: throughputAt,
+    added_p50_ms: fullVs[String(latencyAt)]?.added_p50_ms ?? null,
+    added_p99_ms: fullVs[String(latencyAt)]?.added_p99_ms ?? null,
+    throughput_ratio: fullVs[String(throughputAt)]?.throughput_ratio ?? null,
+    toolgate_cpu_us_per_request: round(Math.max(...concurrency.map(cpuOf)), 1),
+    toolgate_cpu_us_per_request_by_concurrency: Object.fromEntries(concurrency.map((c) => [String(c), round(cpuOf(c), 1)])),
     toolgate_rss_mib: round(rssMiB('d'), 1),
     full_path_vs_envoy_by_concurrency: fullVs,
     fast_path_2026_vs_envoy_by_concurrency: Object.fromEntries(concurrency.map((c) => [String(c), compare(fast, c)])),
@@ -244,19 +249,38 @@ function checkGoals(
   summaries: Map<string, ScenarioSummary>,
   fullVs: Record<string, Comparison | undefined>,
   micro: MicroResult[] | undefined,
+  latencyAt: number,
+  throughputAt: number,
 ): Goal[] {
   const goals: Goal[] = [];
+  const clients = (c: number) => `${c} client${c === 1 ? '' : 's'}`;
   for (const c of concurrency) {
     const vs = fullVs[String(c)];
     if (!vs) continue;
-    goals.push({ goal: `added latency p50, (d) vs (b), ${c} clients`, target: '≤ 0.5 ms', measured: `${vs.added_p50_ms.toFixed(2)} ms`, met: vs.added_p50_ms <= 0.5 });
-    goals.push({ goal: `added latency p99, (d) vs (b), ${c} clients`, target: '≤ 2 ms', measured: `${vs.added_p99_ms.toFixed(2)} ms`, met: vs.added_p99_ms <= 2 });
-    goals.push({ goal: `throughput with both filters, (d) / (b), ${c} clients`, target: '≥ 50 %', measured: `${(vs.throughput_ratio * 100).toFixed(0)} %`, met: vs.throughput_ratio >= 0.5 });
+    const tag = c === latencyAt ? ' **(headline: nothing queues)**' : '';
+    goals.push({ goal: `added latency p50, (d) vs (b), ${clients(c)}${tag}`, target: '≤ 0.5 ms', measured: `${vs.added_p50_ms.toFixed(2)} ms`, met: vs.added_p50_ms <= 0.5 });
+    goals.push({ goal: `added latency p99, (d) vs (b), ${clients(c)}${tag}`, target: '≤ 2 ms', measured: `${vs.added_p99_ms.toFixed(2)} ms`, met: vs.added_p99_ms <= 2 });
   }
-  const cpu = concurrency.map((c) => summaries.get(`d@${c}`)?.cpuUsPerRequest.toolgate).filter((v): v is number => v !== undefined);
-  if (cpu.length) {
-    const worst = Math.max(...cpu);
-    goals.push({ goal: 'toolgate CPU per tools/call, (d), worst concurrency', target: '≤ 200 µs', measured: `${worst.toFixed(0)} µs`, met: worst <= 200 });
+  for (const c of concurrency) {
+    const vs = fullVs[String(c)];
+    if (!vs) continue;
+    const tag = c === throughputAt ? ' **(headline: saturated)**' : '';
+    goals.push({ goal: `throughput with both filters, (d) / (b), ${clients(c)}${tag}`, target: '≥ 50 %', measured: `${(vs.throughput_ratio * 100).toFixed(0)} %`, met: vs.throughput_ratio >= 0.5 });
+  }
+  for (const key of ['d', 'e'] as const) {
+    const cpu = concurrency.flatMap((c) => {
+      const v = summaries.get(`${key}@${c}`)?.cpuUsPerRequest.toolgate;
+      return v === undefined ? [] : [[c, v] as const];
+    });
+    if (cpu.length === 0) continue;
+    // Per request, toolgate spends the most when requests arrive one at a time (nothing to batch per wake-up).
+    const worst = Math.max(...cpu.map(([, v]) => v));
+    goals.push({
+      goal: `toolgate CPU per tools/call, (${key}), every concurrency`,
+      target: '≤ 200 µs',
+      measured: cpu.map(([c, v]) => `${v.toFixed(0)} µs (${clients(c)})`).join(', '),
+      met: worst <= 200,
+    });
   }
   const token = micro?.find((r) => r.name === 'sealSession + openSession');
   goals.push(token

@@ -1,4 +1,5 @@
-// The whole ext_authz pipeline on plain values (`authorize()`: identity → classify → decide → limits), without gRPC:
+// The whole ext_authz pipeline on plain values (`authorize()`: identity → classify → decide → limits), without gRPC
+// (the token repeats, so identity is a verified-token cache hit, as for every call after a session's first):
 // how much of toolgate's per-request CPU is its own logic rather than transport.
 import { bench, describe } from 'vitest';
 import { authorize } from '../../src/authz/authorize.js';
