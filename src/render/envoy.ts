@@ -75,6 +75,9 @@ function header(plan: EnvoyPlan, source: string, open: readonly string[], mtls: 
   return lines.map((line) => (line ? `# ${line}` : '#')).join('\n') + '\n';
 }
 
+/** Envoy runtime flag: close finished ext_proc gRPC streams gracefully instead of resetting them. */
+export const EXT_PROC_GRACEFUL_CLOSE = 'envoy.reloadable_features.ext_proc_graceful_grpc_close';
+
 function bootstrap(plan: EnvoyPlan, mtls: boolean): object {
   const listeners = [mcpListener(plan), ...(plan.mode === 'gateway' ? [egressListener(plan)] : [])];
   return note({
@@ -89,9 +92,13 @@ function bootstrap(plan: EnvoyPlan, mtls: boolean): object {
       }],
     },
     static_resources: { listeners, clusters: [toolgateCluster(plan.maxBodyBytes, mtls), ...backendClusters(plan.backends, plan.maxBodyBytes, mtls)] },
+    layered_runtime: {
+      layers: [{ name: 'toolgate', static_layer: { [EXT_PROC_GRACEFUL_CLOSE]: true } }],
+    },
   }, {
     admin: 'Admin is bound to 127.0.0.1 on purpose: it can stop the proxy.',
     overload_manager: 'A cap on downstream connections (Envoy warns at start-up without one).',
+    layered_runtime: 'Envoy otherwise ends every finished ext_proc stream with an HTTP/2 reset; Node (toolgate) counts\nthem as a rapid-reset attack and drops the connection after ~1000, failing in-flight requests with 503.\nGraceful close ends streams with END_STREAM instead (benchmark: 0 failures in 20 runs, 14-25 per 6 s without).',
   });
 }
 

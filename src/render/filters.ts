@@ -84,15 +84,19 @@ export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTE
 }
 
 /** A 2026 tools/call whose policy reads no arguments: neither filter buffers the body. */
-export function headersOnlyOverrides(): object {
+/**
+ * Per-route settings of a 2026 fast-path route. In sidecar mode ext_proc has nothing to do there (no session to
+ * swap, no list to filter), so it is switched off; the gateway still needs it to pick the backend from headers.
+ */
+export function headersOnlyOverrides(extProc: 'off' | 'headers-only'): object {
+  const EXT_PROC_PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute';
   return {
     [EXT_AUTHZ]: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
       check_settings: { disable_request_body_buffering: true },
     },
-    [EXT_PROC]: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
-      overrides: { processing_mode: processingMode('NONE') },
-    },
+    [EXT_PROC]: extProc === 'off'
+      ? { '@type': EXT_PROC_PER_ROUTE, disabled: true }
+      : { '@type': EXT_PROC_PER_ROUTE, overrides: { processing_mode: processingMode('NONE') } },
   };
 }

@@ -29,7 +29,7 @@ function sidecarRoutes(plan: EnvoyPlan): object[] {
     name: `fast-path:${t.tool}`,
     match: { prefix: '/', headers: fastHeaders(t.tool) },
     route: sidecarAction(backend),
-    typed_per_filter_config: headersOnlyOverrides(),
+    typed_per_filter_config: headersOnlyOverrides('off'),
   }));
   if (fast[0]) note(fast[0], { [ABOVE]: FAST_PATH_NOTE });
   return [...fast, { name: backend.name, match: { prefix: '/' }, route: sidecarAction(backend) }];
@@ -73,7 +73,7 @@ function fastRoute(t: FastTool, headers: Header[], action: object | undefined): 
     name: action ? `fast-path:${t.tool}:${(headers.at(-1) as Header).string_match.exact}` : `fast-path:${t.tool}:unrouted`,
     match: { prefix: '/', headers },
     ...(action ? { route: action } : noBackend()),
-    typed_per_filter_config: headersOnlyOverrides(),
+    typed_per_filter_config: headersOnlyOverrides('headers-only'),
   };
 }
 

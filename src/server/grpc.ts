@@ -9,7 +9,9 @@ import { AUTHZ_SERVICE, EXT_PROC_SERVICE, envoyServices } from '../envoy/protos.
  */
 export function grpcServerOptions(maxBodyBytes: number): grpc.ServerOptions {
   return {
-    'grpc-node.max_session_memory': 256,
+    // Node refuses new streams once its session-memory estimate passes this limit; grpc-js leaves it unlimited by
+    // default and so does toolgate, on purpose (a finite value only adds a way to fail under many streams).
+    'grpc-node.max_session_memory': Number.MAX_SAFE_INTEGER,
     'grpc.max_concurrent_streams': 10_000,
     'grpc.max_receive_message_length': maxBodyBytes + 256 * 1024,
     'grpc.max_send_message_length': maxBodyBytes + 256 * 1024,

@@ -6,7 +6,7 @@ export interface LogSource {
   logs(): string;
 }
 
-const DEFAULT_MAX_CHARS = 1_000_000;
+const DEFAULT_MAX_CHARS = 8_000_000;
 
 /** Keeps the last `maxChars` characters written to it. */
 export class LogBuffer implements LogSource {

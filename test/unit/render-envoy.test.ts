@@ -181,7 +181,7 @@ describe('main listener routes', () => {
 });
 
 describe('2026 fast path', () => {
-  it('matches the 2026 headers and turns body buffering off in both filters', () => {
+  it('matches the 2026 headers, turns ext_authz body buffering off and ext_proc off (nothing for it to do)', () => {
     const [route] = sidecar.routes('mcp');
     expect(headerMatches(route)).toEqual({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'lookup_charge' });
     expect(route.route.cluster).toBe('backend');
@@ -189,9 +189,10 @@ describe('2026 fast path', () => {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
       check_settings: { disable_request_body_buffering: true },
     });
-    const proc = route.typed_per_filter_config['envoy.filters.http.ext_proc'];
-    expect(proc['@type']).toBe('type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute');
-    expect(proc.overrides.processing_mode).toMatchObject({ request_header_mode: 'SEND', request_body_mode: 'NONE' });
+    expect(route.typed_per_filter_config['envoy.filters.http.ext_proc']).toEqual({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute',
+      disabled: true,
+    });
   });
 
   type Tools = NonNullable<NonNullable<RawConfig['tasks']>[string]['tools']>;
