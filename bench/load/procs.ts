@@ -2,6 +2,7 @@
 // and sampled through /proc for CPU time and resident memory.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { openSync, readFileSync, rmSync } from 'node:fs';
+import { waitForHttpOk } from '../../src/demo/wait.js';
 
 export interface Child {
   readonly name: string;
@@ -89,21 +90,7 @@ export function startChild(opts: StartOptions): Child {
 
 /** Polls `url` until it answers 2xx; fails early when the child exits. */
 export async function waitReady(child: Child, url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (child.exited()) throw new Error(`${child.name} exited during start-up:\n${child.tail()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms (last: ${last}):\n${child.tail()}`);
+  await waitForHttpOk(url, { timeoutMs, gone: () => child.exited(), what: child.name, tail: () => child.tail() });
 }
 
 /** CPU time (user + system, all threads) and resident set of one process, read from /proc. */

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitForHttpOk } from './wait.js';
 
 export type TemplateVars = Readonly<Record<string, string | number>>;
 
@@ -80,7 +81,8 @@ export async function startEnvoy(launch: EnvoyLaunch): Promise<RunningEnvoy> {
   };
   const adminUrl = `http://127.0.0.1:${launch.vars.ADMIN_PORT}`;
   try {
-    await waitReady(`${adminUrl}/ready`, launch.readyTimeoutMs ?? 20_000, () => exited);
+    // Envoy's /ready answers 200 once clusters are warm and listeners are bound.
+    await waitForHttpOk(`${adminUrl}/ready`, { timeoutMs: launch.readyTimeoutMs ?? 20_000, gone: () => exited, what: 'Envoy' });
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n──── envoy output ────\n${output.trimEnd() || '(none)'}`);
@@ -88,21 +90,3 @@ export async function startEnvoy(launch: EnvoyLaunch): Promise<RunningEnvoy> {
   return { adminUrl, output: () => output, stop };
 }
 
-/** Envoy's /ready answers 200 once clusters are warm and listeners are bound. */
-async function waitReady(url: string, timeoutMs: number, gone: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (gone()) throw new Error('Envoy exited during start-up');
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Envoy not ready at ${url} after ${timeoutMs} ms (last: ${last})`);
-}
