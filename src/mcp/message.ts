@@ -171,6 +171,11 @@ function headerMismatch(call: McpCall, headerMethod: string | undefined, headerN
 function targetOf(method: string, params: Record<string, unknown>): string | undefined {
   if (NAME_METHODS.has(method)) return typeof params.name === 'string' ? params.name : undefined;
   if (URI_METHODS.has(method)) return typeof params.uri === 'string' ? params.uri : undefined;
+  if (method === 'completion/complete' && isObject(params.ref)) {
+    // The prompt or resource (template) whose argument is being completed.
+    const { name, uri } = params.ref;
+    return typeof name === 'string' ? name : typeof uri === 'string' ? uri : undefined;
+  }
   return undefined;
 }
 

@@ -102,8 +102,24 @@ function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, ca
         ? (['resource', task.resources, 'resources'] as const)
         : (['method', task.methods, 'methods'] as const);
   const target = kind === 'method' ? call.method : call.target;
-  if (target !== undefined && matcher.test(target)) return allow(task.name, undefined);
-  return notListed(kind, task, matcher.patterns, `${task.path}.${field}`);
+  if (target === undefined || !matcher.test(target)) return notListed(kind, task, matcher.patterns, `${task.path}.${field}`);
+  if (call.method === 'completion/complete') return judgeCompletionRef(task, call);
+  return allow(task.name, undefined);
+}
+
+/**
+ * Completing a prompt argument or a resource-template variable reveals what that prompt or resource offers,
+ * so the reference must be one the task may use, not only the method.
+ */
+function judgeCompletionRef(task: CompiledTask, call: McpCall): Verdict {
+  const ref = call.params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+  if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+    return task.prompts.test(ref.name) ? allow(task.name, undefined) : notListed('prompt', task, task.prompts.patterns, `${task.path}.prompts`);
+  }
+  if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+    return task.resources.test(ref.uri) ? allow(task.name, undefined) : notListed('resource', task, task.resources.patterns, `${task.path}.resources`);
+  }
+  return notListed('method', task, task.methods.patterns, `${task.path}.methods`);
 }
 
 function judgeTool(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {

@@ -236,8 +236,29 @@ const cases: Record<string, Case> = {
   },
   'a method listed in the task is allowed': {
     claims: refunder,
-    call: call('completion/complete'),
+    call: call('completion/complete', { ref: { type: 'ref/prompt', name: 'refund-email' }, argument: { name: 'tone', value: 'f' } }),
     expected: { allow: true, task: 'refund-support' },
+  },
+  'completing an argument of a prompt the task may not get is refused': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/prompt', name: 'payroll-export' }, argument: { name: 'who', value: '' } }),
+    expected: { allow: false, reason: 'method-not-allowed', policy: 'tasks.refund-support.prompts' },
+    says: ['payroll-export', 'refund-*'],
+  },
+  'completing a variable of a resource the task may read is allowed': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/resource', uri: 'billing://charges/{id}' }, argument: { name: 'id', value: 'ch_' } }),
+    expected: { allow: true, task: 'refund-support' },
+  },
+  'completing a variable of another resource is refused': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/resource', uri: 'hr://people/{id}' }, argument: { name: 'id', value: '' } }),
+    expected: { allow: false, reason: 'method-not-allowed', policy: 'tasks.refund-support.resources' },
+  },
+  'a completion without a reference is refused': {
+    claims: refunder,
+    call: call('completion/complete', { argument: { name: 'x', value: '' } }),
+    expected: { allow: false, reason: 'method-not-allowed' },
   },
   'a method outside housekeeping and the task is refused': {
     claims: refunder,
