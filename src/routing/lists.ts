@@ -8,6 +8,8 @@ const ITEMS: Readonly<Record<string, { key: string; field: string; kind: 'tools'
   'tools/list': { key: 'tools', field: 'name', kind: 'tools' },
   'prompts/list': { key: 'prompts', field: 'name', kind: 'prompts' },
   'resources/list': { key: 'resources', field: 'uri', kind: 'resources' },
+  // A template is visible when the task's resource patterns cover its URI template text (docs://* covers docs://{name}).
+  'resources/templates/list': { key: 'resourceTemplates', field: 'uriTemplate', kind: 'resources' },
 };
 
 export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));

@@ -21,6 +21,7 @@ session: { ttl: 1h, keys: [{ kid: k1, secret: ${'s'.repeat(8)}-contract-test-sec
 tasks:
   refunds:
     tools: [{ tool: lookup_charge }, { tool: refund }]
+    resources: ['docs://*']
 `);
   served = await serve({ configFile: path.join(dir, 'c.yaml'), host: '127.0.0.1', grpcPort: 0, adminPort: 0, watch: false }, pino({ level: 'silent' }));
   client = extProcClient(served.grpcPort);
@@ -105,6 +106,18 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
       expect(json.result.tools.map((t: { name: string }) => t.name)).toEqual(['lookup_charge', 'refund']);
       expect(json.id).toBe(3);
     }
+  });
+
+  it('filters resources/templates/list by the task resource patterns', async () => {
+    const list = { jsonrpc: '2.0', id: 4, result: { resourceTemplates: [{ uriTemplate: 'docs://{name}', name: 'doc' }, { uriTemplate: 'hr://people/{id}', name: 'person' }] } };
+    const s = client.open();
+    await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'resources/templates/list', tasks: ['refunds'] }));
+    const rh = await s.send(headers({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
+    expect(rh.mode_override?.response_body_mode).toBe('BUFFERED');
+    const rb = await s.send(body(JSON.stringify(list), 'response_body'));
+    s.end();
+    const out = JSON.parse(Buffer.from(rb.response_body.response.body_mutation.body).toString());
+    expect(out.result.resourceTemplates.map((t: { uriTemplate: string }) => t.uriTemplate)).toEqual(['docs://{name}']);
   });
 
   it('fails closed when no ext_authz identity was forwarded', async () => {
