@@ -39,7 +39,7 @@ const all = manifests();
 const objects = all.filter((m) => m.doc.kind !== 'Kustomization');
 
 describe('every object validates against its schema', () => {
-  it('covers every kind the brief asks for', () => {
+  it('covers every kind the deployment needs', () => {
     const kinds = new Set(objects.map((m) => m.doc.kind));
     for (const kind of ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy',
       'PeerAuthentication', 'AuthorizationPolicy', 'EnvoyFilter', 'DestinationRule', 'IstioOperator']) {
