@@ -1,3 +1,4 @@
+import type { RunResult } from './protocol.js';
 // Latency percentiles and per-scenario aggregation over the measured rounds.
 
 export interface LatencySummary {
@@ -26,14 +27,8 @@ export function summarize(samples: readonly Float64Array[]): LatencySummary {
   return { count: total, mean: total ? sum / total : NaN, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: total ? (all[total - 1] as number) : NaN };
 }
 
-/** What one round of one scenario measured. */
-export interface RoundMeasure {
-  readonly ok: number;
-  readonly errors: number;
-  readonly firstError: string | undefined;
-  readonly elapsedMs: number;
-  readonly latenciesMs: Float64Array;
-  readonly clientCpuMs: number;
+/** What one round of one scenario measured: the client's result plus the processes' CPU and memory. */
+export interface RoundMeasure extends Omit<RunResult, 'type' | 'targetId'> {
   /** CPU ms used during the round, per process name (toolgate, envoy, backend). */
   readonly cpuMs: Readonly<Record<string, number>>;
   /** RSS KiB after the round, per process name. */
