@@ -1,5 +1,5 @@
-import type { RunResult } from './protocol.js';
 // Latency percentiles and per-scenario aggregation over the measured rounds.
+import type { RunResult } from './protocol.js';
 
 export interface LatencySummary {
   readonly count: number;
