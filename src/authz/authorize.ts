@@ -1,7 +1,7 @@
 // The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
-import { classify, type HttpFacts } from '../mcp/message.js';
+import { classify, MCP_SESSION_HEADER, type HttpFacts } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { applyLimits } from './limits.js';
@@ -58,6 +58,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
+    overwriteResponseHeaders: echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,
   };
@@ -72,4 +73,10 @@ function headersToRemove(runtime: Runtime, headers: Readonly<Record<string, stri
 function listTasks(runtime: Runtime, claims: Readonly<Record<string, unknown>>, requestedTask: string | undefined): string[] {
   const resolved = resolveTasks(runtime.policy, claims, requestedTask);
   return resolved.ok ? resolved.tasks.map((t) => t.name) : [];
+}
+
+/** The presented session header, echoed (ext_proc validates it; an invalid one never reaches a backend). */
+function echoSession(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const token = headers[MCP_SESSION_HEADER];
+  return token === undefined ? {} : { [MCP_SESSION_HEADER]: token };
 }

@@ -20,6 +20,11 @@ export interface AllowOutcome {
   readonly tasks: readonly string[] | undefined;
   /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
   readonly removeHeaders: readonly string[];
+  /**
+   * Response headers Envoy overwrites where the response has them. The client's own Mcp-Session-Id goes back over
+   * any backend session id on the response, so ext_proc need not watch response headers just to mask it.
+   */
+  readonly overwriteResponseHeaders: Readonly<Record<string, string>>;
   readonly audit: AuditRecord;
   /** The classified body, when it was read: telemetry takes the JSON-RPC id and `_meta.traceparent` from it. */
   readonly message?: McpMessage | undefined;

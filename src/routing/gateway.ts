@@ -17,7 +17,6 @@ import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
-const BUFFER_REQUEST_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
 const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
@@ -47,7 +46,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
-      return fast ?? { kind: 'continue', remove, mode: session ? BUFFER_REQUEST_WATCH_RESPONSE : BUFFER_REQUEST };
+      return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
     },
 
     async requestBody(body: Buffer): Promise<Step> {

@@ -51,8 +51,9 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
         if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
         else remove.push(SESSION_HEADER);
       }
-      // With a session in play the backend repeats its id on (SSE) responses, so their headers must be seen too.
-      const watch = presented.kind === 'open' || authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
+      // The backend repeats its own session id on responses; ext_authz writes the client's token back over it
+      // (response_headers_to_add, OVERWRITE_IF_EXISTS), so response headers are watched only where toolgate acts.
+      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
       return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
     },
 

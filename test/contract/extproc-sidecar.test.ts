@@ -55,8 +55,8 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
     expect(token).not.toContain('backend-session-1');
     const r = await presentToken(token);
     expect(setHeaders(r, 'request_headers')['mcp-session-id']).toBe('backend-session-1');
-    // The body is never needed; the response headers are, because the backend repeats its session id there.
-    expect(r.mode_override).toMatchObject({ response_header_mode: 'SEND', request_body_mode: 'NONE' });
+    // Neither the body nor the response is needed: ext_authz writes the client's token back over the backend's id.
+    expect(r.mode_override).toMatchObject({ response_header_mode: 'SKIP', request_body_mode: 'NONE' });
   });
 
   it('gives the client its token back where the backend repeats its own session id on a response', async () => {

@@ -91,15 +91,19 @@ describe('one client session over two backends × two replicas', () => {
     }
   });
 
-  it('sends a routed call\'s body to ext_proc (it names the backend): headers, body, then the response headers', async () => {
+  it('sends a routed call\'s body to ext_proc (it names the backend): headers and body, not the response headers', async () => {
     // The contrast to the 2026 fast path (gateway-fastpath.test.ts): gateway.yaml buffers every request body for
-    // ext_proc, which reads the prefixed name, rewrites it and sets x-toolgate-backend.
+    // ext_proc, which reads the prefixed name, rewrites it and sets x-toolgate-backend. The backend's own session id
+    // on the response is overwritten by ext_authz (response_headers_to_add), so ext_proc skips the response.
     const sent = () => stack.envoy.stat('http.mcp.ext_proc.stream_msgs_sent');
     const closed = await stack.envoy.stat('http.mcp.ext_proc.streams_closed');
     const before = await sent();
+    const sessionToken = agent.transport.sessionId;
     await whoami(agent, 'inventory.whoami');
     await stack.envoy.waitForStat('http.mcp.ext_proc.streams_closed', (v) => v > closed);
-    expect((await sent()) - before).toBe(3);
+    expect((await sent()) - before).toBe(2);
+    // And the client still holds toolgate's token, not the replica's own session id.
+    expect(agent.transport.sessionId).toBe(sessionToken);
   });
 
   it('passes a denied tool by the task policy neither to billing nor to inventory', async () => {

@@ -62,6 +62,14 @@ describe('authorize', () => {
     const out = await run(toolCall('refund', { amount: 10 }), await sign({ authorized_tasks: ['refunds'], refund_limit: 50 }));
     expect(out).toMatchObject({ kind: 'allow', subject: 'agent-7', task: 'refunds' });
     if (out.kind === 'allow') expect([...out.removeHeaders].sort()).toEqual(['authorization', 'x-toolgate-backend']);
+    if (out.kind === 'allow') expect(out.overwriteResponseHeaders).toEqual({});
+  });
+
+  it('echoes a presented session token so Envoy writes it back over a backend session id on the response', async () => {
+    const out = await run(toolCall('lookup_charge', {}), await sign({ authorized_tasks: ['refunds'] }), {
+      headers: { authorization: `Bearer ${await sign({ authorized_tasks: ['refunds'] })}`, 'mcp-session-id': 'client-token' },
+    });
+    expect(out).toMatchObject({ kind: 'allow', overwriteResponseHeaders: { 'mcp-session-id': 'client-token' } });
   });
 
   it('denies a transaction over the limit as a tool result that echoes the id', async () => {

@@ -31,7 +31,7 @@ interface CheckRequest {
 
 interface CheckResponse {
   status: { code: number; message?: string };
-  ok_response?: { headers_to_remove: string[] };
+  ok_response?: { headers_to_remove: string[]; response_headers_to_add: Array<{ header: { key: string; value: string }; append_action: string }> };
   denied_response?: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
   dynamic_metadata?: Struct;
 }
@@ -86,7 +86,13 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
   if (outcome.kind === 'allow') {
     return {
       status: { code: GRPC_OK },
-      ok_response: { headers_to_remove: [...outcome.removeHeaders] },
+      ok_response: {
+        headers_to_remove: [...outcome.removeHeaders],
+        response_headers_to_add: Object.entries(outcome.overwriteResponseHeaders).map(([key, value]) => ({
+          header: { key, value },
+          append_action: 'OVERWRITE_IF_EXISTS',
+        })),
+      },
       dynamic_metadata: toStruct({
         subject: outcome.subject,
         task: outcome.task,
