@@ -1,11 +1,11 @@
 // The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
-import { classify, MCP_SESSION_HEADER, type HttpFacts } from '../mcp/message.js';
+import { classify, internalHeaders, MCP_SESSION_HEADER, type HttpFacts } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { applyLimits } from './limits.js';
-import { INTERNAL_HEADER_PREFIX, type AuthzOutcome } from './outcome.js';
+import type { AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
 export interface AuthzInput extends HttpFacts {
@@ -65,7 +65,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
 }
 
 function headersToRemove(runtime: Runtime, headers: Readonly<Record<string, string>>): string[] {
-  const remove = Object.keys(headers).filter((h) => h.startsWith(INTERNAL_HEADER_PREFIX));
+  const remove = internalHeaders(headers);
   if (!runtime.config.identity.passthroughToken && headers.authorization !== undefined) remove.push('authorization');
   return remove;
 }

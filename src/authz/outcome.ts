@@ -41,4 +41,3 @@ export interface ReplyOutcome {
 
 export type AuthzOutcome = AllowOutcome | ReplyOutcome;
 
-export const INTERNAL_HEADER_PREFIX = 'x-toolgate-';

@@ -70,6 +70,13 @@ export const MCP_NAME_HEADER = 'mcp-name';
 export const MCP_PROTOCOL_HEADER = 'mcp-protocol-version';
 export const MCP_SESSION_HEADER = 'mcp-session-id';
 
+/** toolgate's own request headers (routing, affinity); a client copy is a forgery and is always stripped. */
+export const INTERNAL_HEADER_PREFIX = 'x-toolgate-';
+
+export function internalHeaders(headers: Readonly<Record<string, string>>): string[] {
+  return Object.keys(headers).filter((h) => h.startsWith(INTERNAL_HEADER_PREFIX));
+}
+
 /** First stateless protocol revision: it carries Mcp-Method / Mcp-Name headers. */
 export const STATELESS_PROTOCOL = '2026-07-28';
 

@@ -5,7 +5,7 @@ import { openSession } from '../session/token.js';
 import { asClientSessionToken, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
 import { countSessionRejection } from '../telemetry/metrics.js';
-import type { AuthzContext, Step } from './exchange.js';
+import type { AuthzContext, HeaderChanges, Step } from './exchange.js';
 import { sessionNotFound } from './replies.js';
 import { refuseRevoked } from './revocation.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
@@ -35,4 +35,13 @@ export async function presentedSession(
   const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
   if (refused) return { kind: 'refused', step: refused };
   return { kind: 'open', session: opened.session, token: presented };
+}
+
+/**
+ * MCP SDK servers send their session id on every response, not only on initialize, and clients adopt whatever
+ * id a response carries: the client gets its own token back, or no header at all.
+ */
+export function maskSessionHeader(headers: Readonly<Record<string, string>>, clientToken: string | undefined): HeaderChanges | undefined {
+  if (headers[SESSION_HEADER] === undefined) return undefined;
+  return clientToken === undefined ? { remove: [SESSION_HEADER] } : { set: { [SESSION_HEADER]: clientToken } };
 }

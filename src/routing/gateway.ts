@@ -9,11 +9,10 @@ import { gatewayContext, type GatewayContext } from './gateway-context.js';
 import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
 import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
-import { internalHeaders } from './sidecar.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
-import { presentedSession } from './client-session.js';
-import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
+import { maskSessionHeader, presentedSession } from './client-session.js';
+import { internalHeaders } from '../mcp/message.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
@@ -59,11 +58,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       return handleCall(ctx, message, raw);
     },
 
-    // MCP SDK servers repeat their session id on every response and SDK clients adopt whatever id a response
-    // carries: the client gets its own token back instead (toolgate's own answers never reach this phase).
-    responseHeaders: (facts: HeaderFacts): Step =>
-      facts.headers[SESSION_HEADER] === undefined ? CONTINUE
-        : clientToken === undefined ? { kind: 'continue', remove: [SESSION_HEADER] } : { kind: 'continue', set: { [SESSION_HEADER]: clientToken } },
+    // toolgate's own answers never reach this phase; a routed response keeps no backend session id.
+    responseHeaders: (facts: HeaderFacts): Step => {
+      const masked = maskSessionHeader(facts.headers, clientToken);
+      return masked ? { kind: 'continue', ...masked } : CONTINUE;
+    },
     responseBody: () => CONTINUE,
   };
 

@@ -6,12 +6,12 @@ import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../session/ty
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { sealSession } from '../session/token.js';
-import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderChanges, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, LIST_METHODS } from './lists.js';
 import { identityMissing } from './replies.js';
 import { revokeSession } from './revocation.js';
-import { presentedSession } from './client-session.js';
-import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
+import { maskSessionHeader, presentedSession } from './client-session.js';
+import { internalHeaders, MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
 /** The name a single backend's entry has inside the session token when the config names none. */
 export const SOLE_BACKEND = '_';
@@ -91,17 +91,4 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
     },
   };
-}
-
-/**
- * MCP SDK servers send their session id on every response, not only on initialize, and clients adopt whatever
- * id a response carries: the client gets its own token back, or no header at all.
- */
-function maskSessionHeader(headers: Readonly<Record<string, string>>, clientToken: string | undefined): HeaderChanges | undefined {
-  if (headers[SESSION_HEADER] === undefined) return undefined;
-  return clientToken === undefined ? { remove: [SESSION_HEADER] } : { set: { [SESSION_HEADER]: clientToken } };
-}
-
-export function internalHeaders(headers: Readonly<Record<string, string>>): string[] {
-  return Object.keys(headers).filter((h) => h.startsWith('x-toolgate-'));
 }
