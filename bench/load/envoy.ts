@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../test/harness/ports.js';
 import { startChild, waitReady, type Child } from './procs.js';
+import { PLACEHOLDER } from '../../src/render/placeholders.js';
 
 export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 export const EXT_PROC = 'envoy.filters.http.ext_proc';
@@ -99,7 +100,8 @@ export async function startEnvoy(opts: EnvoyStart): Promise<RunningEnvoy> {
     BACKEND_ADDRESS: '127.0.0.1',
     BACKEND_PORT: opts.backendPort,
   };
-  const text = opts.bootstrap.replace(/\$\{([A-Z][A-Z0-9_]*)\}/g, (whole, name: string) => {
+  // Lenient about unused values: the stripped variants (b) and (c) lose the toolgate placeholders.
+  const text = opts.bootstrap.replace(PLACEHOLDER, (_whole, name: string) => {
     const value = vars[name];
     if (value === undefined) throw new Error(`envoy ${opts.name}: no value for \${${name}}`);
     return String(value);

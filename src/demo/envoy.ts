@@ -3,11 +3,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fillPlaceholders, type PlaceholderValues } from '../render/placeholders.js';
 import { waitForHttpOk } from './wait.js';
 
-export type TemplateVars = Readonly<Record<string, string | number>>;
-
-const PLACEHOLDER = /\$\{([A-Z][A-Z0-9_]*)\}/g;
+export type TemplateVars = PlaceholderValues;
 const MAX_OUTPUT_CHARS = 64 * 1024;
 
 /** `ENVOY_BIN` when given, else where `scripts/install-envoy.mjs` installs the pinned build. */
@@ -19,12 +18,11 @@ export function envoyBinary(repoRoot: string, override: string | undefined): str
 
 /** Replaces every `${NAME}`; a placeholder without a value, or a value without a placeholder, is an error. */
 export function renderTemplate(template: string, vars: TemplateVars): string {
-  const wanted = new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string));
-  const missing = [...wanted].filter((name) => !(name in vars));
-  const unused = Object.keys(vars).filter((name) => !wanted.has(name));
-  if (missing.length > 0) throw new Error(`envoy template: no value for ${missing.join(', ')}`);
-  if (unused.length > 0) throw new Error(`envoy template: no placeholder for ${unused.join(', ')}`);
-  return template.replace(PLACEHOLDER, (_match, name: string) => String(vars[name]));
+  try {
+    return fillPlaceholders(template, vars);
+  } catch (err) {
+    throw new Error(`envoy template: ${(err as Error).message}`);
+  }
 }
 
 export interface RunningEnvoy {

@@ -6,7 +6,8 @@ import type { ParsedConfig } from '../config/schema.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { backendClusters, toolgateCluster } from './clusters.js';
 import { mcpFilters, router } from './filters.js';
-import { PLACEHOLDER, planEnvoy, type EnvoyPlan } from './plan.js';
+import { planEnvoy, type EnvoyPlan } from './plan.js';
+import { PLACEHOLDER, placeholdersIn } from './placeholders.js';
 import { egressRoutes, mcpRoutes } from './routes.js';
 import { ABOVE, note, toYaml } from './yaml.js';
 
@@ -36,17 +37,13 @@ export function renderEnvoy(config: ParsedConfig, policy: CompiledPolicy, file: 
   const mtls = opts.mtls ?? false;
   const body = toYaml(bootstrap(plan, mtls));
   const vars = opts.vars ?? {};
-  const wanted = placeholders(body);
+  const wanted = placeholdersIn(body);
   const unknown = Object.keys(vars).filter((name) => !wanted.includes(name));
   if (unknown.length > 0) throw new Error(`--var ${unknown.join(', ')}: no such placeholder (the bootstrap has ${wanted.join(', ')})`);
   const bad = Object.entries(vars).find(([, value]) => /[\r\n]/.test(value));
   if (bad) throw new Error(`--var ${bad[0]}: the value must be one line`);
   const text = `${header(plan, opts.source, wanted.filter((name) => !(name in vars)), mtls)}\n${body}`;
   return text.replace(PLACEHOLDER, (whole, name: string) => vars[name] ?? whole);
-}
-
-function placeholders(text: string): string[] {
-  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1] as string))].sort();
 }
 
 function header(plan: EnvoyPlan, source: string, open: readonly string[], mtls: boolean): string {

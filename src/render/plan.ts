@@ -5,9 +5,6 @@ import { compareText, compileNaming, resolveExposed } from '../fanout/names.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { parsePattern } from '../policy/match.js';
 
-/** `${NAME}`, the same placeholder syntax the e2e harness fills. */
-export const PLACEHOLDER = /\$\{([A-Z][A-Z0-9_]*)\}/g;
-
 /** The cluster of the one MCP server when a sidecar config names no backend. */
 export const DEFAULT_BACKEND_CLUSTER = 'backend';
 /** Envoy cluster of toolgate's gRPC server (ext_authz + ext_proc). */

@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import type { RawConfig } from '../../src/config/schema.js';
 import { renderEnvoyFile } from '../../src/render/envoy.js';
-import { REPO_ROOT, renderTemplate, startEnvoy, validateEnvoyConfig, type EnvoyInstance } from '../harness/envoy.js';
+import { REPO_ROOT, renderTemplate, startEnvoy, templatePlaceholders, validateEnvoyConfig, type EnvoyInstance } from '../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
@@ -251,10 +251,7 @@ describe('envoy/gateway-mtls.yaml', () => {
       const vars: Record<string, string | number> = {
         ENVOY_TLS_CERT_FILE: pki.envoy.cert, ENVOY_TLS_KEY_FILE: pki.envoy.key, TLS_CA_FILE: pki.ca, ...SANS,
       };
-      for (const name of template.matchAll(/\$\{([A-Z][A-Z0-9_]*)\}/g)) {
-        const key = name[1] as string;
-        vars[key] ??= key.endsWith('_ADDRESS') ? '127.0.0.1' : port++;
-      }
+      for (const key of templatePlaceholders(template)) vars[key] ??= key.endsWith('_ADDRESS') ? '127.0.0.1' : port++;
       const path = join(dir, 'envoy.yaml');
       await writeFile(path, renderTemplate(template, vars));
       const result = validateEnvoyConfig(path);

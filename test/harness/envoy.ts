@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { ProcessStartError, startProcess, type ManagedProcess } from './process.js';
+import { fillPlaceholders, placeholdersIn } from '../../src/render/placeholders.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The one template the docs show and the tests render. */
@@ -24,7 +25,6 @@ export const DEFAULT_VARS: Readonly<TemplateVars> = Object.freeze({
   MAX_BODY_BYTES: 1_048_576,
 });
 
-const PLACEHOLDER = /\$\{([A-Z][A-Z0-9_]*)\}/g;
 
 /** `ENVOY_BIN`, else the binary scripts/install-envoy.mjs installs. */
 export function envoyBinary(): string {
@@ -40,7 +40,7 @@ export function envoyBinaryVersion(bin = envoyBinary()): string | undefined {
 }
 
 export function templatePlaceholders(template: string): Set<string> {
-  return new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string));
+  return new Set(placeholdersIn(template));
 }
 
 /**
@@ -48,16 +48,11 @@ export function templatePlaceholders(template: string): Set<string> {
  * a value without a placeholder (a typo) are errors.
  */
 export function renderTemplate(template: string, vars: TemplateVars): string {
-  const wanted = templatePlaceholders(template);
-  const missing = [...wanted].filter((name) => !(name in vars));
-  const unused = Object.keys(vars).filter((name) => !wanted.has(name));
-  if (missing.length || unused.length) {
-    throw new Error(`renderTemplate: ${[
-      missing.length ? `no value for ${missing.join(', ')}` : '',
-      unused.length ? `no placeholder for ${unused.join(', ')}` : '',
-    ].filter(Boolean).join('; ')}`);
+  try {
+    return fillPlaceholders(template, vars);
+  } catch (err) {
+    throw new Error(`renderTemplate: ${(err as Error).message}`);
   }
-  return template.replace(PLACEHOLDER, (_, name: string) => String(vars[name]));
 }
 
 /** `envoy --mode validate`: parses the config and instantiates every extension, without binding ports. */
