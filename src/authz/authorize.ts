@@ -1,14 +1,16 @@
 // The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
-import { classify, internalHeaders, MCP_SESSION_HEADER, type HttpFacts } from '../mcp/message.js';
+import { FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
+import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { applyLimits } from './limits.js';
 import type { AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
-export interface AuthzInput extends HttpFacts {
+/** The request as Envoy hands it over; the body stays bytes until readRequest admits it. */
+export interface AuthzInput extends RawHttpFacts {
   /** Request path without the query string. */
   readonly path: string;
 }
@@ -28,7 +30,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     };
   }
 
-  const message = classify(input);
+  // One reading of the body: refused here unless the backend can only read the same message (see body.ts).
+  const message = readRequest(input);
   const method = message.type === 'call' ? message.method : undefined;
   const tool = message.type === 'call' ? message.target : undefined;
   const base = { decisionId, subject: identity.subject, method, tool };
@@ -58,6 +61,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
+    // The body was read as UTF-8 JSON; the backend is told exactly that, whatever spelling the client used.
+    overwriteRequestHeaders: input.method === 'POST' ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
     overwriteResponseHeaders: echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,

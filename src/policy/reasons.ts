@@ -27,6 +27,16 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // one reading of the body (issue 9): how the bytes are sent, then what the JSON holds
+  | 'unsupported-media-type'
+  | 'unsupported-charset'
+  | 'content-encoding'
+  | 'body-bom'
+  | 'invalid-utf8'
+  | 'duplicate-key'
+  | 'lone-surrogate'
+  | 'unsafe-number'
+  | 'too-deep'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -62,6 +72,17 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  // 415: the body is sent in a way the MCP server could decode into another message than the one toolgate read.
+  'unsupported-media-type': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'unsupported-charset': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'content-encoding': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'body-bom': { http: 415, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'invalid-utf8': { http: 415, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  // 400: valid JSON text on which JSON readers disagree, or deeper than any stage reads.
+  'duplicate-key': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'lone-surrogate': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'unsafe-number': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'too-deep': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 

@@ -7,6 +7,7 @@ import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
+import { FORWARDED_CONTENT_TYPE } from '../mcp/body.js';
 
 
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
@@ -37,9 +38,12 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
   };
 }
 
-/** The rewritten request for one backend: original name in the body and in 2026's Mcp-Name header. */
-export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, session: Session | undefined, stateless: boolean, rawBody: string | undefined): Step {
-  const set: Record<string, string> = { [BACKEND_HEADER]: ref.backend };
+/**
+ * The rewritten request for one backend: original name in the body and in 2026's Mcp-Name header, and the
+ * canonical Content-Type (the body was read as UTF-8 JSON; the backend must not pick another decoder).
+ */
+export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, session: Session | undefined, stateless: boolean): Step {
+  const set: Record<string, string> = { [BACKEND_HEADER]: ref.backend, 'content-type': FORWARDED_CONTENT_TYPE };
   const remove: string[] = [];
   if (session) {
     const entry = session.backends.get(ref.backend);
@@ -53,18 +57,15 @@ export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, sessio
   }
   const renamed = call.target !== undefined && call.target !== ref.name && call.method !== 'resources/read';
   if (stateless && renamed) set['mcp-name'] = ref.name;
-  if (!renamed || rawBody === undefined) return { kind: 'continue', set, remove, clearRouteCache: true };
-  return { kind: 'continue', set, remove, clearRouteCache: true, body: renameInBody(rawBody, call, ref.name) };
+  if (!renamed || call.json === undefined) return { kind: 'continue', set, remove, clearRouteCache: true };
+  return { kind: 'continue', set, remove, clearRouteCache: true, body: renameInBody(call.json, call, ref.name) };
 }
 
-function renameInBody(raw: string, call: McpCall, name: string): string {
-  const message = JSON.parse(raw) as { params: Record<string, unknown> };
-  if (isPromptCompletion(call)) {
-    message.params = { ...message.params, ref: { ...(message.params.ref as Record<string, unknown>), name } };
-  } else {
-    message.params = { ...message.params, name };
-  }
-  return JSON.stringify(message);
+/** Serialises toolgate's one reading with the backend's name; the reading itself is left as it was. */
+function renameInBody(message: Readonly<Record<string, unknown>>, call: McpCall, name: string): string {
+  const params = call.params;
+  const renamed = isPromptCompletion(call) ? { ...params, ref: { ...(params.ref as Record<string, unknown>), name } } : { ...params, name };
+  return JSON.stringify({ ...message, params: renamed });
 }
 
 function completionTarget(call: McpCall): string | undefined {

@@ -2,7 +2,9 @@
 import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
 import type { ListMethod } from '../fanout/pages.js';
-import { classify, isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
+import { readRequest } from '../mcp/body.js';
+import { isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
+import { REASONS } from '../policy/reasons.js';
 import type { Session } from '../session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
@@ -48,14 +50,14 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
     },
 
+    // The same admission and strict reading as ext_authz's, once; a rename rewrites this reading, not the bytes.
     async requestBody(body: Buffer): Promise<Step> {
-      const raw = body.toString('utf8');
-      const message = classify({ method: 'POST', headers, body: raw });
-      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, 400);
+      const message = readRequest({ method: 'POST', headers, body });
+      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, REASONS[message.reason].http);
       if (message.type !== 'call') {
         return errorReply(null, JsonRpcCode.invalidRequest, 'Replies to server requests are only relayed in single-backend mode.', 400);
       }
-      return handleCall(ctx, message, raw);
+      return handleCall(ctx, message);
     },
 
     // toolgate's own answers never reach this phase; a routed response keeps no backend session id.
@@ -66,7 +68,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     responseBody: () => CONTINUE,
   };
 
-  async function handleCall(c: GatewayContext, call: McpCall, raw: string): Promise<Step> {
+  async function handleCall(c: GatewayContext, call: McpCall): Promise<Step> {
     const version = headers[MCP_PROTOCOL_HEADER];
     const stateless = isStatelessProtocol(version);
     if (call.method === 'initialize') return initialize(c, call, authz, log);
@@ -84,7 +86,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
       if (!resolved.ok) return resolved.step;
-      return routeTo(c, call, resolved.ref, session, stateless, raw);
+      return routeTo(c, call, resolved.ref, session, stateless);
     }
     return errorReply(call.id, JsonRpcCode.methodNotFound, `The gateway does not route "${call.method}" across several backends.`);
   }
@@ -104,7 +106,7 @@ function headersOnlyRoute(ctx: GatewayContext, authz: AuthzContext, headers: Rea
   const call: McpCall = { type: 'call', kind: 'request', method: authz.method as string, id: undefined, target: authz.target, arguments: {}, params: {}, traceparent: undefined, fromHeadersOnly: true };
   const resolved = resolveCall(ctx, call);
   if (!resolved?.ok || resolved.ref.name !== authz.target) return undefined;
-  const step = routeTo(ctx, call, resolved.ref, undefined, true, undefined);
+  const step = routeTo(ctx, call, resolved.ref, undefined, true);
   if (step.kind !== 'continue') return undefined;
   return { ...step, remove: [...remove, ...(step.remove ?? [])], mode: HEADERS_ONLY };
 }
