@@ -1,7 +1,7 @@
 // The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
-import { FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
+import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
 import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
@@ -62,7 +62,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
     // The body was read as UTF-8 JSON; the backend is told exactly that, whatever spelling the client used.
-    overwriteRequestHeaders: input.method === 'POST' ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
+    overwriteRequestHeaders: carriesBody(input) ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
     overwriteResponseHeaders: echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,

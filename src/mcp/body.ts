@@ -21,10 +21,17 @@ export interface RawHttpFacts {
 /** The Content-Type every forwarded request carries, whatever spelling the client used. */
 export const FORWARDED_CONTENT_TYPE = 'application/json';
 
+/**
+ * Whether the backend will decode a body of this request: every MCP POST carries one (on a 2026 headers-only route
+ * toolgate never sees it), and so does any request that arrived with bytes.
+ */
+export function carriesBody(http: RawHttpFacts): boolean {
+  return http.method === 'POST' || (http.body !== undefined && http.body.length > 0);
+}
+
 /** Admission, then one strict reading, then classification: the only way toolgate turns a request into a message. */
 export function readRequest(http: RawHttpFacts): McpMessage {
-  // Every MCP POST carries (or, on a 2026 headers-only route, may carry unseen) a body the backend decodes.
-  if (http.method === 'POST') {
+  if (carriesBody(http)) {
     const refused = admitHeaders(http.headers);
     if (refused) return refused;
   }

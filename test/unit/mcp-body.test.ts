@@ -124,4 +124,8 @@ describe('readRequest', () => {
   it.each(['GET', 'DELETE'])('leaves a bodyless %s alone, whatever its headers', (method) => {
     expect(readRequest({ method, headers: { 'content-encoding': 'gzip' }, body: undefined })).toEqual({ type: 'bodyless', httpMethod: method });
   });
+
+  it.each(['GET', 'DELETE', 'PUT'])('admits the body of a %s like a POST body', (method) => {
+    expect(readRequest({ method, headers: { 'content-encoding': 'gzip' }, body: bytes(CALL) })).toMatchObject({ type: 'invalid', reason: 'content-encoding' });
+  });
 });
