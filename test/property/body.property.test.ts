@@ -3,13 +3,21 @@
 //
 // The backend is modelled as express.json() and the SDK transport read a UTF-8 body: the charset comes from the
 // Content-Type as body-parser parses it (its own `content-type` package), Content-Encoding other than identity means
-// other bytes, and a UTF-8 body goes through a non-fatal TextDecoder (BOM stripped) and JSON.parse.
+// other bytes, and a UTF-8 body goes through a non-fatal TextDecoder (BOM stripped) and JSON.parse. A third
+// property runs the rest of ext_authz (decide, CEL, quota, budget) on the same bodies: admitted means handled.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorize } from '../../src/authz/authorize.js';
 import { invalidReply } from '../../src/authz/render.js';
+import { loadConfigFile, type Runtime } from '../../src/config/load.js';
+import { createMemoryStore } from '../../src/store/memory.js';
+import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { FORWARDED_CONTENT_TYPE, readRequest } from '../../src/mcp/body.js';
 import { readJson } from '../../src/mcp/json-reader.js';
 import type { McpMessage } from '../../src/mcp/message.js';
@@ -85,12 +93,12 @@ const scalar = fc.oneof(stringToken, numberToken, fc.constantFrom('true', 'null'
 
 const methodToken = fc.constantFrom('"tools/call"', '"prompts/get"', '"resources/read"', '"tools/list"', '"initialize"', '"ping"', '"notifications/initialized"', '"completion/complete"', '"x/unknown"', '1');
 
-/** A JSON-RPC message, most of the time well formed, with extra (often duplicate) members, then maybe damaged. */
-const messageText = fc
+/** A JSON-RPC message, most of the time well formed, with extra (often duplicate) members. */
+const message = (methods: fc.Arbitrary<string>, names: fc.Arbitrary<string>) => fc
   .record({
     id: fc.option(fc.oneof(numberToken, stringToken, fc.constant('null'), jsonObject), { freq: 5 }),
-    method: methodToken,
-    name: fc.oneof(stringToken, fc.constantFrom('"echo"', '"refund"', '"billing.refund"', '"delete_everything"')),
+    method: methods,
+    name: names,
     args: jsonObject,
     argExtras: fc.array(fc.tuple(fc.constantFrom('"amount"', '"deep"', '"text"'), fc.oneof({ weight: 4, arbitrary: numberToken }, { weight: 1, arbitrary: deepValue }, { weight: 4, arbitrary: stringToken })), { maxLength: 1 }),
     paramExtras: fc.array(fc.tuple(keyToken, scalar), { maxLength: 1 }),
@@ -104,6 +112,9 @@ const messageText = fc
     const members = ['"jsonrpc":"2.0"', ...(r.id === null ? [] : [`"id":${r.id}`]), ...(r.reply ? ['"result":{}'] : [`"method":${r.method}`, `"params":${params}`])];
     return `${r.w}{${[...members, ...r.extras.map(([k, v]) => `${k}:${v}`)].join(`,${r.w}`)}}${r.w}`;
   });
+const messageText = message(methodToken, fc.oneof(stringToken, fc.constantFrom('"echo"', '"refund"', '"billing.refund"', '"delete_everything"')));
+/** Calls of the tools a policy guards with conditions, a quota and a budget over the arguments. */
+const guardedCallText = message(fc.constant('"tools/call"'), fc.constantFrom('"refund"', '"echo"', '"billing.refund"'));
 
 type Damage = { kind: 'none' } | { kind: 'delete'; at: number; n: number } | { kind: 'insert'; at: number; text: string } | { kind: 'truncate'; at: number };
 const damage: fc.Arbitrary<Damage> = fc.oneof(
@@ -325,4 +336,56 @@ describe('one reading of the body (property-based)', () => {
       { numRuns: 20_000 },
     );
   }, LOADED_MACHINE_TIMEOUT);
+
+  describe('admitted means handled: the rest of ext_authz never throws on what admission let through', () => {
+    let idp: TestIdp;
+    let runtime: Runtime;
+    let token: string;
+    beforeAll(async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-property-'));
+      idp = await startTestIdp({ serve: false, issuer: 'https://auth.test', audience: 'https://mcp.test/mcp' });
+      const jwksFile = await idp.writeJwksFile(path.join(dir, 'jwks.json'));
+      // Conditions, a quota and a budget over the arguments: every later stage that reads the body.
+      writeFileSync(path.join(dir, 'c.yaml'), `resource: https://mcp.test/mcp
+identity:
+  jwt: { issuer: https://auth.test, jwksFile: ${jwksFile} }
+tasks:
+  t:
+    tools:
+      - tool: echo
+        when: size(string(mcp.arguments)) < 10000
+      - tool: refund
+        when: mcp.arguments.amount <= jwt.refund_limit
+        quota: { calls: 1000000000, per: 1h, key: jwt.sub }
+        budget: { sum: mcp.arguments.amount, max: 1000000000000, per: 1h, key: jwt.sub }
+      - tool: "billing.*"
+    prompts: ["*"]
+    resources: ["file:///public/*"]
+`);
+      runtime = loadConfigFile(path.join(dir, 'c.yaml'));
+      token = await idp.mint({ authorized_tasks: ['t'], refund_limit: 100 });
+    });
+    afterAll(async () => { await idp?.stop(); });
+
+    it('authorize() answers every admitted or refused body with an allow or a reply below 500: 5,000 bodies', async () => {
+      const store = createMemoryStore();
+      const reasons: Record<string, number> = {};
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(bodyText, guardedCallText), headerSet, async (text, headers) => {
+          const input = { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: Buffer.from(text) };
+          const outcome = await authorize(runtime, input, store);
+          const reason = outcome.audit?.reason ?? 'none';
+          reasons[reason] = (reasons[reason] ?? 0) + 1;
+          if (outcome.kind === 'reply') {
+            if (outcome.reply.status >= 500) throw new Error(`${outcome.reply.status}: ${outcome.reply.body}`);
+            JSON.parse(outcome.reply.body);
+          }
+        }),
+        { numRuns: 5_000 },
+      );
+      // The later stages are reached in earnest: calls allowed, and conditions evaluated over the arguments.
+      expect(reasons.allowed ?? 0).toBeGreaterThan(100);
+      expect((reasons['condition-failed'] ?? 0) + (reasons['expression-error'] ?? 0)).toBeGreaterThan(100);
+    }, LOADED_MACHINE_TIMEOUT);
+  });
 });
