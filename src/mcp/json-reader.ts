@@ -50,6 +50,8 @@ export function readJson(text: string): JsonReading {
 class Reader {
   pos = 0;
   refused: JsonRefusal | undefined;
+  /** Where the next backslash is, once a long string asked (the text's length when there is none). */
+  private nextBackslash = -1;
 
   constructor(private readonly text: string) {}
 
@@ -145,7 +147,6 @@ class Reader {
   private string(): Parsed {
     const t = this.text;
     const start = this.pos + 1;
-    // Short strings (keys, names) by hand; past that, the regex engine finds the next special character faster.
     const byHand = Math.min(t.length, start + SHORT_STRING);
     let i = start;
     for (; i < byHand; i++) {
@@ -156,16 +157,36 @@ class Reader {
       }
       if (c === BACKSLASH || c < 0x20 || (c & 0xf800) === 0xd800) return this.escapedString(start, i);
     }
-    SPECIAL.lastIndex = i;
-    const found = SPECIAL.exec(t);
-    if (found === null) {
+    return this.longString(start, i);
+  }
+
+  /**
+   * A string longer than SHORT_STRING, checked up to `from`: native scans instead of a loop over every character.
+   * indexOf finds the closing quote and the next backslash; when no escape comes first, JSON.parse of that
+   * escape-free token refuses control characters and isWellFormed finds lone surrogates. Anything odd goes to
+   * escapedString, which reads the rest character by character and says what is wrong.
+   */
+  private longString(start: number, from: number): Parsed {
+    const t = this.text;
+    const end = t.indexOf('"', from);
+    if (end === -1) {
       this.pos = t.length;
       return this.malformed('a string is not closed');
     }
-    const at = found.index;
-    if (t.charCodeAt(at) !== QUOTE) return this.escapedString(start, at);
-    this.pos = at + 1;
-    return t.slice(start, at);
+    if (this.nextBackslash < from) {
+      const b = t.indexOf('\\', from);
+      this.nextBackslash = b === -1 ? t.length : b;
+    }
+    if (this.nextBackslash < end) return this.escapedString(start, from);
+    let value: string & WellFormed;
+    try {
+      value = JSON.parse(t.slice(start - 1, end + 1)) as string & WellFormed;
+    } catch {
+      return this.escapedString(start, from);
+    }
+    if (!value.isWellFormed()) return this.escapedString(start, from);
+    this.pos = end + 1;
+    return value;
   }
 
   /** From `from` on, the string has escapes or surrogates: decode them, pairing surrogates as written. */
@@ -319,10 +340,13 @@ class Reader {
   }
 }
 
-/** Characters a string scan must stop at: its end, an escape, a control character, a surrogate. */
-const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/g;
-/** Up to this many characters, a string is scanned by hand. */
+/** Up to this many characters, a string is scanned by hand; past that, natively (see longString). */
 const SHORT_STRING = 32;
+
+/** String.prototype.isWellFormed (ES2024, Node 20+), which TypeScript's ES2023 library does not declare. */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
 
 const SIMPLE_ESCAPES: Readonly<Record<number, string>> = {
   0x22: '"',
