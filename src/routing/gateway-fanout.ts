@@ -126,7 +126,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, { resources: merged.resources });
     }
     case 'resources/templates/list': {
-      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resources', t));
+      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
     }
   }
