@@ -148,7 +148,7 @@ export function readUri(raw: string): Reading {
     return { ok: false, invalid: true, canonical: undefined, why: 'it is not an absolute URI that the WHATWG URL rules can parse' };
   }
   if (url.href !== raw) return { ok: false, invalid: false, canonical: url.href, why: explainUri(raw, url) };
-  if (ENCODED_SEPARATOR.test(url.pathname)) {
+  if (raw.includes('%') && ENCODED_SEPARATOR.test(url.pathname)) {
     return { ok: false, invalid: true, canonical: undefined, why: 'its path holds an encoded "/" or "\\" (%2F or %5C), which servers that decode the path split into other segments' };
   }
   return OK;
