@@ -63,7 +63,7 @@ function exactUriProblem(source: string): string | undefined {
 function uriPrefixProblem(source: string, prefix: string): string | undefined {
   if (prefix === '') return undefined;
   const plain = templateAsUri(prefix);
-  let rewritten: string | undefined;
+  let rewritten: { probe: string; href: string } | undefined;
   for (const probe of ['x', '1']) {
     let href: string;
     try {
@@ -72,7 +72,7 @@ function uriPrefixProblem(source: string, prefix: string): string | undefined {
       continue;
     }
     if (!href.startsWith(plain)) {
-      rewritten ??= href;
+      rewritten ??= { probe: plain + probe, href };
       continue;
     }
     const reading = readUri(href);
@@ -80,7 +80,7 @@ function uriPrefixProblem(source: string, prefix: string): string | undefined {
     return `"${source}" cannot match a URI toolgate accepts: ${reading.why}`;
   }
   if (rewritten === undefined) return `"${source}" does not start an absolute URI (WHATWG URL rules cannot parse "${prefix}x")`;
-  return `"${source}" is not a URI in normal form (WHATWG URL rules): "${plain}x" reads as "${rewritten}", and requests are matched in normal form only`;
+  return `"${source}" is not a URI in normal form (WHATWG URL rules): "${rewritten.probe}" reads as "${rewritten.href}", and requests are matched in normal form only`;
 }
 
 export function matchesPattern(pattern: NamePattern, name: string): boolean {
