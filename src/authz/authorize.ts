@@ -23,7 +23,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   if (!identity.ok) {
     return {
       kind: 'reply',
-      reply: unauthenticatedReply(runtime.metadata, identity.reason, identity.detail),
+      reply: unauthenticatedReply(runtime.metadata, identity),
       audit: { decisionId, subject: undefined, task: undefined, method: undefined, tool: undefined, decision: 'deny', reason: identity.reason, detail: identity.detail },
     };
   }
