@@ -40,7 +40,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
   const decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
   // Counters are charged only once everything else allows the call.
-  const { decision, detail } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message }, decided);
+  // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
+  const { decision, detail, charged } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided);
   if (!decision.allow) {
     return {
       kind: 'reply',
@@ -61,6 +62,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     overwriteResponseHeaders: echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,
+    charged,
   };
 }
 
