@@ -59,7 +59,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
-    overwriteResponseHeaders: echoSession(input.headers),
+    // initialize answers with a new session token, which the old one must not overwrite.
+    overwriteResponseHeaders: method === 'initialize' ? {} : echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,
     charged,

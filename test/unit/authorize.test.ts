@@ -100,6 +100,13 @@ describe('authorize', () => {
     }
   });
 
+  it('does not echo the presented session token on initialize: the new session\'s token must reach the client', async () => {
+    const token = await sign({ authorized_tasks: ['refunds'] });
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
+    const out = await run(body, token, { headers: { authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
+    expect(out).toMatchObject({ kind: 'allow', method: 'initialize', overwriteResponseHeaders: {} });
+  });
+
   it.each<[string, string, string]>([
     ['two Authorization headers (as Envoy joins them)', 'Bearer a.b.c,Bearer a.b.c', 'more than one credential'],
     ['a Basic credential', 'Basic dXNlcjpwYXNz', 'not a Bearer credential'],
