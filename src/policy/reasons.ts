@@ -27,6 +27,9 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // toolgate's own pipeline
+  /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
+  | 'handoff-invalid'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -62,6 +65,7 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 

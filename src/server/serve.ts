@@ -47,7 +47,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     options.grpcPort ?? server.grpcPort,
     {
       authz: { Check: checkHandler(holder, log, telemetry.check, store) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log, telemetry.stream) },
+      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
     credentials,
