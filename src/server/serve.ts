@@ -10,6 +10,7 @@ import { gatewayExchange } from '../routing/gateway.js';
 import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
 import { telemetryHooks } from '../telemetry/hooks.js';
 import { startAdmin } from './admin.js';
+import { loadAdminAuth } from './admin-auth.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 import { revokeRoute, startStore, storeDependency } from './store.js';
 import { grpcCredentials } from './tls.js';
@@ -32,6 +33,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const initial = loadConfigFile(options.configFile);
   // Read before anything is started, so a missing certificate stops start-up with nothing to clean up.
   const credentials = grpcCredentials(initial.config.server.tls, options.configFile);
+  const adminAuth = loadAdminAuth(initial.config.server, options.configFile);
   if (initial.sessions.ephemeral) {
     log.warn({ event: 'session.ephemeral-key' }, 'no session.keys configured: session tokens use a random per-process key (one replica only; sessions end on restart)');
   }
@@ -60,7 +62,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
     return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
   }
-  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, adminAuth, log, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
     .catch(async (err: unknown) => {
       holder.close();
       await grpc.shutdown(0);

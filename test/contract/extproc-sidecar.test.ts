@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,9 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-extproc-'));
   const { publicKey } = await generateKeyPair('RS256');
   writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+  writeFileSync(path.join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
   writeFileSync(path.join(dir, 'c.yaml'), `resource: https://mcp.test/mcp
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
 session: { ttl: 1h, keys: [{ kid: k1, secret: ${SECRET} }] }
 tasks:

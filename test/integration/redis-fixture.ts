@@ -23,6 +23,7 @@ export async function createIdentity(): Promise<Identity> {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-redis-it-'));
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] }));
+  writeFileSync(path.join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
   return {
     dir,
     sign: (sub) =>
@@ -31,6 +32,8 @@ export async function createIdentity(): Promise<Identity> {
   };
 }
 
+/** The bearer secret every replica's admin port requires for revoke (`server.adminTokenFile: admin-token`). */
+export const ADMIN_TOKEN = randomUUID() + randomUUID();
 export const SESSION_SECRET = 'redis-integration-test-secret-0123456789abcdef';
 /** Every replica's keyring (one config): what their Checks sign the ext_authz → ext_proc handoff with. */
 export const keyring = createKeyring({ current: { kid: 'k1', secret: SESSION_SECRET } });
@@ -41,6 +44,7 @@ export const keyring = createKeyring({ current: { kid: 'k1', secret: SESSION_SEC
  */
 export function configText(redisUrl: string, keyPrefix: string, policy = ''): string {
   return `resource: ${RESOURCE}
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: ${ISSUER}, jwksFile: jwks.json } }
 session: { ttl: 1h, keys: [{ kid: k1, secret: ${SESSION_SECRET} }] }
 store: { type: redis, url: "${redisUrl}", keyPrefix: "${keyPrefix}", connectTimeout: 1s, commandTimeout: 300ms }

@@ -19,6 +19,7 @@ beforeAll(async () => {
   const identity = await createIdentity();
   const { port } = egress.address() as AddressInfo;
   const config = `resource: ${RESOURCE}
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
 session: { ttl: 1h, keys: [{ kid: k1, secret: ${SESSION_SECRET} }] }
 store: { type: redis, url: "${redis.url}", keyPrefix: "gw-${randomUUID()}:" }

@@ -180,7 +180,7 @@ export const keyring = createKeyring({ current: SESSION_KEY });
 export function configText(issuer: string): string {
   return stringify({
     resource: RESOURCE,
-    server: { host: '127.0.0.1', shutdownGrace: '1s' },
+    server: { host: '127.0.0.1', shutdownGrace: '1s', adminTokenFile: 'admin-token' },
     session: { keys: [SESSION_KEY] },
     identity: { jwt: { issuer, jwksFile: 'jwks.json', algorithms: ['RS256'] }, task: { claim: 'authorized_tasks' } },
     tasks: {
@@ -201,6 +201,7 @@ export async function startToolgate(env: Record<string, string>): Promise<Runnin
   await idp.writeJwksFile(join(dir, 'jwks.json'));
   const configPath = join(dir, 'toolgate.yaml');
   await writeFile(configPath, configText(idp.issuer));
+  await writeFile(join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
   const grpcPort = await freePort();
   const adminPort = await freePort();
   const adminUrl = `http://127.0.0.1:${adminPort}`;
