@@ -1,85 +1,76 @@
 // Issue 9.3, admin port: every state-changing endpoint (session revoke) needs `Authorization: Bearer <secret>`
 // from `server.adminTokenFile`; without that field toolgate does not start. Read-only endpoints stay open.
-// Through the real Envoy (sidecar): a revoke that is refused leaves the session working; the accepted one ends it.
+// Through the real Envoy, both modes: a revoke that is refused leaves the session working; the accepted one ends it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { bearer, connectAs, post } from '../e2e/helpers/client.js';
-import { startStack, TOOLGATE_BIN, type Stack } from '../e2e/helpers/toolgate.js';
+import { TOOLGATE_BIN } from '../e2e/helpers/toolgate.js';
+import { MODES, rpc, startSecurityStack, type SecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
-const TASKS = { support: { tools: [{ tool: 'echo' }] } };
-let stack: Stack;
-let jwt: string;
+describe.each(MODES)('the admin port in %s mode', (mode) => {
+  let s: SecurityStack;
+  beforeAll(async () => {
+    s = await startSecurityStack({ mode, backend: 'express' });
+  }, 60_000);
+  afterAll(async () => {
+    await s?.stop();
+  });
 
-beforeAll(async () => {
-  stack = await startStack({ tasks: TASKS });
-  jwt = await stack.idp.mint({ authorized_tasks: ['support'] });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+  /** A tools/call with the session token, through Envoy: 200 while the session lives, 404 once revoked. */
+  async function callStatus(session: string): Promise<number> {
+    return (await s.post(rpc('tools/call', { name: s.tool('echo'), arguments: { text: 'hi' } }), { session })).status;
+  }
 
-/** A fresh session through Envoy: its client token. */
-async function newSession(): Promise<string> {
-  const agent = await connectAs(stack.endpoint, jwt);
-  const token = agent.transport.sessionId as string;
-  await agent.close();
-  return token;
-}
+  function revoke(token: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${s.toolgate.adminUrl}/admin/sessions/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token }) });
+  }
 
-/** A tools/call with the session token, through Envoy: 200 while the session lives, 404 once revoked. */
-async function callStatus(token: string): Promise<number> {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } });
-  return (await post(stack.endpoint, body, { ...bearer(jwt), 'mcp-session-id': token, 'mcp-protocol-version': '2025-11-25' })).status;
-}
-
-function revoke(token: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${stack.toolgate.adminUrl}/admin/sessions/revoke`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token }) });
-}
-
-describe('POST /admin/sessions/revoke', () => {
   it.each([
     ['no Authorization header', {}],
     ['a wrong bearer secret', { authorization: 'Bearer not-the-admin-secret-0123456789abcdefghijklmnop' }],
     ['the right secret under another scheme', { authorization: 'Basic <admin>' }],
     ['an empty bearer', { authorization: 'Bearer ' }],
-  ])('refuses %s with 401, and the session keeps working', async (_name, headers) => {
-    const token = await newSession();
-    const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('<admin>', stack.toolgate.adminToken)]));
-    const res = await revoke(token, filled);
-    expect(await callStatus(token)).toBe(200);
+  ])('POST /admin/sessions/revoke with %s → 401, and the session keeps working', async (_name, headers) => {
+    const session = await s.initialize();
+    const filled = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('<admin>', s.toolgate.adminToken)]));
+    const res = await revoke(session, filled);
+    expect(await callStatus(session)).toBe(200);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     const body = (await res.json()) as { error: string };
     expect(body.error).toMatch(/server\.adminTokenFile/);
-    expect(JSON.stringify(body)).not.toContain(stack.toolgate.adminToken);
+    expect(JSON.stringify(body)).not.toContain(s.toolgate.adminToken);
   });
 
-  it('revokes with the right bearer secret: the session is gone through Envoy', async () => {
-    const token = await newSession();
-    expect(await callStatus(token)).toBe(200);
-    const res = await revoke(token, { authorization: `Bearer ${stack.toolgate.adminToken}` });
+  it('POST /admin/sessions/revoke with the right bearer secret revokes: the session is gone through Envoy', async () => {
+    const session = await s.initialize();
+    expect(await callStatus(session)).toBe(200);
+    const res = await revoke(session, { authorization: `Bearer ${s.toolgate.adminToken}` });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ revoked: expect.any(String) });
-    expect(await callStatus(token)).toBe(404);
+    expect(await callStatus(session)).toBe(404);
   });
 
   it('accepts the scheme in any case', async () => {
-    const token = await newSession();
-    const res = await revoke(token, { authorization: `bearer ${stack.toolgate.adminToken}` });
+    const session = await s.initialize();
+    const res = await revoke(session, { authorization: `bearer ${s.toolgate.adminToken}` });
+    expect(res.status).toBe(200);
+    expect(await callStatus(session)).toBe(404);
+  });
+
+  it.each(['/healthz', '/readyz', '/metrics'])('GET %s needs no secret', async (path) => {
+    const res = await fetch(`${s.toolgate.adminUrl}${path}`);
     expect(res.status).toBe(200);
   });
-});
 
-describe('read-only admin endpoints stay open', () => {
-  it.each(['/healthz', '/readyz', '/metrics'])('GET %s needs no secret', async (path) => {
-    const res = await fetch(`${stack.toolgate.adminUrl}${path}`);
-    expect(res.status).toBe(200);
+  it('logs each refused admin request', () => {
+    const refused = s.toolgate.records().filter((r) => r.event === 'admin.unauthorized');
+    expect(new Set(refused.map((r) => r.reason))).toEqual(new Set(['missing', 'wrong-secret', 'malformed']));
   });
 });
 
