@@ -67,6 +67,16 @@ describe('signHandoff → verifyHandoff', () => {
     expect(reason(verifyHandoff(keys, meta, RID, NOW))).toBe('bad-mac');
   });
 
+  it('counts an own __proto__ field like any other (unsigned, so refused), and never reads fields through a prototype', () => {
+    const keys = createKeyring({ current: k1 });
+    const meta = overTheWire(sign(keys));
+    Object.defineProperty(meta, '__proto__', { value: { target: 'other-tool' }, enumerable: true, configurable: true, writable: true });
+    expect(reason(verifyHandoff(keys, meta, RID, NOW))).toBe('bad-mac');
+    const inherited = Object.assign(Object.create({ target: 'other-tool', scope: 'admin' }) as Record<string, unknown>, overTheWire(sign(keys)));
+    const check = verifyHandoff(keys, inherited, RID, NOW);
+    expect(check.ok && [check.fields.target, check.fields.scope]).toEqual(['refund', undefined]);
+  });
+
   it('ignores only the field Envoy itself adds (ext_authz_duration), whatever its value', () => {
     const keys = createKeyring({ current: k1 });
     expect(reason(verifyHandoff(keys, overTheWire(sign(keys), { ext_authz_duration: 'anything' }), RID, NOW))).toBe('ok');
