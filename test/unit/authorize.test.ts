@@ -106,7 +106,7 @@ describe('authorize', () => {
   it('does not echo the presented session token on initialize: the new session\'s token must reach the client', async () => {
     const token = await sign({ authorized_tasks: ['refunds'] });
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
-    const out = await run(body, token, { headers: { authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
+    const out = await run(body, token, { headers: { ...JSON_TYPE, authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
     expect(out).toMatchObject({ kind: 'allow', method: 'initialize', overwriteResponseHeaders: {} });
   });
 
