@@ -5,13 +5,14 @@ import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
+import { resolveResource } from './gateway-resources.js';
 import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
 
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
 
-/** Which backend serves a call, and under which name; resources keep their URI. */
+/** Which backend serves a call, and under which name; resources keep their URI (see `resolveResource`). */
 export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | undefined {
   const target = call.target ?? completionTarget(call);
   if (target === undefined) return undefined;
@@ -19,8 +20,8 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
   if (call.method === 'tools/call') ref = resolveExposed(target, ctx.naming, ctx.index.tools);
   else if (call.method === 'prompts/get' || isPromptCompletion(call)) ref = resolveExposed(target, ctx.naming, ctx.index.prompts);
   else {
-    const backend = ctx.index.resources.get(target) ?? (ctx.backends.length === 1 ? ctx.backends[0] : undefined);
-    ref = backend === undefined ? undefined : { backend, name: target };
+    const resource = resolveResource(ctx, call, target);
+    if (resource) return resource;
   }
   if (ref) return { ok: true, ref };
   const what = call.method === 'tools/call' ? 'tool' : call.method === 'prompts/get' ? 'prompt' : 'resource';
