@@ -27,6 +27,9 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // DNS rebinding (src/authz/host-origin.ts)
+  | 'host-not-allowed'
+  | 'origin-not-allowed'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -62,6 +65,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 
