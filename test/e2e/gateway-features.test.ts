@@ -88,10 +88,17 @@ async function rpc(method: string, params: Record<string, unknown>, headers: Rec
   });
 }
 
+// The first read comes before any templates list: toolgate's index is empty, and the miss refreshes it once.
 describe('resource templates route to the backend whose template matches', () => {
-  it('lists both backends\' templates', async () => {
-    const { resourceTemplates } = await agent.client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual([CHARGE_TEMPLATE, BILLING_DOCS, INVENTORY_DOCS, STOCK_TEMPLATE].sort());
+  it('a read before any templates list: the miss refreshes both resource lists once, then routes', async () => {
+    clearAll();
+    const result = await agent.client.readResource({ uri: 'billing://charges/ch_9' });
+    expect(JSON.parse((result.contents[0] as { text: string }).text)).toEqual({ backend: 'billing', vars: { id: 'ch_9' } });
+    for (const backend of [BILLING, INVENTORY]) {
+      expect(received(backend, 'resources/templates/list')).toHaveLength(1);
+      expect(received(backend, 'resources/list')).toHaveLength(1);
+    }
+    expect(received(BILLING, 'resources/read').map(uriOf)).toEqual(['billing://charges/ch_9']);
   });
 
   it.each([
@@ -136,6 +143,11 @@ describe('resource templates route to the backend whose template matches', () =>
     expect(error?.message).toContain(BILLING_DOCS);
     expect(error?.message).toContain(INVENTORY_DOCS);
     expect(received([...BILLING, ...INVENTORY], 'resources/read')).toEqual([]);
+  });
+
+  it('lists both backends\' templates', async () => {
+    const { resourceTemplates } = await agent.client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual([CHARGE_TEMPLATE, BILLING_DOCS, INVENTORY_DOCS, STOCK_TEMPLATE].sort());
   });
 
   it('a URI no template matches is still refused with -32602', async () => {
