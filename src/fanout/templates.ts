@@ -5,6 +5,9 @@ const ANY = Symbol('one character');
 const STAR = Symbol('any run');
 type GlobOp = string | typeof ANY | typeof STAR;
 
+/** RFC 6570 varname: ALPHA / DIGIT / "_" / pct-encoded, dot-separated. */
+const VARNAME = /^(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})+(?:\.(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})+)*$/;
+
 /** One piece of a template path segment: literal text, or a variable (one or more characters, never `/`). */
 type Piece = { readonly text: string } | { readonly variable: true };
 
@@ -48,9 +51,6 @@ export function compileTemplateIndex(owners: ReadonlyMap<string, string>): Templ
 }
 
 export const EMPTY_TEMPLATE_INDEX: TemplateIndex = compileTemplateIndex(new Map());
-
-/** RFC 6570 varname: ALPHA / DIGIT / "_" / pct-encoded, dot-separated. */
-const VARNAME = /^(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})+(?:\.(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})+)*$/;
 
 /** The template's segments, or undefined when it is not a level-1 template. */
 function parseTemplate(template: string): Piece[][] | undefined {

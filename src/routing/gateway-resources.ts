@@ -12,13 +12,14 @@ import { errorReply } from './replies.js';
  * the agent never meant). Undefined: nothing matched (the caller refuses it as unknown).
  */
 export function resolveResource(ctx: Pick<GatewayContext, 'index' | 'backends'>, call: McpCall, uri: string): Resolution | undefined {
+  const to = (backend: string): Resolution => ({ ok: true, ref: { backend, name: uri } });
   const exact = ctx.index.resources.get(uri) ?? (call.method === 'completion/complete' ? ctx.index.templates.ownerOf(uri) : undefined);
-  if (exact !== undefined) return { ok: true, ref: { backend: exact, name: uri } };
+  if (exact !== undefined) return to(exact);
   const matches = ctx.index.templates.matching(uri);
   const backends = [...new Set(matches.map((m) => m.backend))];
-  const only = backends.length === 1 ? backends[0] : ctx.backends.length === 1 && backends.length === 0 ? ctx.backends[0] : undefined;
-  if (only !== undefined) return { ok: true, ref: { backend: only, name: uri } };
-  if (backends.length === 0) return undefined;
+  if (backends.length === 1) return to(backends[0] as string);
+  // With one backend there is nothing to tell apart: it serves whatever it serves.
+  if (backends.length === 0) return ctx.backends.length === 1 ? to(ctx.backends[0] as string) : undefined;
   const candidates = matches.map((m) => `${m.backend}: "${m.template}"`).join('; ');
   return {
     ok: false,
