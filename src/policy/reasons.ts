@@ -27,6 +27,10 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // target reading: a name or URI whose text is not what the server will look up
+  | 'name-not-canonical'
+  | 'uri-not-canonical'
+  | 'uri-invalid'
   // DNS rebinding (src/authz/host-origin.ts)
   | 'host-not-allowed'
   | 'origin-not-allowed'
@@ -65,6 +69,9 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },

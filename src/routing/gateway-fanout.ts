@@ -147,7 +147,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, { resources: merged.resources });
     }
     case 'resources/templates/list': {
-      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resources', t));
+      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       ctx.index.templates = compileTemplateIndex(merged.templates);
       return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
     }
