@@ -9,6 +9,8 @@ export type ReasonCode =
   // identity
   | 'token-missing'
   | 'token-invalid'
+  | 'authorization-malformed'
+  | 'identity-unavailable'
   // task / tool / transaction
   | 'task-missing'
   | 'task-not-authorized'
@@ -53,6 +55,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   metadata: { http: 200, jsonrpc: 0, retryable: false },
   'token-missing': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
   'token-invalid': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
+  'authorization-malformed': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'identity-unavailable': { http: 503, jsonrpc: JsonRpcCode.internalError, retryable: true },
   'task-missing': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
   'task-not-authorized': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
   'tool-not-in-task': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
