@@ -36,6 +36,9 @@ export type ReasonCode =
   // DNS rebinding (src/authz/host-origin.ts)
   | 'host-not-allowed'
   | 'origin-not-allowed'
+  // toolgate's own pipeline
+  /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
+  | 'handoff-invalid'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -78,6 +81,7 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 
