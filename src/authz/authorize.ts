@@ -5,6 +5,7 @@ import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } f
 import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
+import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
 import type { AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
@@ -17,6 +18,9 @@ export interface AuthzInput extends RawHttpFacts {
 
 /** `store` holds quota, budget and loop counters; the process's embedded in-memory store when omitted. */
 export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore()): Promise<AuthzOutcome> {
+  // DNS rebinding: a Host or Origin this endpoint does not answer to gets 403 before anything is read or answered.
+  const foreign = refuseForeignOrigin(runtime, input.headers);
+  if (foreign) return foreign;
   if (input.method === 'GET' && runtime.metadata.paths.includes(input.path)) {
     return { kind: 'reply', reply: metadataReply(runtime.metadata), audit: undefined };
   }

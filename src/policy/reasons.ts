@@ -43,6 +43,9 @@ export type ReasonCode =
   | 'name-not-canonical'
   | 'uri-not-canonical'
   | 'uri-invalid'
+  // DNS rebinding (src/authz/host-origin.ts)
+  | 'host-not-allowed'
+  | 'origin-not-allowed'
   // toolgate's own pipeline
   /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
   | 'handoff-invalid'
@@ -97,6 +100,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });

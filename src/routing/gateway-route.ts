@@ -6,6 +6,7 @@ import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
+import { resolveResource } from './gateway-resources.js';
 import { readingMessage } from '../policy/reading.js';
 import { REASONS } from '../policy/reasons.js';
 import { errorReply } from './replies.js';
@@ -16,9 +17,9 @@ import { FORWARDED_CONTENT_TYPE } from '../mcp/body.js';
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
 
 /**
- * Which backend serves a call, and under which name; resources keep their URI. The target is read exactly as
- * the policy read it (mcp/canonical.ts): a completion reference by its type, and only in canonical form, so the
- * URI or name routed is the one that was judged. ext_authz has already refused a non-canonical target; one that
+ * Which backend serves a call, and under which name; resources keep their URI (`resolveResource`: listed URIs, then
+ * templates). The target is read exactly as the policy read it (mcp/canonical.ts): a completion reference by its
+ * type, and only in canonical form, so the URI or name routed is the one that was judged. ext_authz has already refused a non-canonical target; one that
  * gets here anyway is refused again rather than routed.
  */
 export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | undefined {
@@ -35,8 +36,8 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
   if (target.kind === 'tool') ref = resolveExposed(target.text, ctx.naming, ctx.index.tools);
   else if (target.kind === 'prompt') ref = resolveExposed(target.text, ctx.naming, ctx.index.prompts);
   else {
-    const backend = ctx.index.resources.get(target.text) ?? (ctx.backends.length === 1 ? ctx.backends[0] : undefined);
-    ref = backend === undefined ? undefined : { backend, name: target.text };
+    const resource = resolveResource(ctx, call, target.text);
+    if (resource) return resource;
   }
   if (ref) return { ok: true, ref };
   const what = target.kind === 'tool' ? 'tool' : target.kind === 'prompt' ? 'prompt' : 'resource';

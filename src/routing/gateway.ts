@@ -8,8 +8,9 @@ import { REASONS } from '../policy/reasons.js';
 import type { Session } from '../session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
-import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
+import { deleteAll, initialize, list, notifyAll, setLevelAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
+import { listsFor } from './gateway-resources.js';
 import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
@@ -76,7 +77,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, {});
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log);
-    if (call.method === 'logging/setLevel') return requestAll(c, call, session, version, {});
+    if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
       let resolved = resolveCall(c, call);
       if (resolved && !resolved.ok) {
@@ -92,8 +93,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   }
 
   async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {
-    const method: ListMethod = call.method === 'tools/call' ? 'tools/list' : call.method === 'prompts/get' || call.method === 'completion/complete' ? 'prompts/list' : 'resources/list';
-    await list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log);
+    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log)));
   }
 }
 

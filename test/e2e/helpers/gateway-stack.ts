@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import type { RawConfig } from '../../../src/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
-import { startMcpServer, type McpTestServer } from '../../harness/mcp-server.js';
+import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';
 import { freePort } from '../../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../../harness/process.js';
 import { eventually } from './client.js';
@@ -68,6 +68,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
   readonly envoyArgs?: readonly string[];
+  /** Options for one replica's MCP server (e.g. `extend` to register templates); its replica id is always its name. */
+  readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
 }
 
 export interface ToolgateProcess {
@@ -127,7 +129,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
   try {
     const replicas = {} as Record<ReplicaName, McpTestServer>;
     for (const name of [...BILLING, ...INVENTORY]) {
-      const server = await startMcpServer({ replicaId: name });
+      const server = await startMcpServer({ ...opts.replicaOptions?.(name), replicaId: name });
       cleanup.push(() => server.stop());
       replicas[name] = server;
     }
