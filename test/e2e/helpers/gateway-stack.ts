@@ -68,6 +68,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
   readonly envoyArgs?: readonly string[];
+  /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
+  readonly envoyTemplate?: string;
 }
 
 export interface ToolgateProcess {
@@ -131,7 +133,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
     }
     const [grpcPort, adminPort, egressPort] = [await freePort(), await freePort(), await freePort()];
     const envoy = await startEnvoy({
-      template: GATEWAY_TEMPLATE,
+      template: opts.envoyTemplate ?? GATEWAY_TEMPLATE,
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
