@@ -56,13 +56,16 @@ export function renderTemplate(template: string, vars: TemplateVars): string {
 }
 
 /**
- * A copy of a bootstrap template with top-level YAML appended (e.g. a bootstrap field the rendered file leaves at
- * its default), for tests that need Envoy to behave differently in one respect. Remove the directory afterwards.
+ * A copy of a bootstrap template changed by `edit` (e.g. one bootstrap setting at another value), for tests that
+ * need Envoy to behave differently in one respect. Remove the directory afterwards.
  */
-export async function templateVariant(base: string, appended: string): Promise<{ path: string; remove(): Promise<void> }> {
+export async function templateVariant(base: string, edit: (text: string) => string): Promise<{ path: string; remove(): Promise<void> }> {
+  const original = await readFile(base, 'utf8');
+  const changed = edit(original);
+  if (changed === original) throw new Error(`templateVariant: the edit changed nothing in ${base}`);
   const dir = await mkdtemp(join(tmpdir(), 'toolgate-template-'));
   const path = join(dir, 'envoy-template.yaml');
-  await writeFile(path, `${(await readFile(base, 'utf8')).trimEnd()}\n${appended.trimEnd()}\n`);
+  await writeFile(path, changed);
   return { path, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
