@@ -7,6 +7,7 @@ import { checkHandler } from '../envoy/authz/check.js';
 import { processHandler } from '../envoy/extproc/stream.js';
 import { sidecarExchange } from '../routing/sidecar.js';
 import { gatewayExchange } from '../routing/gateway.js';
+import { refundingExchange } from '../routing/refund.js';
 import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
 import { telemetryHooks } from '../telemetry/hooks.js';
 import { startAdmin } from './admin.js';
@@ -58,7 +59,8 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     throw err;
   });
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
-    return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
+    const exchange = Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
+    return refundingExchange(exchange, authz, store, log);
   }
   const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
     .catch(async (err: unknown) => {

@@ -102,6 +102,8 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
         tasks: outcome.tasks,
         // The body's trace context, so ext_proc's span joins the same trace when no header carries one.
         traceparent: outcome.message?.type === 'call' ? outcome.message.traceparent : undefined,
+        // The receipt of what this call was charged: ext_proc gives it back if it refuses the call.
+        charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
       }),
     };
   }

@@ -96,7 +96,14 @@ async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[
 function authzContext(msg: ProcessingRequest): AuthzContext {
   const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent) };
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent), charged: charged(meta.charged) };
+}
+
+function charged(v: unknown): AuthzContext['charged'] {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { receipt, keys } = v as { receipt?: unknown; keys?: unknown };
+  if (typeof receipt !== 'string' || !Array.isArray(keys)) return undefined;
+  return { receipt, keys: keys.filter((k): k is string => typeof k === 'string') };
 }
 
 function internalError(): Step {
