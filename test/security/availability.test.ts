@@ -1,12 +1,10 @@
-// Issue 9, point 8: a hung toolgate (process alive, connections open, never answering) must cost the client no
-// more than ext_authz's deadline: 503, soon after the 2-s ext_authz timeout, and the backend never called. Through
-// the real Envoy with the checked-in bootstraps, sidecar and gateway mode.
+// Security, availability (issue 9 point 8): a hung toolgate (process alive, its connections open, nothing answered)
+// must cost a client no more than ext_authz's deadline: 503 soon after the 2-s ext_authz timeout, and no backend
+// executes or even receives anything. Through the real pinned Envoy with the checked-in bootstraps, sidecar and
+// gateway mode, against both instrumented backends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
-import type { McpTestServer } from '../harness/mcp-server.js';
-import { bearer, connectAs, POST_HEADERS, toolCall, type Connected } from '../e2e/helpers/client.js';
-import { startGatewayStack, SUPPORT_CLAIMS, type GatewayStack } from '../e2e/helpers/gateway-stack.js';
-import { startStack, type Stack } from '../e2e/helpers/toolgate.js';
+import { MATRIX, PROTOCOL, rpc, startSecurityStack, type SecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
@@ -19,78 +17,63 @@ interface Outcome {
 }
 
 /**
- * Freezes toolgate (SIGSTOP: its sockets stay open, nothing is answered), sends one tool call, and thaws it
- * again whatever happened. The fetch is aborted at the deadline, so a late answer fails the test.
+ * One POST while toolgate is frozen (SIGSTOP: its sockets stay open, nothing is answered); toolgate is thawed again
+ * whatever happens. The request is aborted at the deadline, so a late answer fails the case.
  */
-async function callWhileHung(pid: number, endpoint: string, headers: Record<string, string>, body: string): Promise<Outcome> {
+async function whileHung(s: SecurityStack, body: string, session?: string): Promise<Outcome> {
+  const pid = s.toolgate.process()?.pid;
+  if (pid === undefined) throw new Error('toolgate is not running');
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': PROTOCOL,
+    authorization: `Bearer ${await s.token()}`,
+    ...(session === undefined ? {} : { 'mcp-session-id': session }),
+  };
   process.kill(pid, 'SIGSTOP');
   try {
-    const res = await fetch(endpoint, { method: 'POST', headers: { ...POST_HEADERS, ...headers }, body, signal: AbortSignal.timeout(DEADLINE_MS) });
+    const res = await fetch(s.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(DEADLINE_MS) });
     return { status: res.status, body: await res.text() };
   } finally {
     process.kill(pid, 'SIGCONT');
   }
 }
 
-function executed(replicas: readonly McpTestServer[], tool: string, text: string): number {
-  return replicas.flatMap((r) => r.calls(tool)).filter((c) => c.arguments?.text === text).length;
-}
-
-describe('sidecar mode: toolgate hung', () => {
-  let stack: Stack;
-  let agent: Connected;
+describe.each(MATRIX)('$mode mode, $backend backend: toolgate hung', ({ mode, backend }) => {
+  let s: SecurityStack;
+  let session: string;
   beforeAll(async () => {
-    stack = await startStack({ tasks: { t: { tools: [{ tool: 'echo' }] } } });
-    agent = await connectAs(stack.endpoint, await stack.idp.mint({ authorized_tasks: ['t'] }));
+    s = await startSecurityStack({ mode, backend });
+    session = await s.initialize();
   });
   afterAll(async () => {
-    await agent?.close();
-    await stack?.stop();
+    await s?.stop();
   });
 
-  it('answers 503 within the ext_authz deadline, and the backend executes nothing', async () => {
-    // The session works before toolgate hangs.
-    expect((await agent.client.callTool({ name: 'echo', arguments: { text: 'before' } })).content).toEqual([{ type: 'text', text: 'before' }]);
-    const pid = stack.toolgate.process()?.pid;
-    if (pid === undefined) throw new Error('toolgate is not running');
-    const token = await stack.idp.mint({ authorized_tasks: ['t'] });
-    const headers = { ...bearer(token), 'mcp-session-id': agent.transport.sessionId ?? '' };
+  it.each([
+    ['a tool call of an open session', () => rpc('tools/call', { name: s.tool('echo'), arguments: { text: 'hung-call' } }, 'hung-call'), true],
+    ['a list of an open session', () => rpc('tools/list', {}, 'hung-list'), true],
+    ['an initialize (a new session)', () => rpc('initialize', { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'hung-init', version: '1' } }, 'hung-init'), false],
+  ] as const)('%s: 503 within the ext_authz deadline, and the backends see nothing', async (_name, body, inSession) => {
+    const receivedBefore = s.journal.requests.length;
+    const executedBefore = s.journal.executions.length;
+    const sessionsBefore = s.journal.sessionIds.length;
 
-    const outcome = await callWhileHung(pid, stack.endpoint, headers, toolCall('echo', { text: 'while hung' }));
+    const outcome = await whileHung(s, body(), inSession ? session : undefined);
 
     expect(outcome.status).toBe(503);
-    expect(executed([stack.backend], 'echo', 'while hung')).toBe(0);
-    expect(await stack.envoy.stat('http.mcp.ext_authz.error')).toBeGreaterThanOrEqual(1);
-    // ext_proc was not consulted about ext_authz's own 503 (it would wait 10 s on the hung toolgate, then say 504).
-    expect(await stack.envoy.stat('http.mcp.ext_proc.message_timeouts')).toBe(0);
-    // Thawed, toolgate serves the same session again.
-    expect((await agent.client.callTool({ name: 'echo', arguments: { text: 'after' } })).content).toEqual([{ type: 'text', text: 'after' }]);
-  });
-});
-
-describe('gateway mode: toolgate hung', () => {
-  let stack: GatewayStack;
-  let agent: Connected;
-  beforeAll(async () => {
-    stack = await startGatewayStack();
-    agent = await connectAs(stack.endpoint, await stack.idp.mint(SUPPORT_CLAIMS));
-  });
-  afterAll(async () => {
-    await agent?.close();
-    await stack?.stop();
+    // Nothing reached any backend: no request, no execution, no backend session opened.
+    expect(s.journal.requests.length).toBe(receivedBefore);
+    expect(s.journal.executions.length).toBe(executedBefore);
+    expect(s.journal.sessionIds.length).toBe(sessionsBefore);
+    expect(await s.envoy.stat('http.mcp.ext_authz.error')).toBeGreaterThanOrEqual(1);
+    // ext_proc was not consulted about ext_authz's 503: it would have waited 10 s on the same hung toolgate, then 504.
+    expect(await s.envoy.stat('http.mcp.ext_proc.message_timeouts')).toBe(0);
   });
 
-  it('answers 503 within the ext_authz deadline, and no backend executes anything', async () => {
-    expect((await agent.client.callTool({ name: 'billing.echo', arguments: { text: 'before' } })).content).toEqual([{ type: 'text', text: 'before' }]);
-    const token = await stack.idp.mint(SUPPORT_CLAIMS);
-    const headers = { ...bearer(token), 'mcp-session-id': agent.transport.sessionId ?? '' };
-
-    const outcome = await callWhileHung(stack.toolgate.process.pid, stack.endpoint, headers, toolCall('billing.echo', { text: 'while hung' }));
-
-    expect(outcome.status).toBe(503);
-    expect(executed(Object.values(stack.replicas), 'echo', 'while hung')).toBe(0);
-    expect(await stack.envoy.stat('http.mcp.ext_authz.error')).toBeGreaterThanOrEqual(1);
-    expect(await stack.envoy.stat('http.mcp.ext_proc.message_timeouts')).toBe(0);
-    expect((await agent.client.callTool({ name: 'billing.echo', arguments: { text: 'after' } })).content).toEqual([{ type: 'text', text: 'after' }]);
+  it('serves the same session again once toolgate is thawed', async () => {
+    const reply = await s.post(rpc('tools/call', { name: s.tool('echo'), arguments: { text: 'after-thaw' } }, 'after'), { session });
+    expect(reply.status).toBe(200);
+    expect(s.journal.tools().map((e) => e.args)).toContainEqual({ text: 'after-thaw' });
   });
 });
