@@ -47,13 +47,14 @@ beforeAll(async () => {
     }
     await authz.check({ body: toolCall(6, 'refund', { amount: 1 }) });
 
-    const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/call', target: 'refund' };
+    const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/list', tasks: ['refunds'] };
     const good = proc.open();
     await good.send(procHeaders({ ':method': 'POST', ':path': '/mcp' }, forwarded));
     const refused = proc.open();
     await refused.send(procHeaders({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': 'not-a-token' }, forwarded));
-    // Both streams are open now.
-    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(2);
+    // The list's stream stays open (toolgate waits for its response headers); toolgate ended the refused one with
+    // its immediate answer.
+    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(1);
     good.end();
     refused.end();
     await until(text, (t) => sample(t, 'toolgate_ext_proc_active_streams') === 0, 'ext_proc streams to close');
