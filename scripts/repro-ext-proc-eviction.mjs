@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Minimal reproduction of an Envoy crash (docs/envoy.md, fact 16), with no toolgate: one Envoy, one upstream that
+// Minimal reproduction of an Envoy crash (docs/envoy.md, fact 19), with no toolgate: one Envoy, one upstream that
 // answers slowly, and an ext_proc server that answers CONTINUE to every message. Prints ALIVE or CRASHED.
 //
 //   node scripts/repro-ext-proc-eviction.mjs [--phase request|response] [--close after-envoy|first|never]

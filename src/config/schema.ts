@@ -162,6 +162,12 @@ export const configSchema = z
         shutdownGrace: duration.default('10s'),
         /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */
         tls: serverTls.optional(),
+        /**
+         * File holding the bearer secret every state-changing admin endpoint (session revoke) requires; relative to
+         * the config file. `toolgate serve` refuses to start without it (src/server/admin-auth.ts): optional here only
+         * so that rendering and policy tooling can read configs written for another machine.
+         */
+        adminTokenFile: z.string().min(1).optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s' }),

@@ -33,6 +33,9 @@ export type ReasonCode =
   | 'name-not-canonical'
   | 'uri-not-canonical'
   | 'uri-invalid'
+  // toolgate's own pipeline
+  /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
+  | 'handoff-invalid'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -73,6 +76,7 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 

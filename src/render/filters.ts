@@ -44,7 +44,7 @@ function extAuthz(maxBodyBytes: number): object {
  * Response headers are SKIP unless toolgate asks for them: every answer toolgate gives to request headers
  * overrides the whole mode (mode_override), so this default only decides the local replies of filters before
  * ext_proc. Sending those to toolgate made an outage slower and worse: ext_authz's 503 then waited 10 s on the
- * same hung toolgate and became a 504 (docs/envoy.md, fact 17).
+ * same hung toolgate and became a 504 (docs/envoy.md, fact 20).
  */
 function processingMode(requestBody: BodyMode): object {
   return {

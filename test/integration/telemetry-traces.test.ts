@@ -1,10 +1,11 @@
 // Spans from the built toolgate, exported over OTLP/HTTP (JSON) to an in-process receiver, for Check and ext_proc.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { body as procBody, extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
+import type { HandoffValue } from '../../src/session/handoff.js';
+import { body as procBody, checkedHeaders, extProcClient, headers as rawHeaders } from '../contract/extproc-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
-  checkClient, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
+  checkClient, keyring, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
   type OtlpReceiver, type ReceivedSpan, type RunningToolgate, type TraceParent,
 } from './telemetry-harness.js';
 
@@ -126,6 +127,8 @@ describe('Check spans', () => {
 });
 
 describe('ext_proc spans', () => {
+  /** Request headers as Envoy forwards them after toolgate's Check signed `authz` for them. */
+  const procHeaders = (record: Record<string, string>, authz: Record<string, HandoffValue | undefined>) => checkedHeaders(keyring, record, authz);
   const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd-ext-proc-1', method: 'tools/call', target: 'refund' };
 
   it('covers the stream, named from the forwarded metadata, parented by the request traceparent header', async () => {
@@ -157,7 +160,7 @@ describe('ext_proc spans', () => {
     // toolgate waits for the list's response headers: the stream, and its span, stay open.
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.spans().some(inTrace(tp))).toBe(false);
-    const headersAnswer = await stream.send(procHeaders({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
+    const headersAnswer = await stream.send(rawHeaders({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
     expect(headersAnswer.mode_override?.response_body_mode).toBe('BUFFERED');
     await stream.send(procBody(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'refund' }] } }), 'response_body'));
 

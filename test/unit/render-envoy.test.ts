@@ -68,7 +68,7 @@ describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
 
   it('closes ext_proc streams gracefully and keeps its gRPC client for toolgate far longer than any exchange', () => {
     expect(b.doc.layered_runtime.layers[0].static_layer).toEqual({ 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true });
-    // Envoy's 50-s default let a stream outlive its client, which crashed Envoy 1.40 (docs/envoy.md, fact 16).
+    // Envoy's 50-s default let a stream outlive its client, which crashed Envoy 1.40 (docs/envoy.md, fact 19).
     expect(b.doc.grpc_async_client_manager_config).toEqual({ max_cached_entry_idle_duration: '86400s' });
   });
 
