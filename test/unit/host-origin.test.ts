@@ -123,7 +123,7 @@ identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.js
   it.each([
     ['a foreign Host, metadata path', { ...metadata, headers: { ':authority': 'evil.example' } }, 'host-not-allowed'],
     ['a foreign Origin, an initialize without a token', {
-      method: 'POST', path: '/mcp', body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}',
+      method: 'POST', path: '/mcp', body: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'),
       headers: { ':authority': 'mcp.example.com', origin: 'https://evil.example' },
     }, 'origin-not-allowed'],
   ])('%s: 403, a JSON-RPC error without id, audited', async (_name, input, reason) => {

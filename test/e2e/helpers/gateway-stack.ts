@@ -70,6 +70,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly envoyArgs?: readonly string[];
   /** Options for one replica's MCP server (e.g. `extend` to register templates); its replica id is always its name. */
   readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
+  /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
+  readonly envoyTemplate?: string;
 }
 
 export interface ToolgateProcess {
@@ -135,7 +137,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
     }
     const [grpcPort, adminPort, egressPort] = [await freePort(), await freePort(), await freePort()];
     const envoy = await startEnvoy({
-      template: GATEWAY_TEMPLATE,
+      template: opts.envoyTemplate ?? GATEWAY_TEMPLATE,
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
