@@ -25,6 +25,8 @@ export type ReasonCode =
   | 'batch-not-supported'
   | 'not-jsonrpc'
   | 'header-mismatch'
+  | 'unsupported-protocol-version'
+  | 'session-on-stateless'
   | 'missing-body'
   | 'body-too-large'
   | 'internal-error';
@@ -60,6 +62,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'batch-not-supported': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'not-jsonrpc': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
+  'unsupported-protocol-version': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'session-on-stateless': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
