@@ -133,8 +133,9 @@ describe('MCP SDK client → Envoy → MCP SDK server, ext_authz allowing', () =
     expect(call?.sessionId).toBe(transport.sessionId);
     // Added by Envoy: proof the request went through it.
     expect(call?.headers['x-request-id']).toEqual(expect.any(String));
-    // ext_proc saw the headers both ways and, in sidecar mode, never the request body.
-    expect(stack.authz.processed.at(-1)).toEqual(['request_headers', 'response_headers']);
+    // ext_proc saw the request headers and, in sidecar mode, never the request body; response headers only when the
+    // processor asks for them (mode_override), which this pass-through stub never does.
+    expect(stack.authz.processed.at(-1)).toEqual(['request_headers']);
   });
 
   it('hands ext_authz the JSON-RPC body as raw bytes (pack_as_bytes)', async () => {
