@@ -1,6 +1,7 @@
 // What the authorization pipeline hands back to the Envoy adapter: plain values, no protos.
 import type { AuditRecord } from '../log/audit.js';
 import type { McpMessage } from '../mcp/message.js';
+import type { Charged } from '../store/port.js';
 
 export interface HttpReply {
   readonly status: number;
@@ -20,6 +21,8 @@ export interface AllowOutcome {
   readonly tasks: readonly string[] | undefined;
   /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
   readonly removeHeaders: readonly string[];
+  /** Request headers Envoy sets (overwriting) before the request goes on: the canonical Content-Type of a POST. */
+  readonly overwriteRequestHeaders: Readonly<Record<string, string>>;
   /**
    * Response headers Envoy overwrites where the response has them. The client's own Mcp-Session-Id goes back over
    * any backend session id on the response, so ext_proc need not watch response headers just to mask it.
@@ -28,6 +31,8 @@ export interface AllowOutcome {
   readonly audit: AuditRecord;
   /** The classified body, when it was read: telemetry takes the JSON-RPC id and `_meta.traceparent` from it. */
   readonly message?: McpMessage | undefined;
+  /** What this call was charged (quota, budget, loop counters); ext_proc gives it back if it refuses the call. */
+  readonly charged?: Charged | undefined;
 }
 
 export interface ReplyOutcome {

@@ -1,5 +1,6 @@
 // The toolgate config file format (YAML or JSON), validated with zod at load time.
 import { z } from 'zod';
+import { httpSchema } from './schema-http.js';
 import { KNOWN_PROTOCOL_VERSIONS } from '../mcp/protocol.js';
 import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
 
@@ -46,6 +47,18 @@ const jwtSchema = z
     jwksCacheMaxAge: duration.default('10m'),
     /** Minimum time between two fetches triggered by an unknown `kid`. */
     jwksCooldown: duration.default('30s'),
+    /**
+     * How long one JWKS fetch may take. Keep it below Envoy's ext_authz timeout (2s in the rendered configs), so an
+     * IdP that hangs is answered with toolgate's 503 and Retry-After rather than Envoy's bare one.
+     */
+    jwksTimeout: duration.default('1s'),
+    /** Required `typ` header of access tokens, e.g. `at+jwt` (RFC 9068); any type is accepted when absent. */
+    requireType: z.string().min(1).optional(),
+    /**
+     * Longest accepted token lifetime: `exp - iat`, or, for a token without `iat`, the time left until `exp`.
+     * Unlimited when absent. Tokens without `exp` are always refused.
+     */
+    maxLifetime: duration.optional(),
   })
   .strict()
   .refine((j) => (j.jwksUri ? 1 : 0) + (j.jwksFile ? 1 : 0) === 1, {
@@ -161,7 +174,11 @@ export const configSchema = z
         shutdownGrace: duration.default('10s'),
         /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */
         tls: serverTls.optional(),
-        /** File holding the admin API's bearer token (the rendered Istio Deployment mounts it from the Secret toolgate-admin). */
+        /**
+         * File holding the bearer secret every state-changing admin endpoint (session revoke) requires; relative to
+         * the config file. `toolgate serve` refuses to start without it (src/server/admin-auth.ts): optional here only
+         * so that rendering and policy tooling can read configs written for another machine.
+         */
         adminTokenFile: z.string().min(1).optional(),
       })
       .strict()
@@ -174,6 +191,8 @@ export const configSchema = z
         passthroughToken: z.boolean().default(false),
       })
       .strict(),
+    /** The Host and Origin headers client requests may carry (DNS-rebinding protection, every request, both modes). */
+    http: httpSchema,
     /** RFC 9728 protected-resource metadata served at /.well-known/oauth-protected-resource. */
     metadata: z
       .object({
@@ -235,3 +254,4 @@ export type ToolRuleConfig = z.output<typeof toolRule>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type JwtConfig = z.output<typeof jwtSchema>;
 export type ServerTlsConfig = z.output<typeof serverTls>;
+export type HttpConfig = z.output<typeof httpSchema>;

@@ -1,17 +1,19 @@
 // Gateway requests answered by asking every backend through Envoy's egress listener and merging the answers.
 import type { Logger } from 'pino';
-import { fanOut, type CallOptions } from '../fanout/egress.js';
+import { fanOut, type CallOptions, type EgressFailure, type RequestSuccess } from '../fanout/egress.js';
+import { mergeAnswers } from '../fanout/answers.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
+import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../mcp/catalog.js';
-import type { McpCall } from '../mcp/message.js';
+import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import { newTokenId, sealSession } from '../session/token.js';
-import { capabilitiesFromServer, type BackendEntry, type Session } from '../session/types.js';
+import { capabilitiesFromServer, hasCapability, type BackendEntry, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
 import type { AuthzContext, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
-import { accepted, errorReply, resultReply, sessionNotFound } from './replies.js';
+import { accepted, errorReply, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { revokeSession } from './revocation.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
@@ -33,7 +35,12 @@ export function targets(ctx: GatewayContext, session: Session | undefined): stri
   return session ? ctx.backends.filter((b) => session.backends.has(b)) : [...ctx.backends];
 }
 
-export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger): Promise<Step> {
+/**
+ * Opens a session on every backend and seals them into a new token. `replaces` is the session the client presented
+ * with this initialize: once the new one exists, the old token is revoked and its backend sessions are ended, so
+ * none is left open that no token reaches.
+ */
+export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger, replaces?: { session: Session; store: Store }): Promise<Step> {
   const requested = typeof call.params.protocolVersion === 'string' ? call.params.protocolVersion : '2025-06-18';
   const tokenId = newTokenId();
   const pending = { tokenId, backends: new Map<string, BackendEntry>() };
@@ -70,6 +77,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
   const version = [...backends.values()][0]?.protocolVersion ?? requested;
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
   const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds, tokenId });
+  if (replaces) await endSession(ctx, replaces.session, log, replaces.store);
   return resultReply(call.id, merged, { 'mcp-session-id': token });
 }
 
@@ -80,15 +88,40 @@ export async function notifyAll(ctx: GatewayContext, call: McpCall, session: Ses
   return accepted();
 }
 
-export async function requestAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined, result: unknown): Promise<Step> {
-  const results = await fanOut(targets(ctx, session), (b) =>
+/**
+ * `logging/setLevel` to every backend of the session that announced `logging` (all of them when stateless: no
+ * capabilities known); the answer is the backends' (see `mergeAnswers`): an error when none accepted the level.
+ */
+export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
+  const backends = targets(ctx, session).filter((b) => {
+    const entry = session?.backends.get(b);
+    return entry === undefined || hasCapability(entry.capabilities, 'logging');
+  });
+  if (backends.length === 0) {
+    return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
+  }
+  const results = await fanOut(backends, (b) =>
     ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion)),
   );
-  if (results.ok.size === 0 && results.failed.size > 0) return errorReply(call.id, -32603, `No backend answered ${call.method}. Try again later.`, 502);
-  return resultReply(call.id, result);
+  const merged = mergeAnswers(call.method, new Map<string, RequestSuccess | EgressFailure>([...results.ok, ...results.failed]));
+  switch (merged.kind) {
+    case 'session-expired':
+      return sessionNotFound();
+    case 'error':
+      return jsonReply(merged.status, { jsonrpc: '2.0', id: call.id ?? null, error: { code: merged.code, message: merged.message, ...(merged.data === undefined ? {} : { data: merged.data }) } });
+    case 'result':
+      for (const [backend, what] of merged.refused) log.warn({ event: 'fanout.backend-refused', method: call.method, backend, detail: what }, 'backend did not take the request; the others did');
+      return resultReply(call.id, merged.result);
+  }
 }
 
 export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<Step> {
+  await endSession(ctx, session, log, store);
+  return { kind: 'immediate', status: 200, headers: {}, body: '' };
+}
+
+/** Revokes a session's token and DELETEs its backend sessions; failures are logged, never thrown. */
+async function endSession(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<void> {
   // Revoked first, so no replica serves the ending session while the backends are being told.
   await revokeSession(store, session, log);
   const results = await fanOut(targets(ctx, session), (b) => {
@@ -97,7 +130,6 @@ export async function deleteAll(ctx: GatewayContext, session: Session, log: Logg
     return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, session, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });
   });
   for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
-  return { kind: 'immediate', status: 200, headers: {}, body: '' };
 }
 
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
@@ -126,7 +158,8 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, { resources: merged.resources });
     }
     case 'resources/templates/list': {
-      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resources', t));
+      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
+      ctx.index.templates = compileTemplateIndex(merged.templates);
       return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
     }
   }

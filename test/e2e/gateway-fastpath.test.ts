@@ -121,6 +121,8 @@ describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path r
       result: { isError: true, content: [{ type: 'text', text: 'Refunds above 100 need a human approver. Do not retry.' }], structuredContent: { code: 'condition-failed' } },
     });
     expect(reachedBackend('ch_slow')).toEqual([]);
+    // ext_authz answered the denial itself: no ext_proc message for it.
+    expect(denied.extProcMessages).toBe(0);
 
     const allowed = await call2026('refund', toolCall('refund', { amount: 40, charge_id: 'ch_ok' }, 'slow-2'));
     expect(allowed.trace.some((l) => l.includes(BUFFERING))).toBe(true);

@@ -71,12 +71,12 @@ describe('authorize runs the gate on every request, before policy', () => {
     ['an unknown revision', { 'mcp-protocol-version': '2026-99' }, 'unsupported-protocol-version'],
     ['a session on 2026-07-28', { ...headers2026, 'mcp-session-id': 'abc' }, 'session-on-stateless'],
   ])('%s: a 400 reply with its own audit reason', async (_, headers, reason) => {
-    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: call() });
+    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
     expect(out).toMatchObject({ kind: 'reply', reply: { status: 400 }, audit: { decision: 'deny', reason, subject: 'agent-1' } });
   });
 
   it('the same call with a known revision is allowed', async () => {
-    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, authorization: `Bearer ${token}` }, body: call() });
+    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
     expect(out.kind).toBe('allow');
   });
 });

@@ -11,11 +11,11 @@ import { parse, stringify } from 'yaml';
 import type { RawConfig } from '../../../src/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
-import { startMcpServer, type McpTestServer } from '../../harness/mcp-server.js';
+import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';
 import { freePort } from '../../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../../harness/process.js';
 import { eventually } from './client.js';
-import { requireBuiltDist, TOOLGATE_BIN, type TasksConfig } from './toolgate.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken, type TasksConfig } from './toolgate.js';
 
 /** The bootstrap `toolgate render envoy --config examples/gateway.yaml` generated; the suites run it, never a copy. */
 export const GATEWAY_TEMPLATE = join(REPO_ROOT, 'envoy', 'gateway.yaml');
@@ -68,11 +68,17 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
   readonly envoyArgs?: readonly string[];
+  /** Options for one replica's MCP server (e.g. `extend` to register templates); its replica id is always its name. */
+  readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
+  /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
+  readonly envoyTemplate?: string;
 }
 
 export interface ToolgateProcess {
   readonly adminUrl: string;
   readonly configPath: string;
+  /** The bearer secret the admin port's state-changing endpoints require (`server.adminTokenFile`). */
+  readonly adminToken: string;
   readonly process: ManagedProcess;
   logs(): string;
   /** The JSON log lines, parsed. */
@@ -106,7 +112,7 @@ export function gatewayConfigText(base: {
   const config: RawConfig = {
     ...example,
     resource: `${base.envoyUrl}/mcp`,
-    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s' },
+    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE },
     identity: { ...example.identity, jwt: { issuer: base.idp.issuer, jwksUri: base.idp.jwksUrl, algorithms: ['RS256'] } },
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
@@ -125,13 +131,13 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
   try {
     const replicas = {} as Record<ReplicaName, McpTestServer>;
     for (const name of [...BILLING, ...INVENTORY]) {
-      const server = await startMcpServer({ replicaId: name });
+      const server = await startMcpServer({ ...opts.replicaOptions?.(name), replicaId: name });
       cleanup.push(() => server.stop());
       replicas[name] = server;
     }
     const [grpcPort, adminPort, egressPort] = [await freePort(), await freePort(), await freePort()];
     const envoy = await startEnvoy({
-      template: GATEWAY_TEMPLATE,
+      template: opts.envoyTemplate ?? GATEWAY_TEMPLATE,
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
@@ -168,6 +174,7 @@ async function launchToolgate(text: string, grpcPort: number, adminPort: number,
   const dir = await mkdtemp(join(tmpdir(), 'toolgate-gateway-'));
   const configPath = join(dir, 'toolgate.yaml');
   await writeFile(configPath, text);
+  const adminToken = await writeAdminToken(dir);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   let proc: ManagedProcess;
   try {
@@ -195,6 +202,7 @@ async function launchToolgate(text: string, grpcPort: number, adminPort: number,
   return {
     adminUrl,
     configPath,
+    adminToken,
     process: proc,
     logs: () => proc.logs(),
     records,
