@@ -45,9 +45,23 @@ function sidecarRoutes(plan: EnvoyPlan): object[] {
   return [...fast, { name: backend.name, match: { prefix: '/' }, route: sidecarAction(backend) }];
 }
 
+/**
+ * Failures where the backend never saw the request, so even a tool call may be sent again: no connection, a refused
+ * HTTP/2 stream, or a pooled keep-alive connection the backend closed just as Envoy wrote to it (Node's HTTP server
+ * closes idle connections after 5 s; Envoy keeps them 60 s). The last one failed a few calls per 4000 with 503 UC.
+ */
+const UNSENT_FAILURES = 'connect-failure,refused-stream,reset-before-request';
+
 function sidecarAction(backend: BackendPlan): object {
-  return note({ cluster: backend.cluster, timeout: '0s', idle_timeout: IDLE_TIMEOUT, ...rewrite(backend) }, {
+  return note({
+    cluster: backend.cluster,
+    timeout: '0s',
+    idle_timeout: IDLE_TIMEOUT,
+    retry_policy: { retry_on: UNSENT_FAILURES, num_retries: 2 },
+    ...rewrite(backend),
+  }, {
     timeout: '0s: no overall deadline, or long tool calls and SSE streams would be cut mid-response.',
+    retry_policy: 'Only failures where the backend never saw the request (tool calls are not idempotent), such as a\nkeep-alive connection the backend closed just as Envoy reused it.',
   });
 }
 
@@ -109,7 +123,7 @@ function gatewayAction(backend: BackendPlan, withRewrite: boolean): object {
     idle_timeout: IDLE_TIMEOUT,
     hash_policy: [{ header: { header_name: AFFINITY_HEADER } }],
     retry_policy: {
-      retry_on: 'connect-failure,refused-stream',
+      retry_on: UNSENT_FAILURES,
       num_retries: 2,
       retry_host_predicate: [{
         name: 'envoy.retry_host_predicates.previous_hosts',

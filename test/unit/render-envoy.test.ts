@@ -182,7 +182,15 @@ describe('main listener routes', () => {
   it('sidecar: fast path for the argument-free tool, then everything to the one backend without a deadline', () => {
     const routes = sidecar.routes('mcp');
     expect(routes.map((r: Loose) => r.name)).toEqual(['fast-path:lookup_charge', 'backend']);
-    expect(routes[1]).toEqual({ name: 'backend', match: { prefix: '/' }, route: { cluster: 'backend', timeout: '0s', idle_timeout: '300s' } });
+    expect(routes[1]).toEqual({
+      name: 'backend',
+      match: { prefix: '/' },
+      route: {
+        cluster: 'backend', timeout: '0s', idle_timeout: '300s',
+        // Only failures where the backend never saw the request: a tool call must not run twice.
+        retry_policy: { retry_on: 'connect-failure,refused-stream,reset-before-request', num_retries: 2 },
+      },
+    });
   });
 
   it('gateway: one route per backend on x-toolgate-backend, sticky, retrying only unsent requests, then a 500 for a config mismatch', () => {
@@ -195,7 +203,7 @@ describe('main listener routes', () => {
         cluster: name,
         timeout: '0s',
         hash_policy: [{ header: { header_name: 'x-toolgate-affinity' } }],
-        retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] },
+        retry_policy: { retry_on: 'connect-failure,refused-stream,reset-before-request', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }] },
         regex_rewrite: { pattern: { regex: '^/.*$' }, substitution: '/mcp' },
       });
     }
