@@ -19,6 +19,8 @@ export interface ContinueStep extends HeaderChanges {
   readonly kind: 'continue';
   /** Replacement body; the adapter also fixes content-length. */
   readonly body?: string | Buffer;
+  /** Replacement for one chunk of a STREAMED body (possibly empty: held back); headers are gone, so no content-length. */
+  readonly chunk?: Buffer;
   /** Re-run route selection after header changes (routing on x-toolgate-backend). */
   readonly clearRouteCache?: boolean;
   /** Only honoured in a headers response (Envoy ignores it elsewhere). */

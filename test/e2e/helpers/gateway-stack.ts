@@ -6,6 +6,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
 import type { RawConfig } from '../../../src/config/schema.js';
@@ -68,6 +69,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
   readonly envoyArgs?: readonly string[];
+  /** Registers more tools on every server instance of every replica; told which replica it runs in. */
+  readonly extend?: (server: McpServer, replica: ReplicaName) => void;
 }
 
 export interface ToolgateProcess {
@@ -125,7 +128,8 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
   try {
     const replicas = {} as Record<ReplicaName, McpTestServer>;
     for (const name of [...BILLING, ...INVENTORY]) {
-      const server = await startMcpServer({ replicaId: name });
+      const extend = opts.extend;
+      const server = await startMcpServer({ replicaId: name, ...(extend ? { extend: (s: McpServer) => extend(s, name) } : {}) });
       cleanup.push(() => server.stop());
       replicas[name] = server;
     }

@@ -1,0 +1,95 @@
+// Rewrites the JSON-RPC message of selected events in a passing text/event-stream; every other byte goes on unchanged.
+import { createSseFramer, MAX_HELD_EVENT_BYTES } from './sse-frames.js';
+
+/** Returns the message to send instead, or undefined to leave the event byte for byte as it was. */
+export type MessageRewrite = (message: unknown) => Record<string, unknown> | undefined;
+
+export interface SseRewriter {
+  /** The bytes that can go on after this chunk (possibly none: an event is held until its blank line). */
+  push(chunk: Uint8Array): Buffer;
+  /** Everything still held, at the end of the stream. */
+  end(): Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES): SseRewriter {
+  const framer = createSseFramer(maxHeld);
+  // A rewritten event is rebuilt with its own line ends: the LF that completed its last CR is then dropped.
+  let lastRewritten = false;
+  const join = (pieces: ReturnType<typeof framer.push>): Buffer => {
+    if (pieces.length === 0) return EMPTY;
+    const parts: Buffer[] = [];
+    for (const piece of pieces) {
+      if (piece.continuation) {
+        if (!lastRewritten) parts.push(piece.bytes);
+        continue;
+      }
+      const changed = piece.event ? rewriteEvent(piece.bytes, rewrite) : undefined;
+      lastRewritten = changed !== undefined;
+      parts.push(changed ?? piece.bytes);
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  };
+  return { push: (chunk) => join(framer.push(chunk)), end: () => join(framer.end()) };
+}
+
+/** One event's fields, in order, as the WHATWG parser reads them; `data` lines joined with LF. */
+export interface EventFields {
+  /** Every line that is not a data line (comments, event, id, retry, unknown fields), verbatim. */
+  readonly other: readonly string[];
+  /** Undefined when the event has no data line. */
+  readonly data: string | undefined;
+}
+
+export function eventFields(block: Buffer | string): EventFields {
+  const text = typeof block === 'string' ? block : block.toString('utf8');
+  const other: string[] = [];
+  const data: string[] = [];
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line === '') continue;
+    if (line === 'data' || line.startsWith('data:')) {
+      const value = line.slice(5);
+      data.push(value.startsWith(' ') ? value.slice(1) : value);
+    } else {
+      other.push(line);
+    }
+  }
+  return { other, data: data.length > 0 ? data.join('\n') : undefined };
+}
+
+/** The value of the event's last `event` field ('' when none), as the WHATWG parser reads it. */
+export function eventType(other: readonly string[]): string {
+  let type = '';
+  for (const line of other) {
+    if (line === 'event') type = '';
+    else if (line.startsWith('event:')) type = line.slice(line.startsWith('event: ') ? 7 : 6);
+  }
+  return type;
+}
+
+/** An event from its fields: the other lines as they were, then the data as one line (JSON has no raw newline). */
+export function eventBytes(other: readonly string[], data: string): Buffer {
+  return Buffer.from(`${other.map((l) => `${l}\n`).join('')}data: ${data}\n\n`, 'utf8');
+}
+
+/**
+ * The event with its message rewritten, or undefined when it stays as it is. Only events whose data can be a
+ * JSON-RPC message with a method are parsed: responses and plain data pass without a JSON parse.
+ */
+export function rewriteEvent(block: Buffer, rewrite: MessageRewrite): Buffer | undefined {
+  if (block.indexOf('"method"') === -1) return undefined;
+  const { other, data } = eventFields(block);
+  if (data === undefined) return undefined;
+  // MCP clients read only `message` events (the default type); others are not JSON-RPC traffic.
+  const type = eventType(other);
+  if (type !== '' && type !== 'message') return undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const changed = rewrite(message);
+  return changed === undefined ? undefined : eventBytes(other, JSON.stringify(changed));
+}
