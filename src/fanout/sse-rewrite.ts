@@ -4,6 +4,9 @@ import { createSseFramer, MAX_HELD_EVENT_BYTES } from './sse-frames.js';
 /** Returns the message to send instead, or undefined to leave the event byte for byte as it was. */
 export type MessageRewrite = (message: unknown) => Record<string, unknown> | undefined;
 
+/** The event id the client should see for one the backend sent. */
+export type IdRewrite = (id: string) => string;
+
 export interface SseRewriter {
   /** The bytes that can go on after this chunk (possibly none: an event is held until its blank line). */
   push(chunk: Uint8Array): Buffer;
@@ -13,7 +16,7 @@ export interface SseRewriter {
 
 const EMPTY = Buffer.alloc(0);
 
-export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES): SseRewriter {
+export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES, rewriteId?: IdRewrite): SseRewriter {
   const framer = createSseFramer(maxHeld);
   // A rewritten event is rebuilt with its own line ends: the LF that completed its last CR is then dropped.
   let lastRewritten = false;
@@ -25,7 +28,7 @@ export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EV
         if (!lastRewritten) parts.push(piece.bytes);
         continue;
       }
-      const changed = piece.event ? rewriteEvent(piece.bytes, rewrite) : undefined;
+      const changed = piece.event ? rewriteEvent(piece.bytes, rewrite, rewriteId) : undefined;
       lastRewritten = changed !== undefined;
       parts.push(changed ?? piece.bytes);
     }
@@ -68,18 +71,32 @@ export function eventType(other: readonly string[]): string {
   return type;
 }
 
-/** An event from its fields: the other lines as they were, then the data as one line (JSON has no raw newline). */
-export function eventBytes(other: readonly string[], data: string): Buffer {
-  return Buffer.from(`${other.map((l) => `${l}\n`).join('')}data: ${data}\n\n`, 'utf8');
+/** An event from its fields: the other lines as they were, then the data (JSON has no raw newline; others may). */
+export function eventBytes(other: readonly string[], data: string | undefined): Buffer {
+  const dataLines = data === undefined ? '' : data.split('\n').map((part) => `data: ${part}\n`).join('');
+  return Buffer.from(`${other.map((l) => `${l}\n`).join('')}${dataLines}\n`, 'utf8');
 }
 
+const ID_LINE = /(?:^|[\r\n])id(?:[:\r\n]|$)/;
+
 /**
- * The event with its message rewritten, or undefined when it stays as it is. Only events whose data can be a
- * JSON-RPC message with a method are parsed: responses and plain data pass without a JSON parse.
+ * The event with its message (and, given `rewriteId`, its id) rewritten, or undefined when it stays as it is.
+ * Only events whose data can be a JSON-RPC message with a method are parsed: responses and plain data pass
+ * without a JSON parse.
  */
-export function rewriteEvent(block: Buffer, rewrite: MessageRewrite): Buffer | undefined {
-  if (block.indexOf('"method"') === -1) return undefined;
-  const { other, data } = eventFields(block);
+export function rewriteEvent(block: Buffer, rewrite: MessageRewrite, rewriteId?: IdRewrite): Buffer | undefined {
+  const mayHaveMethod = block.indexOf('"method"') !== -1;
+  const text = mayHaveMethod || rewriteId ? block.toString('utf8') : '';
+  const hasId = rewriteId !== undefined && ID_LINE.test(text);
+  if (!mayHaveMethod && !hasId) return undefined;
+  const { other, data } = eventFields(text);
+  const changed = mayHaveMethod ? rewrittenData(other, data, rewrite) : undefined;
+  if (changed === undefined && !hasId) return undefined;
+  const lines = hasId ? other.map((line) => idLine(line, rewriteId as IdRewrite)) : other;
+  return eventBytes(lines, changed ?? data);
+}
+
+function rewrittenData(other: readonly string[], data: string | undefined, rewrite: MessageRewrite): string | undefined {
   if (data === undefined) return undefined;
   // MCP clients read only `message` events (the default type); others are not JSON-RPC traffic.
   const type = eventType(other);
@@ -91,5 +108,13 @@ export function rewriteEvent(block: Buffer, rewrite: MessageRewrite): Buffer | u
     return undefined;
   }
   const changed = rewrite(message);
-  return changed === undefined ? undefined : eventBytes(other, JSON.stringify(changed));
+  return changed === undefined ? undefined : JSON.stringify(changed);
+}
+
+/** An `id` line with the value the client should see; an empty id (which resets the client's) stays empty. */
+function idLine(line: string, rewriteId: IdRewrite): string {
+  if (line !== 'id' && !line.startsWith('id:')) return line;
+  const raw = line.slice(3);
+  const value = raw.startsWith(' ') ? raw.slice(1) : raw;
+  return value === '' || value.includes('\0') ? line : `id: ${rewriteId(value)}`;
 }

@@ -1,6 +1,8 @@
 // Gateway mode, server-to-client requests on a routed call's own SSE stream: ids that name their backend on the
 // way to the client, and the client's reply routed back to that backend with that backend's session.
 import { BACKEND_HEADER } from '../fanout/egress.js';
+import { encodeCursor } from '../fanout/event-cursor.js';
+import { MAX_HELD_EVENT_BYTES } from '../fanout/sse-frames.js';
 import { createSseRewriter, type SseRewriter } from '../fanout/sse-rewrite.js';
 import { JsonRpcCode, MCP_SESSION_HEADER, type JsonRpcId } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
@@ -12,10 +14,18 @@ import { errorReply } from './replies.js';
 /** Streams the SSE answer of a routed call through toolgate, chunk by chunk, never buffered whole. */
 const STREAM_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'STREAMED' };
 
-/** A rewriter of server request ids for one backend of one client session. */
+/**
+ * A rewriter of server request ids for one backend of one client session. Event ids (backends with an event
+ * store send them) name their backend too, so a client resuming the call's stream with a GET and Last-Event-ID
+ * reaches that backend's stream through the gateway's event-stream server.
+ */
 export function serverRequestRewriter(ctx: GatewayContext, session: Session, backend: string): SseRewriter {
   const keyring = ctx.runtime.sessions.keyring;
-  return createSseRewriter((message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id)));
+  return createSseRewriter(
+    (message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id)),
+    MAX_HELD_EVENT_BYTES,
+    (id) => encodeCursor({ kind: 'request', ids: new Map([[backend, id]]) }),
+  );
 }
 
 export interface ResponseWatch extends HeaderChanges {

@@ -8,13 +8,14 @@ import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, 
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
 import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
-import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
+import { errorReply, identityMissing, resultReply } from './replies.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../mcp/message.js';
 import type { SseRewriter } from '../fanout/sse-rewrite.js';
 import { rewriteChunk, routeReply, watchRoutedResponse } from './gateway-server-requests.js';
+import { eventStreamStep } from './gateway-events.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
@@ -47,9 +48,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
         clientToken = presented.token;
       }
       const method = headers[':method'];
-      if (method === 'GET') {
-        return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: 'This gateway serves several backends and offers no GET event stream; server messages arrive on POST responses.' } }, { allow: 'POST, DELETE' });
-      }
+      if (method === 'GET') return eventStreamStep(runtime, session, clientToken, authz.subject, headers, remove);
       if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
       return fast ?? { kind: 'continue', remove, mode: session?.clientCapabilities ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };

@@ -33,6 +33,19 @@ const repliesAt = (replica: McpTestServer): RecordedRequest[] =>
 
 const allReplicas = (): Array<[ReplicaName, McpTestServer]> => Object.entries(stack.replicas) as Array<[ReplicaName, McpTestServer]>;
 
+
+/**
+ * A client whose GET stream is open at both backends: a message for the standalone stream is dropped by the SDK
+ * server while no stream is open, so a test that sends one right after connecting would race the GET.
+ */
+async function connectWithStream(): Promise<AnsweringClient> {
+  const seen = new Map(allReplicas().map(([name, r]) => [name, r.requests.length]));
+  const newGets = () => allReplicas().flatMap(([name, r]) => r.requests.slice(seen.get(name) ?? 0).filter((q) => q.httpMethod === 'GET' && q.status === undefined));
+  const agent = await connectAnswering(stack.endpoint, jwt);
+  await eventually(() => newGets().length >= 2, 'the client\'s GET stream open at both backends', 10_000, 20);
+  return agent;
+}
+
 function clearAll(): void {
   for (const [, r] of allReplicas()) r.clearRequests();
 }
@@ -59,7 +72,7 @@ function expectRepliesOnlyAt(replica: string, count: number): void {
 describe.each(['request', 'standalone'] as const)('a request from inside a tool, on the %s stream', (stream) => {
   let agent: AnsweringClient;
   beforeAll(async () => {
-    agent = await connectAnswering(stack.endpoint, jwt);
+    agent = await connectWithStream();
   });
   afterAll(async () => {
     await agent?.close();
@@ -83,7 +96,7 @@ describe.each(['request', 'standalone'] as const)('a request from inside a tool,
 
 describe('two backends asking at once', () => {
   it('routes each answer to its own backend although both backends number their requests alike', async () => {
-    const agent = await connectAnswering(stack.endpoint, jwt);
+    const agent = await connectWithStream();
     try {
       clearAll();
       const calls = (['billing', 'inventory'] as const).flatMap((backend) =>
@@ -103,7 +116,7 @@ describe('two backends asking at once', () => {
 
 describe('a request outside any tool call, on the standalone GET stream', () => {
   it.each(ASK_KINDS)('%s sent with server.request after the call returned reaches the client and comes back', async (kind) => {
-    const agent = await connectAnswering(stack.endpoint, jwt);
+    const agent = await connectWithStream();
     try {
       journal.later.length = 0;
       for (const backend of ['billing', 'inventory']) {

@@ -63,6 +63,7 @@ async function ask(server: McpServer, replica: string, kind: AskKind, related: {
 /**
  * `ask_client {kind, stream}`: asks the client inside the call, on the call's own SSE stream (`request`) or on
  * the session's standalone GET stream (`standalone`), and returns the answer with the replica that asked.
+ * `push {text}`: a `notifications/message` on the standalone stream, naming the replica as its logger.
  * `ask_later {kind, delay_ms}`: returns at once; after the delay the server asks on the standalone stream with
  * `server.server.request`, outside any tool call, and notes the outcome in the journal.
  */
@@ -74,6 +75,13 @@ export function registerAskTools(journal: AskJournal): (server: McpServer, repli
     }, async ({ kind, stream }, extra) => {
       const answer = await ask(server, replica, kind, stream === 'request' ? { relatedRequestId: extra.requestId } : {});
       return { content: [{ type: 'text' as const, text: answer }], structuredContent: { replica, kind, answer } };
+    });
+    server.registerTool('push', {
+      description: 'Sends notifications/message with the text on the standalone GET stream.',
+      inputSchema: { text: z.string() },
+    }, async ({ text }) => {
+      await server.server.notification({ method: 'notifications/message', params: { level: 'info', logger: replica, data: text } });
+      return { content: [{ type: 'text' as const, text: 'pushed' }] };
     });
     server.registerTool('ask_later', {
       description: 'Asks the client after the call has returned, outside any tool call.',
