@@ -32,7 +32,8 @@ export interface DemoConfigInput {
 export function demoConfig(input: DemoConfigInput): RawConfig {
   return {
     resource: input.resource,
-    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, shutdownGrace: '2s' },
+    // eventsPort 0: a free port, like the others; the demo's Envoy is given the one toolgate bound.
+    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, eventsPort: 0, shutdownGrace: '2s' },
     identity: {
       jwt: { issuer: input.issuer, jwksUri: input.jwksUri, algorithms: ['RS256'] },
       task: { claim: 'authorized_tasks' },
