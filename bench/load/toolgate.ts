@@ -33,7 +33,7 @@ export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetu
   const adminPort = await freePort();
   const config: RawConfig = {
     resource: RESOURCE,
-    server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '2s' },
+    server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '2s', adminTokenFile: 'admin-token' },
     identity: {
       jwt: { issuer: idp.issuer, jwksFile, algorithms: ['RS256'] },
       task: { claim: 'authorized_tasks' },
@@ -52,6 +52,8 @@ export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetu
   };
   const configPath = join(workDir, 'toolgate.yaml');
   writeFileSync(configPath, stringify(config));
+  // toolgate does not start without an admin secret; the benchmark never uses the admin actions.
+  writeFileSync(join(workDir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
   return { configPath, grpcPort, adminPort, token };
 }
 

@@ -23,7 +23,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   if (!identity.ok) {
     return {
       kind: 'reply',
-      reply: unauthenticatedReply(runtime.metadata, identity.reason, identity.detail),
+      reply: unauthenticatedReply(runtime.metadata, identity),
       audit: { decisionId, subject: undefined, task: undefined, method: undefined, tool: undefined, decision: 'deny', reason: identity.reason, detail: identity.detail },
     };
   }
@@ -40,7 +40,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
   const decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
   // Counters are charged only once everything else allows the call.
-  const { decision, detail } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message }, decided);
+  // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
+  const { decision, detail, charged } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided);
   if (!decision.allow) {
     return {
       kind: 'reply',
@@ -58,9 +59,11 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
-    overwriteResponseHeaders: echoSession(input.headers),
+    // initialize answers with a new session token, which the old one must not overwrite.
+    overwriteResponseHeaders: method === 'initialize' ? {} : echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
     message,
+    charged,
   };
 }
 

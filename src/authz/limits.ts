@@ -15,7 +15,7 @@ import {
 } from '../policy/limit-messages.js';
 import { expressionErrorMessage } from '../policy/messages.js';
 import type { ReasonCode } from '../policy/reasons.js';
-import { attempt, type Consumed, type Counter, type Store } from '../store/port.js';
+import { attempt, type Charged, type Consumed, type Counter, type Receipt, type Store } from '../store/port.js';
 import { countStoreError } from '../telemetry/metrics.js';
 
 export interface LimitFacts {
@@ -23,7 +23,15 @@ export interface LimitFacts {
   /** The verified subject; the loop breaker counts per subject. */
   readonly subject: string;
   readonly call: McpCall | McpReply | McpBodyless;
+  /** The decision's id: names the receipt of what this call is charged, so a later refusal can give it back. */
+  readonly decisionId?: string;
 }
+
+/**
+ * How long a charge can be given back. ext_proc refuses a call within the same request, a few seconds at most
+ * (its message timeout) after ext_authz charged it; the receipt outliving that costs only memory.
+ */
+export const RECEIPT_TTL_MS = 60_000;
 
 type CounterFeature = Exclude<StoreFeature, 'revocation'>;
 
@@ -34,12 +42,15 @@ export interface PlannedCounter {
   readonly refuse: (consumed: Extract<Consumed, { ok: false }>, nowMs: number) => Deny;
 }
 
-export type LimitPlan = { readonly ok: true; readonly counters: readonly PlannedCounter[] } | { readonly ok: false; readonly deny: Deny };
+/** `tag` is the counters' shared hash tag (`{task/rule}`), which the receipt's key carries too. */
+export type LimitPlan = { readonly ok: true; readonly counters: readonly PlannedCounter[]; readonly tag: string } | { readonly ok: false; readonly deny: Deny };
 
 export interface LimitResult {
   readonly decision: Decision;
   /** For the audit record when the decision stands only because a store failure was configured to allow. */
   readonly detail?: string;
+  /** What the call was charged, when it was charged and a receipt was written (facts.decisionId given). */
+  readonly charged?: Charged;
 }
 
 /**
@@ -51,9 +62,11 @@ export async function applyLimits(policy: CompiledPolicy, store: Store, facts: L
   const plan = planLimits(policy, facts, decision.task, decision.rule);
   if (!plan.ok) return { decision: plan.deny };
   if (plan.counters.length === 0) return { decision };
-  const result = await attempt(store.consume(plan.counters.map((p) => p.counter)));
+  const counters = plan.counters.map((p) => p.counter);
+  const receipt: Receipt | undefined = facts.decisionId === undefined ? undefined : { key: `ctr:${plan.tag}:receipt:${encode(facts.decisionId)}`, ttlMs: RECEIPT_TTL_MS };
+  const result = await attempt(store.consume(counters, receipt));
   if (result.ok) {
-    if (result.value.ok) return { decision };
+    if (result.value.ok) return receipt ? { decision, charged: { receipt: receipt.key, keys: counters.map((c) => c.key) } } : { decision };
     const refused = plan.counters[result.value.index];
     if (refused) return { decision: refused.refuse(result.value, now()) };
     return { decision: deny('internal-error', 'The gateway could not check this call\'s limits. Do not retry.', decision.task, undefined) };
@@ -73,7 +86,7 @@ export async function applyLimits(policy: CompiledPolicy, store: Store, facts: L
 /** The counters one allowed tools/call charges, in refusal priority: the loop first, then quota, then budget. */
 export function planLimits(policy: CompiledPolicy, facts: LimitFacts, task: string | undefined, ruleId: string | undefined): LimitPlan {
   const call = facts.call;
-  if (call.type !== 'call' || call.target === undefined) return { ok: true, counters: [] };
+  if (call.type !== 'call' || call.target === undefined) return { ok: true, counters: [], tag: '' };
   const tool = call.target;
   const rule = ruleId === undefined ? undefined : policy.rules.get(ruleId);
   const taskName = task ?? rule?.task ?? '';
@@ -89,7 +102,7 @@ export function planLimits(policy: CompiledPolicy, facts: LimitFacts, task: stri
       refuse: (c, nowMs) => deny('loop-detected', loopDetectedMessage({ tool, repeats: c.used, window: loop.window, resetAtMs: c.resetAtMs, nowMs }), task, loop.path),
     });
   }
-  if (rule === undefined || (rule.quota === undefined && rule.budget === undefined)) return { ok: true, counters };
+  if (rule === undefined || (rule.quota === undefined && rule.budget === undefined)) return { ok: true, counters, tag };
 
   const context = exprContext(facts.claims, call, taskName);
   const { quota, budget } = rule;
@@ -118,7 +131,7 @@ export function planLimits(policy: CompiledPolicy, facts: LimitFacts, task: stri
         deny('budget-exceeded', budgetExceededMessage({ tool, task: taskName, max: budget.max, per: budget.per, used: c.used, amount: spend, resetAtMs: c.resetAtMs, nowMs }), task, `${rule.path}.budget`),
     });
   }
-  return { ok: true, counters };
+  return { ok: true, counters, tag };
 }
 
 /** Same arguments, same hash: object keys sorted at every level, so `{a,b}` and `{b,a}` are one call. */

@@ -1,6 +1,7 @@
 // What the authorization pipeline hands back to the Envoy adapter: plain values, no protos.
 import type { AuditRecord } from '../log/audit.js';
 import type { McpMessage } from '../mcp/message.js';
+import type { Charged } from '../store/port.js';
 
 export interface HttpReply {
   readonly status: number;
@@ -28,6 +29,8 @@ export interface AllowOutcome {
   readonly audit: AuditRecord;
   /** The classified body, when it was read: telemetry takes the JSON-RPC id and `_meta.traceparent` from it. */
   readonly message?: McpMessage | undefined;
+  /** What this call was charged (quota, budget, loop counters); ext_proc gives it back if it refuses the call. */
+  readonly charged?: Charged | undefined;
 }
 
 export interface ReplyOutcome {

@@ -1,4 +1,5 @@
 // Turns identity failures, invalid messages and policy denials into the HTTP answer the client sees.
+import type { VerifyFailure } from '../identity/jwt.js';
 import { bearerChallenge, type ResourceMetadata } from '../identity/metadata.js';
 import type { McpInvalid, McpMessage } from '../mcp/message.js';
 import { hasOutputSchema } from '../mcp/catalog.js';
@@ -13,18 +14,47 @@ export function metadataReply(metadata: ResourceMetadata): HttpReply {
   return { status: 200, headers: { ...JSON_TYPE, 'cache-control': 'public, max-age=300' }, body: metadata.document };
 }
 
-export function unauthenticatedReply(metadata: ResourceMetadata, reason: 'token-missing' | 'token-invalid', detail: string): HttpReply {
-  const challenge = reason === 'token-missing'
-    ? bearerChallenge(metadata.url)
-    : bearerChallenge(metadata.url, { code: 'invalid_token', description: detail });
-  const text = reason === 'token-missing'
-    ? 'Authentication required: send an OAuth bearer token for this resource.'
-    : `The bearer token was rejected (${detail}). Obtain a new token for this resource.`;
-  return {
-    status: 401,
-    headers: { ...JSON_TYPE, 'www-authenticate': challenge },
-    body: jsonRpcError(null, REASONS[reason].jsonrpc, text),
-  };
+/** When to try again after the identity provider could not be reached (the next request fetches the key set again). */
+export const IDP_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Why there is no verified identity, as the client must hear it: 401 with the RFC 6750/9728 challenge for a missing
+ * or bad token, 400 (`invalid_request`, RFC 6750 §3.1) for an Authorization header that is not one bearer token,
+ * 503 with Retry-After when the key set is out of reach (nothing is wrong with the token as far as anyone knows).
+ */
+export function unauthenticatedReply(metadata: ResourceMetadata, failure: VerifyFailure): HttpReply {
+  const jsonrpc = REASONS[failure.reason].jsonrpc;
+  switch (failure.reason) {
+    case 'token-missing':
+      return {
+        status: 401,
+        headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url) },
+        body: jsonRpcError(null, jsonrpc, 'Authentication required: send an OAuth bearer token for this resource.'),
+      };
+    case 'token-invalid':
+      return {
+        status: 401,
+        headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url, { code: 'invalid_token', description: failure.detail }) },
+        body: jsonRpcError(null, jsonrpc, `The bearer token was rejected (${failure.detail}). Obtain a new token for this resource.`),
+      };
+    case 'authorization-malformed':
+      return {
+        status: 400,
+        headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url, { code: 'invalid_request', description: failure.detail }) },
+        body: jsonRpcError(null, jsonrpc, failure.message),
+      };
+    case 'identity-unavailable':
+      return {
+        status: 503,
+        headers: { ...JSON_TYPE, 'retry-after': String(IDP_RETRY_AFTER_SECONDS) },
+        body: jsonRpcError(
+          null,
+          jsonrpc,
+          `The identity provider could not be reached (${failure.detail}), so the bearer token could not be checked and the request was not forwarded. ` +
+            `This is not a problem with your token: retry in ${IDP_RETRY_AFTER_SECONDS} seconds.`,
+        ),
+      };
+  }
 }
 
 export function invalidReply(message: McpInvalid): HttpReply {

@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { renderEnvoyFile } from '../render/envoy.js';
 import { concatenate, renderIstioFile } from '../render/istio.js';
+import { loadAdminAuth } from '../server/admin-auth.js';
 import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
 
@@ -44,6 +45,8 @@ function runCheck(args: string[]): number {
   }
   try {
     const runtime = loadConfigFile(file);
+    // What `serve` would refuse, check-config refuses too: the admin secret is read at start-up.
+    loadAdminAuth(runtime.config.server, file);
     const tasks = Object.keys(runtime.config.tasks).length;
     console.log(`${file}: ok (${tasks} task${tasks === 1 ? '' : 's'}, resource ${runtime.config.resource})`);
     return 0;

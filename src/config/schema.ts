@@ -36,6 +36,18 @@ const jwtSchema = z
     jwksCacheMaxAge: duration.default('10m'),
     /** Minimum time between two fetches triggered by an unknown `kid`. */
     jwksCooldown: duration.default('30s'),
+    /**
+     * How long one JWKS fetch may take. Keep it below Envoy's ext_authz timeout (2s in the rendered configs), so an
+     * IdP that hangs is answered with toolgate's 503 and Retry-After rather than Envoy's bare one.
+     */
+    jwksTimeout: duration.default('1s'),
+    /** Required `typ` header of access tokens, e.g. `at+jwt` (RFC 9068); any type is accepted when absent. */
+    requireType: z.string().min(1).optional(),
+    /**
+     * Longest accepted token lifetime: `exp - iat`, or, for a token without `iat`, the time left until `exp`.
+     * Unlimited when absent. Tokens without `exp` are always refused.
+     */
+    maxLifetime: duration.optional(),
   })
   .strict()
   .refine((j) => (j.jwksUri ? 1 : 0) + (j.jwksFile ? 1 : 0) === 1, {
@@ -155,6 +167,12 @@ export const configSchema = z
         shutdownGrace: duration.default('10s'),
         /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */
         tls: serverTls.optional(),
+        /**
+         * File holding the bearer secret every state-changing admin endpoint (session revoke) requires; relative to
+         * the config file. `toolgate serve` refuses to start without it (src/server/admin-auth.ts): optional here only
+         * so that rendering and policy tooling can read configs written for another machine.
+         */
+        adminTokenFile: z.string().min(1).optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s' }),

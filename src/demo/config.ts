@@ -29,11 +29,14 @@ export interface DemoConfigInput {
   readonly endpoints: Readonly<Record<'billing' | 'inventory', readonly string[]>>;
 }
 
+/** The admin bearer secret's file, next to the demo config (the stack writes a random one there). */
+export const DEMO_ADMIN_TOKEN_FILE = 'admin-token';
+
 export function demoConfig(input: DemoConfigInput): RawConfig {
   return {
     resource: input.resource,
     // eventsPort 0: a free port, like the others; the demo's Envoy is given the one toolgate bound.
-    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, eventsPort: 0, shutdownGrace: '2s' },
+    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, eventsPort: 0, shutdownGrace: '2s', adminTokenFile: DEMO_ADMIN_TOKEN_FILE },
     identity: {
       jwt: { issuer: input.issuer, jwksUri: input.jwksUri, algorithms: ['RS256'] },
       task: { claim: 'authorized_tasks' },

@@ -83,6 +83,7 @@ function printTryIt(demo: DemoStack, token: string, print: (line: string) => voi
   print('The mesh stays up until Ctrl-C.');
   print(`  gateway URL  ${demo.endpoint}`);
   print(`  config       ${demo.toolgate.configPath}  (edit it: toolgate reloads it live)`);
+  print(`  admin secret ${demo.toolgate.adminTokenPath}  (Bearer secret for POST ${demo.toolgate.adminUrl}/admin/sessions/revoke)`);
   print('  demo token   (valid for 1 hour; send it as "Authorization: Bearer <token>"):');
   print(`export TOKEN='${token}'`);
   print('');

@@ -12,7 +12,7 @@ import { compilePolicy } from '../policy/compile.js';
 import { renderEnvoy } from '../render/envoy.js';
 import { serve } from '../server/serve.js';
 import { auditFeed, type AuditFeed } from './audit-feed.js';
-import { demoConfigText } from './config.js';
+import { DEMO_ADMIN_TOKEN_FILE, demoConfigText } from './config.js';
 import { envoyBinary, startEnvoy } from './envoy.js';
 import { startDemoIdp, type DemoIdp } from './idp.js';
 import { MCP_PATH, startMcpHost, type McpHost } from './mcp-host.js';
@@ -38,7 +38,14 @@ export interface DemoStack {
   readonly idp: DemoIdp;
   /** billing-1, billing-2, inventory-1. */
   readonly servers: readonly McpHost[];
-  readonly toolgate: { readonly grpcPort: number; readonly adminUrl: string; readonly configPath: string; readonly envoyConfigPath: string };
+  readonly toolgate: {
+    readonly grpcPort: number;
+    readonly adminUrl: string;
+    readonly configPath: string;
+    readonly envoyConfigPath: string;
+    /** Holds the bearer secret for POST /admin/sessions/revoke. */
+    readonly adminTokenPath: string;
+  };
   readonly feed: AuditFeed;
   stop(): Promise<void>;
 }
@@ -77,6 +84,9 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
       endpoints: { billing: [at('billing-1'), at('billing-2')], inventory: [at('inventory-1')] },
     });
     await writeFile(configPath, configText);
+    // A random admin secret for this run only (toolgate does not start without server.adminTokenFile).
+    const adminTokenPath = join(workDir, DEMO_ADMIN_TOKEN_FILE);
+    await writeFile(adminTokenPath, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
     const feed = auditFeed(opts.printProblem);
     const log = createLogger({ level: 'info', destination: feed });
     const served = await serve({ configFile: configPath, host: '127.0.0.1', grpcPort: 0, adminPort: 0, watch: opts.watch }, log);
@@ -108,7 +118,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
       envoyAdminUrl: envoy.adminUrl,
       idp,
       servers,
-      toolgate: { grpcPort: served.grpcPort, adminUrl: `http://127.0.0.1:${served.adminPort}`, configPath, envoyConfigPath },
+      toolgate: { grpcPort: served.grpcPort, adminUrl: `http://127.0.0.1:${served.adminPort}`, configPath, envoyConfigPath, adminTokenPath },
       feed,
       stop,
     };

@@ -29,7 +29,7 @@ export function buildMetadata(config: ParsedConfig): ResourceMetadata {
 }
 
 /** RFC 6750 §3 challenge with the RFC 9728 `resource_metadata` parameter. */
-export function bearerChallenge(metadataUrl: string, error?: { code: 'invalid_token'; description: string }): string {
+export function bearerChallenge(metadataUrl: string, error?: { code: 'invalid_token' | 'invalid_request'; description: string }): string {
   const parts = [`resource_metadata="${metadataUrl}"`];
   if (error) parts.push(`error="${error.code}"`, `error_description="${error.description.replace(/["\\]/g, '')}"`);
   return `Bearer ${parts.join(', ')}`;

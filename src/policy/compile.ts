@@ -4,7 +4,7 @@ import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import type { ParsedConfig, TaskConfig, ToolRuleConfig } from '../config/schema.js';
 import type { OnStoreError } from '../config/schema-store.js';
 import { compileExpr, createCelEnvironment, type CelEnvironment, type CompiledExpr, type ExprKind } from './expr.js';
-import { createMatcher, createPatternSet, patternProblem, type Matcher } from './match.js';
+import { createMatcher, createPatternSet, patternProblem, type Matcher, type PatternKind } from './match.js';
 import { compileTemplate, type Template } from './messages.js';
 import { compileLoopBreaker, type CompiledLoopBreaker } from './loop.js';
 
@@ -70,7 +70,7 @@ export interface CompiledPolicy {
 export function compilePolicy(config: ParsedConfig, file: string): CompiledPolicy {
   const issues: ConfigIssue[] = [];
   const env = createCelEnvironment();
-  const housekeeping = compileList(config.policy.housekeeping, ['policy', 'housekeeping'], issues);
+  const housekeeping = compileList(config.policy.housekeeping, ['policy', 'housekeeping'], 'text', issues);
   const tasks = new Map<string, CompiledTask>();
   const rules = new Map<string, CompiledToolRule>();
   const loopBreaker = compileLoopBreaker(config.policy.loopBreaker, issues);
@@ -109,7 +109,7 @@ function compileTask(
       issues.push({ path: formatPath([...path, 'tool']), message: `"${rule.tool}" is already listed at tools[${earlier}]` });
     }
     seen.set(rule.tool, index);
-    checkPattern(rule.tool, [...path, 'tool'], issues);
+    checkPattern(rule.tool, [...path, 'tool'], 'name', issues);
     const compiled = compileRule(env, name, index, rule, issues, loopBreaker);
     allRules.set(compiled.id, compiled);
     rules.push([rule.tool, compiled]);
@@ -118,9 +118,9 @@ function compileTask(
     name,
     path: formatPath(base),
     tools: createMatcher(rules),
-    prompts: compileList(task.prompts, [...base, 'prompts'], issues),
-    resources: compileList(task.resources, [...base, 'resources'], issues),
-    methods: compileList(task.methods, [...base, 'methods'], issues),
+    prompts: compileList(task.prompts, [...base, 'prompts'], 'name', issues),
+    resources: compileList(task.resources, [...base, 'resources'], 'uri', issues),
+    methods: compileList(task.methods, [...base, 'methods'], 'text', issues),
   });
 }
 
@@ -173,13 +173,14 @@ function compileRule(
   });
 }
 
-function compileList(patterns: readonly string[], path: PropertyKey[], issues: ConfigIssue[]): Matcher<true> {
-  patterns.forEach((p, i) => checkPattern(p, [...path, i], issues));
+function compileList(patterns: readonly string[], path: PropertyKey[], kind: PatternKind, issues: ConfigIssue[]): Matcher<true> {
+  patterns.forEach((p, i) => checkPattern(p, [...path, i], kind, issues));
   return createPatternSet(patterns);
 }
 
-function checkPattern(pattern: string, path: PropertyKey[], issues: ConfigIssue[]): void {
-  const problem = patternProblem(pattern);
+/** Name and URI patterns must be canonical too: requests are judged only in canonical form. */
+function checkPattern(pattern: string, path: PropertyKey[], kind: PatternKind, issues: ConfigIssue[]): void {
+  const problem = patternProblem(pattern, kind);
   if (problem) issues.push({ path: formatPath(path), message: problem });
 }
 

@@ -1,4 +1,5 @@
 // The pure TBAC decision: facts in (claims, requested task, classified call), Decision out.
+import { readName, targetOf } from '../mcp/canonical.js';
 import type { McpBodyless, McpCall, McpReply } from '../mcp/message.js';
 import type { CompiledPolicy, CompiledTask } from './compile.js';
 import type { Allow, Decision, Deny } from './decision.js';
@@ -13,6 +14,7 @@ import {
   taskNotAuthorizedMessage,
   type ListKind,
 } from './messages.js';
+import { readingDeny } from './reading.js';
 
 export interface PolicyFacts {
   readonly claims: Readonly<Record<string, unknown>>;
@@ -41,6 +43,11 @@ const RESOURCE_METHODS: ReadonlySet<string> = new Set(['resources/read', 'resour
 
 export function decide(policy: CompiledPolicy, facts: PolicyFacts): Decision {
   const { call } = facts;
+  if (call.type === 'call') {
+    // Before any pattern: a target whose text is not what the server looks up would be judged as another target.
+    const unreadable = readingDeny(call);
+    if (unreadable) return unreadable;
+  }
   // Replies and bodyless requests (GET stream, DELETE) carry no method to judge; the caller is already authenticated.
   if (call.type !== 'call' || policy.housekeeping.test(call.method)) return housekeeping(policy, facts);
   const resolved = resolveTasks(policy, facts.claims, facts.requestedTask);
@@ -89,8 +96,9 @@ function visible(
 ): string[] {
   const resolved = resolveTasks(policy, claims, requestedTask);
   if (!resolved.ok) return [];
-  // Rules with a `when` stay visible: whether the call passes depends on arguments not yet sent.
-  return names.filter((name) => resolved.tasks.some((task) => list(task).test(name)));
+  // Rules with a `when` stay visible: whether the call passes depends on arguments not yet sent. A name a call
+  // would be refused for (not canonical) is not shown either.
+  return names.filter((name) => readName(name).ok && resolved.tasks.some((task) => list(task).test(name)));
 }
 
 function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {
@@ -112,12 +120,13 @@ function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, ca
  * so the reference must be one the task may use, not only the method.
  */
 function judgeCompletionRef(task: CompiledTask, call: McpCall): Verdict {
-  const ref = call.params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
-  if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
-    return task.prompts.test(ref.name) ? allow(task.name, undefined) : notListed('prompt', task, task.prompts.patterns, `${task.path}.prompts`);
+  // The same reading of the reference as readingDeny checked and as the gateway routes.
+  const ref = targetOf(call);
+  if (ref?.kind === 'prompt') {
+    return task.prompts.test(ref.text) ? allow(task.name, undefined) : notListed('prompt', task, task.prompts.patterns, `${task.path}.prompts`);
   }
-  if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
-    return task.resources.test(ref.uri) ? allow(task.name, undefined) : notListed('resource', task, task.resources.patterns, `${task.path}.resources`);
+  if (ref?.kind === 'resource-template') {
+    return task.resources.test(ref.text) ? allow(task.name, undefined) : notListed('resource', task, task.resources.patterns, `${task.path}.resources`);
   }
   return notListed('method', task, task.methods.patterns, `${task.path}.methods`);
 }
@@ -145,7 +154,7 @@ function pickDeny(verdicts: readonly Verdict[], call: McpCall): Deny {
   const lists = verdicts.filter((v): v is NotListed => 'notListed' in v);
   const first = lists[0];
   if (!first) return deny('internal-error', 'No task could judge this request. Do not retry.', undefined, undefined);
-  const target = first.kind === 'method' ? call.method : call.target;
+  const target = first.kind === 'method' ? call.method : (targetOf(call)?.text ?? call.target);
   const message = notListedMessage(first.kind, target, lists.map((l) => ({ task: l.task.name, allowed: l.allowed })));
   const reason = first.kind === 'tool' ? 'tool-not-in-task' : 'method-not-allowed';
   const task = lists.length === 1 ? first.task.name : undefined;

@@ -9,6 +9,8 @@ export type ReasonCode =
   // identity
   | 'token-missing'
   | 'token-invalid'
+  | 'authorization-malformed'
+  | 'identity-unavailable'
   // task / tool / transaction
   | 'task-missing'
   | 'task-not-authorized'
@@ -27,6 +29,13 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // target reading: a name or URI whose text is not what the server will look up
+  | 'name-not-canonical'
+  | 'uri-not-canonical'
+  | 'uri-invalid'
+  // toolgate's own pipeline
+  /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
+  | 'handoff-invalid'
   | 'internal-error';
 
 export interface ReasonInfo {
@@ -46,6 +55,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   metadata: { http: 200, jsonrpc: 0, retryable: false },
   'token-missing': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
   'token-invalid': { http: 401, jsonrpc: POLICY_ERROR, retryable: false },
+  'authorization-malformed': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'identity-unavailable': { http: 503, jsonrpc: JsonRpcCode.internalError, retryable: true },
   'task-missing': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
   'task-not-authorized': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
   'tool-not-in-task': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
@@ -62,6 +73,10 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });
 

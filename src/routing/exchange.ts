@@ -1,4 +1,5 @@
 // One HTTP exchange as toolgate's router sees it, phase by phase; each phase returns a plain Step.
+import type { Charged } from '../store/port.js';
 
 export interface HeaderChanges {
   readonly set?: Readonly<Record<string, string>>;
@@ -64,4 +65,6 @@ export interface AuthzContext {
   readonly tasks: readonly string[];
   /** `params._meta.traceparent` ext_authz read from the body; telemetry uses it when no header carries one. */
   readonly traceparent?: string | undefined;
+  /** What ext_authz charged this call; given back when ext_proc refuses it (see refund.ts). */
+  readonly charged?: Charged | undefined;
 }

@@ -33,7 +33,12 @@ export function targets(ctx: GatewayContext, session: Session | undefined): stri
   return session ? ctx.backends.filter((b) => session.backends.has(b)) : [...ctx.backends];
 }
 
-export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger): Promise<Step> {
+/**
+ * Opens a session on every backend and seals them into a new token. `replaces` is the session the client presented
+ * with this initialize: once the new one exists, the old token is revoked and its backend sessions are ended, so
+ * none is left open that no token reaches.
+ */
+export async function initialize(ctx: GatewayContext, call: McpCall, authz: AuthzContext, log: Logger, replaces?: { session: Session; store: Store }): Promise<Step> {
   const requested = typeof call.params.protocolVersion === 'string' ? call.params.protocolVersion : '2025-06-18';
   const tokenId = newTokenId();
   const pending = { tokenId, backends: new Map<string, BackendEntry>() };
@@ -71,6 +76,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
   const clientCapabilities = clientCapabilitiesOf(call.params.capabilities);
   const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends, clientCapabilities }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds, tokenId });
+  if (replaces) await endSession(ctx, replaces.session, log, replaces.store);
   return resultReply(call.id, merged, { 'mcp-session-id': token });
 }
 
@@ -90,6 +96,12 @@ export async function requestAll(ctx: GatewayContext, call: McpCall, session: Se
 }
 
 export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<Step> {
+  await endSession(ctx, session, log, store);
+  return { kind: 'immediate', status: 200, headers: {}, body: '' };
+}
+
+/** Revokes a session's token and DELETEs its backend sessions; failures are logged, never thrown. */
+async function endSession(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<void> {
   // Revoked first, so no replica serves the ending session while the backends are being told.
   await revokeSession(store, session, log);
   const results = await fanOut(targets(ctx, session), (b) => {
@@ -98,7 +110,6 @@ export async function deleteAll(ctx: GatewayContext, session: Session, log: Logg
     return sid ? ctx.egress.deleteSession(b, sid, callOptions(ctx, b, session, session.backends.get(b)?.protocolVersion)) : Promise.resolve({ ok: true as const, status: 204 });
   });
   for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
-  return { kind: 'immediate', status: 200, headers: {}, body: '' };
 }
 
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
@@ -127,7 +138,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, { resources: merged.resources });
     }
     case 'resources/templates/list': {
-      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resources', t));
+      const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
     }
   }

@@ -1,36 +1,51 @@
 // Routes one gateway call to its backend: resolve the exposed name, rewrite the body, set the routing headers.
 import { BACKEND_HEADER } from '../fanout/egress.js';
 import { resolveExposed, type NameRef } from '../fanout/names.js';
+import { readTarget, targetOf } from '../mcp/canonical.js';
 import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
+import { readingMessage } from '../policy/reading.js';
+import { REASONS } from '../policy/reasons.js';
 import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
 
 
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
 
-/** Which backend serves a call, and under which name; resources keep their URI. */
+/**
+ * Which backend serves a call, and under which name; resources keep their URI. The target is read exactly as
+ * the policy read it (mcp/canonical.ts): a completion reference by its type, and only in canonical form, so the
+ * URI or name routed is the one that was judged. ext_authz has already refused a non-canonical target; one that
+ * gets here anyway is refused again rather than routed.
+ */
 export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | undefined {
-  const target = call.target ?? completionTarget(call);
+  const target = targetOf(call);
   if (target === undefined) return undefined;
+  const reading = readTarget(target);
+  if (!reading.ok) {
+    const reason = target.kind === 'tool' || target.kind === 'prompt' ? 'name-not-canonical' : reading.invalid ? 'uri-invalid' : 'uri-not-canonical';
+    // As ext_authz answers: a JSON-RPC error at 200 when there is an id to answer, the reason's status otherwise.
+    const status = call.id === undefined ? REASONS[reason].http : 200;
+    return { ok: false, step: errorReply(call.id, REASONS[reason].jsonrpc, readingMessage(target, reading), status) };
+  }
   let ref: NameRef | undefined;
-  if (call.method === 'tools/call') ref = resolveExposed(target, ctx.naming, ctx.index.tools);
-  else if (call.method === 'prompts/get' || isPromptCompletion(call)) ref = resolveExposed(target, ctx.naming, ctx.index.prompts);
+  if (target.kind === 'tool') ref = resolveExposed(target.text, ctx.naming, ctx.index.tools);
+  else if (target.kind === 'prompt') ref = resolveExposed(target.text, ctx.naming, ctx.index.prompts);
   else {
-    const backend = ctx.index.resources.get(target) ?? (ctx.backends.length === 1 ? ctx.backends[0] : undefined);
-    ref = backend === undefined ? undefined : { backend, name: target };
+    const backend = ctx.index.resources.get(target.text) ?? (ctx.backends.length === 1 ? ctx.backends[0] : undefined);
+    ref = backend === undefined ? undefined : { backend, name: target.text };
   }
   if (ref) return { ok: true, ref };
-  const what = call.method === 'tools/call' ? 'tool' : call.method === 'prompts/get' ? 'prompt' : 'resource';
+  const what = target.kind === 'tool' ? 'tool' : target.kind === 'prompt' ? 'prompt' : 'resource';
   const prefixes = [...ctx.naming.byPrefix.keys()].map((p) => `"${p}."`).join(', ');
   return {
     ok: false,
     step: errorReply(
       call.id,
       JsonRpcCode.invalidParams,
-      `Unknown ${what} "${target}". This gateway serves the backends ${ctx.backends.join(', ')}` +
+      `Unknown ${what} "${target.text}". This gateway serves the backends ${ctx.backends.join(', ')}` +
         (prefixes ? `; names start with one of ${prefixes}` : '') +
         '. Call the matching list method to see what is available.',
     ),
@@ -65,12 +80,6 @@ function renameInBody(raw: string, call: McpCall, name: string): string {
     message.params = { ...message.params, name };
   }
   return JSON.stringify(message);
-}
-
-function completionTarget(call: McpCall): string | undefined {
-  if (call.method !== 'completion/complete') return undefined;
-  const ref = call.params.ref as { type?: string; name?: string; uri?: string } | undefined;
-  return ref?.type === 'ref/prompt' ? ref.name : ref?.uri;
 }
 
 function isPromptCompletion(call: McpCall): boolean {

@@ -79,7 +79,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   async function handleCall(c: GatewayContext, call: McpCall, raw: string): Promise<Step> {
     const version = headers[MCP_PROTOCOL_HEADER];
     const stateless = isStatelessProtocol(version);
-    if (call.method === 'initialize') return initialize(c, call, authz, log);
+    if (call.method === 'initialize') return initialize(c, call, authz, log, session && { session, store });
     if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, {});

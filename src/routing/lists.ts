@@ -1,22 +1,40 @@
 // Filters list responses (tools, prompts, resources) down to what the caller's tasks may use.
+import { readName, readUri, readUriTemplate, type Reading } from '../mcp/canonical.js';
 import { noteToolList } from '../mcp/catalog.js';
 import { isObject } from '../mcp/message.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { createSseParser, type SseEvent } from '../fanout/sse.js';
 
-const ITEMS: Readonly<Record<string, { key: string; field: string; kind: 'tools' | 'prompts' | 'resources' }>> = {
+/** What a list shows: tools, prompts, resources (by URI) or resource templates (by URI template). */
+export type ListedKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+const ITEMS: Readonly<Record<string, { key: string; field: string; kind: ListedKind }>> = {
   'tools/list': { key: 'tools', field: 'name', kind: 'tools' },
   'prompts/list': { key: 'prompts', field: 'name', kind: 'prompts' },
   'resources/list': { key: 'resources', field: 'uri', kind: 'resources' },
   // A template is visible when the task's resource patterns cover its URI template text (docs://* covers docs://{name}).
-  'resources/templates/list': { key: 'resourceTemplates', field: 'uriTemplate', kind: 'resources' },
+  'resources/templates/list': { key: 'resourceTemplates', field: 'uriTemplate', kind: 'resourceTemplates' },
+};
+
+/** Each kind's reading (as in mcp/canonical.ts) and the task list its patterns live in. */
+const KINDS: Readonly<Record<ListedKind, { read: (text: string) => Reading; list: 'tools' | 'prompts' | 'resources' }>> = {
+  tools: { read: readName, list: 'tools' },
+  prompts: { read: readName, list: 'prompts' },
+  resources: { read: readUri, list: 'resources' },
+  resourceTemplates: { read: readUriTemplate, list: 'resources' },
 };
 
 export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));
 
-/** True when any of the caller's tasks lists the name (conditions are judged at call time, not here). */
-export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kind: 'tools' | 'prompts' | 'resources', name: string): boolean {
-  return tasks.some((t) => policy.tasks.get(t)?.[kind].test(name) ?? false);
+/**
+ * True when any of the caller's tasks lists the name (conditions are judged at call time, not here). The name is
+ * read as a call would read it: one that is not canonical would be refused when used, so it is not shown, and a
+ * pattern never sees text the server reads differently.
+ */
+export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kind: ListedKind, name: string): boolean {
+  const { read, list } = KINDS[kind];
+  if (!tasks.some((t) => policy.tasks.get(t)?.[list].test(name) ?? false)) return false;
+  return read(name).ok;
 }
 
 /**

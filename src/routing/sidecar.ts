@@ -48,7 +48,8 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
         session = presented.session;
         clientToken = presented.token;
         const entry = presented.session.backends.get(backend);
-        if (entry?.sessionId) set[SESSION_HEADER] = entry.sessionId;
+        // initialize opens a new session: the backend would refuse one that names its current session.
+        if (entry?.sessionId && authz.method !== 'initialize') set[SESSION_HEADER] = entry.sessionId;
         else remove.push(SESSION_HEADER);
       }
       // The backend repeats its own session id on responses; ext_authz writes the client's token back over it
@@ -76,6 +77,9 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
           },
           { ttlSeconds: runtime.sessions.ttlSeconds },
         );
+        // A re-initialize replaces the presented session: its token stops working (the backend ends its own
+        // session by its idle timeout; toolgate has no egress to DELETE it in single-backend mode).
+        if (session) await revokeSession(store, session, log);
         return { kind: 'continue', set: { [SESSION_HEADER]: token } };
       }
       const masked = maskSessionHeader(facts.headers, clientToken);

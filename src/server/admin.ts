@@ -1,6 +1,8 @@
-// The admin HTTP port: liveness, readiness, and the protected-resource metadata document.
+// The admin HTTP port: liveness, readiness, the protected-resource metadata document, and authenticated admin actions.
 import http from 'node:http';
+import type { Logger } from 'pino';
 import type { RuntimeHolder } from '../config/watch.js';
+import { needsAdminAuth, type AdminAuth } from './admin-auth.js';
 
 export interface AdminState {
   ready(): boolean;
@@ -15,9 +17,21 @@ export interface RunningAdmin {
 
 export type AdminRoute = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
 
-export async function startAdmin(host: string, port: number, holder: RuntimeHolder, state: AdminState, extra: AdminRoute[] = []): Promise<RunningAdmin> {
+/**
+ * Reading (GET/HEAD of /healthz, /readyz, /metrics, the metadata document) is open, for probes and scrapers;
+ * anything else must pass `auth` before any route sees it, so a route added later is protected without asking.
+ */
+export async function startAdmin(host: string, port: number, holder: RuntimeHolder, state: AdminState, auth: AdminAuth, log: Logger, extra: AdminRoute[] = []): Promise<RunningAdmin> {
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (needsAdminAuth(req.method, url.pathname)) {
+      const checked = auth.check(req.headers.authorization);
+      if (!checked.ok) {
+        log.warn({ event: 'admin.unauthorized', reason: checked.reason, method: req.method, path: url.pathname, remote: req.socket.remoteAddress }, 'admin request refused: no valid bearer secret');
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="toolgate-admin"' }).end(JSON.stringify({ error: checked.message }));
+        return;
+      }
+    }
     if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
       const dependencies = (await state.dependencies?.()) ?? {};

@@ -7,9 +7,11 @@ import { checkHandler } from '../envoy/authz/check.js';
 import { processHandler } from '../envoy/extproc/stream.js';
 import { sidecarExchange } from '../routing/sidecar.js';
 import { gatewayExchange } from '../routing/gateway.js';
+import { refundingExchange } from '../routing/refund.js';
 import type { AuthzContext, ExchangeProcessor } from '../routing/exchange.js';
 import { telemetryHooks } from '../telemetry/hooks.js';
 import { startAdmin } from './admin.js';
+import { loadAdminAuth } from './admin-auth.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 import { revokeRoute, startStore, storeDependency } from './store.js';
 import { grpcCredentials, tlsFiles } from './tls.js';
@@ -37,6 +39,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const initial = loadConfigFile(options.configFile);
   // Read before anything is started, so a missing certificate stops start-up with nothing to clean up.
   const credentials = grpcCredentials(initial.config.server.tls, options.configFile);
+  const adminAuth = loadAdminAuth(initial.config.server, options.configFile);
   if (initial.sessions.ephemeral) {
     log.warn({ event: 'session.ephemeral-key' }, 'no session.keys configured: session tokens use a random per-process key (one replica only; sessions end on restart)');
   }
@@ -52,7 +55,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     options.grpcPort ?? server.grpcPort,
     {
       authz: { Check: checkHandler(holder, log, telemetry.check, store) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), log, telemetry.stream) },
+      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
     credentials,
@@ -63,9 +66,10 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     throw err;
   });
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
-    return Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
+    const exchange = Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
+    return refundingExchange(exchange, authz, store, log);
   }
-  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
+  const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, adminAuth, log, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])
     .catch(async (err: unknown) => {
       holder.close();
       await grpc.shutdown(0);

@@ -35,7 +35,7 @@ export function storeDependency(store: Store): () => Promise<Readonly<Record<str
 /**
  * POST /admin/sessions/revoke {"token": "<client Mcp-Session-Id>"}: opens the token with the current keyring
  * (no subject check: the operator is not the session's subject) and revokes its token id until it expires.
- * The admin port has no authentication of its own; it must stay off the network clients reach.
+ * The admin server lets it run only for `Authorization: Bearer <server.adminTokenFile secret>` (admin-auth.ts).
  */
 export function revokeRoute(holder: RuntimeHolder, store: Store, log: Logger): AdminRoute {
   return async (req, res) => {

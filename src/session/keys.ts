@@ -1,4 +1,4 @@
-// The session-token keyring: secrets from config turned into AES-256 keys once, at start-up, looked up by `kid`.
+// The session-token keyring: secrets from config turned into AES-256 keys (and handoff MAC keys) once, at start-up, by `kid`.
 import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 
 /** One secret as it comes from config or a secret file. */
@@ -25,6 +25,11 @@ export interface SessionKey {
   readonly key: KeyObject;
   /** base64url of the JWE protected header; also the AES-GCM additional data. */
   readonly protectedHeader: string;
+  /**
+   * HMAC-SHA256 key for the ext_authz → ext_proc handoff (`src/session/handoff.ts`), derived from the same secret
+   * under its own label, so every replica that shares the session keys shares it, and it rotates with them.
+   */
+  readonly handoffKey: KeyObject;
 }
 
 /** Thrown only by `createKeyring`, at start-up: a bad key is a fatal configuration error. */
@@ -70,6 +75,10 @@ const MIN_DISTINCT_CHARS = 8;
 // Fixed labels: the same secret reused elsewhere yields an unrelated key here.
 const HKDF_SALT = 'toolgate/session-token';
 const HKDF_INFO = 'JWE dir A256GCM v1';
+// The handoff key is a second HKDF output of the session key: a leaked MAC key reveals nothing of the AES key,
+// and the kid in the label gives every key id its own MAC key even if an operator reused a secret under a new kid.
+const HANDOFF_SALT = 'toolgate/ext_authz-handoff';
+const handoffInfo = (kid: string) => `HMAC-SHA256 v1 kid=${kid}`;
 
 export function createKeyring(spec: KeyringSpec): Keyring {
   const specs = [spec.current, ...(spec.previous ?? [])];
@@ -113,6 +122,9 @@ function keyBytes({ kid, secret: raw }: KeySpec): Buffer {
 function sessionKey(kid: string, bytes: Buffer): SessionKey {
   const header = JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid });
   const key = createSecretKey(bytes);
+  const mac = Buffer.from(hkdfSync('sha256', bytes, HANDOFF_SALT, handoffInfo(kid), 32));
+  const handoffKey = createSecretKey(mac);
+  mac.fill(0);
   bytes.fill(0);
-  return Object.freeze({ kid, key, protectedHeader: Buffer.from(header, 'utf8').toString('base64url') });
+  return Object.freeze({ kid, key, protectedHeader: Buffer.from(header, 'utf8').toString('base64url'), handoffKey });
 }

@@ -1,5 +1,5 @@
 // The embedded store: one process, zero set-up; same semantics as the Redis store, expired entries swept.
-import { checkCounters, windowStart, type Consumed, type Counter, type Store } from './port.js';
+import { checkCounters, windowStart, type Consumed, type Counter, type Receipt, type Store } from './port.js';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds; tests pass a fake one. */
@@ -17,7 +17,7 @@ interface Slot {
 
 export interface MemoryStore extends Store {
   readonly kind: 'memory';
-  /** Entries currently held (counters + revocations), for tests of the sweep. */
+  /** Entries currently held (counters + revocations + receipts), for tests of the sweep. */
   size(): number;
   /** Drops what has expired now; also runs on a timer. */
   sweep(): void;
@@ -27,6 +27,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const now = options.now ?? Date.now;
   const counters = new Map<string, Slot>();
   const revoked = new Map<string, number>();
+  /** Receipt key → what its consume charged: counter key → window start and amount. */
+  const receipts = new Map<string, { expiresAtMs: number; charged: Map<string, { windowStart: number; amount: number }> }>();
   const timer = setInterval(() => sweep(), options.sweepEveryMs ?? 60_000);
   // Never keeps a process alive just to sweep.
   timer.unref();
@@ -35,6 +37,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     const t = now();
     for (const [key, slot] of counters) if (slot.expiresAtMs <= t) counters.delete(key);
     for (const [id, untilMs] of revoked) if (untilMs <= t) revoked.delete(id);
+    for (const [key, r] of receipts) if (r.expiresAtMs <= t) receipts.delete(key);
   }
 
   function used(slot: Slot | undefined, start: number): number {
@@ -44,7 +47,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   return {
     kind: 'memory',
     // Synchronous inside: nothing else runs between the check and the charge, which is what makes it atomic.
-    async consume(list: readonly Counter[]): Promise<Consumed> {
+    async consume(list: readonly Counter[], receipt?: Receipt): Promise<Consumed> {
       checkCounters(list);
       const t = now();
       const starts = list.map((c) => windowStart(t, c.windowMs));
@@ -58,7 +61,25 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         const slot = counters.get(c.key);
         counters.set(c.key, { windowStart: start, used: used(slot, start) + c.amount, expiresAtMs: start + c.windowMs });
       }
+      if (receipt !== undefined && list.length > 0) {
+        const charged = new Map(list.map((c, index) => [c.key, { windowStart: starts[index] as number, amount: c.amount }]));
+        receipts.set(receipt.key, { expiresAtMs: t + receipt.ttlMs, charged });
+      }
       return { ok: true };
+    },
+    async refund(receiptKey: string, keys: readonly string[]): Promise<number> {
+      const receipt = receipts.get(receiptKey);
+      receipts.delete(receiptKey);
+      if (receipt === undefined || receipt.expiresAtMs <= now()) return 0;
+      let refunded = 0;
+      for (const key of new Set(keys)) {
+        const charge = receipt.charged.get(key);
+        const slot = counters.get(key);
+        if (charge === undefined || slot === undefined || slot.windowStart !== charge.windowStart) continue;
+        slot.used = Math.max(0, slot.used - charge.amount);
+        refunded += 1;
+      }
+      return refunded;
     },
     async revoke(tokenId: string, untilEpochSeconds: number): Promise<void> {
       const untilMs = untilEpochSeconds * 1000;
@@ -72,7 +93,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async close(): Promise<void> {
       clearInterval(timer);
     },
-    size: () => counters.size + revoked.size,
+    size: () => counters.size + revoked.size + receipts.size,
     sweep,
   };
 }

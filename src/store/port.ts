@@ -25,13 +25,35 @@ export type Consumed =
   | { readonly ok: false; readonly index: number; readonly resetAtMs: number; readonly used: number };
 
 /**
+ * Where one consume writes down what it charged (each counter's window and amount), so that exactly that can be
+ * given back, once, if the call is refused after all. The key must share the counters' hash tag (Redis Cluster).
+ */
+export interface Receipt {
+  readonly key: string;
+  /** How long the receipt can be redeemed; a refusal comes within the same request, seconds later. */
+  readonly ttlMs: number;
+}
+
+/** What one allowed call was charged, handed from ext_authz to ext_proc so a call refused there is given back. */
+export interface Charged {
+  readonly receipt: string;
+  readonly keys: readonly string[];
+}
+
+/**
  * Every operation is atomic on its own. A returned promise rejects with `StoreUnavailableError` when the
  * store cannot answer (Redis down, timed out); callers turn that into the configured per-feature behaviour.
  */
 export interface Store {
   readonly kind: 'memory' | 'redis';
-  /** All-or-nothing: either every counter is charged, or none is. */
-  consume(counters: readonly Counter[]): Promise<Consumed>;
+  /** All-or-nothing: either every counter is charged, or none is. With a receipt, the charge is written down too. */
+  consume(counters: readonly Counter[], receipt?: Receipt): Promise<Consumed>;
+  /**
+   * Gives back what the consume that wrote `receipt` charged to those of `keys` it names, and only in the window it
+   * charged (a counter whose window has moved on keeps its count); never below zero. The receipt is used up, so a
+   * second refund of it gives nothing back. Resolves with the number of counters given back.
+   */
+  refund(receipt: string, keys: readonly string[]): Promise<number>;
   /** Marks a session token id as revoked until `untilEpochSeconds` (its expiry); past times are a no-op. */
   revoke(tokenId: string, untilEpochSeconds: number): Promise<void>;
   isRevoked(tokenId: string): Promise<boolean>;

@@ -7,18 +7,22 @@
 // them); the counters of one call share a hash tag, so they live in one slot.
 
 /**
- * KEYS[i]: counter hash {w: window start ms, n: used in that window}
- * ARGV[3i-2], ARGV[3i-1], ARGV[3i]: amount, limit, window ms of KEYS[i]
+ * KEYS[1..n]: counter hashes {w: window start ms, n: used in that window}; KEYS[n+1]: the receipt, when ARGV[1] > 0
+ * ARGV[1]: receipt lifetime ms (0: no receipt); ARGV[3i-1], ARGV[3i], ARGV[3i+1]: amount, limit, window ms of KEYS[i]
  * Returns {0} when every counter was charged, or {i, reset at ms, used} for the first refusal (nothing charged).
+ * The receipt is a hash {counter key (as the script sees it, prefix included): "<window start> <amount>"}.
  */
 export const CONSUME_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local receiptTtl = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 3
 local starts, useds = {}, {}
-for i, key in ipairs(KEYS) do
-  local amount = tonumber(ARGV[3 * i - 2])
-  local limit = tonumber(ARGV[3 * i - 1])
-  local window = tonumber(ARGV[3 * i])
+for i = 1, n do
+  local key = KEYS[i]
+  local amount = tonumber(ARGV[3 * i - 1])
+  local limit = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
   local start = now - (now % window)
   local stored = redis.call('HMGET', key, 'w', 'n')
   local used = 0
@@ -29,12 +33,42 @@ for i, key in ipairs(KEYS) do
   starts[i] = start
   useds[i] = used
 end
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[3 * i])
-  redis.call('HSET', key, 'w', string.format('%d', starts[i]), 'n', tostring(useds[i] + tonumber(ARGV[3 * i - 2])))
-  redis.call('PEXPIREAT', key, string.format('%d', starts[i] + window))
+for i = 1, n do
+  local window = tonumber(ARGV[3 * i + 1])
+  redis.call('HSET', KEYS[i], 'w', string.format('%d', starts[i]), 'n', tostring(useds[i] + tonumber(ARGV[3 * i - 1])))
+  redis.call('PEXPIREAT', KEYS[i], string.format('%d', starts[i] + window))
+  if receiptTtl > 0 then
+    redis.call('HSET', KEYS[n + 1], KEYS[i], string.format('%d', starts[i]) .. ' ' .. ARGV[3 * i - 1])
+  end
 end
+if receiptTtl > 0 then redis.call('PEXPIRE', KEYS[n + 1], receiptTtl) end
 return {0}
+`;
+
+/**
+ * KEYS[1]: a receipt CONSUME_LUA wrote; KEYS[2..]: counters to give back. Only counters the receipt names are
+ * touched, only in the window it charged, never below zero; the receipt is deleted, so it refunds once.
+ * Returns how many counters were given back.
+ */
+export const REFUND_LUA = `
+local refunded = 0
+for i = 2, #KEYS do
+  local charged = redis.call('HGET', KEYS[1], KEYS[i])
+  if charged then
+    local space = string.find(charged, ' ', 1, true)
+    local start = string.sub(charged, 1, space - 1)
+    local amount = tonumber(string.sub(charged, space + 1))
+    local stored = redis.call('HMGET', KEYS[i], 'w', 'n')
+    if stored[1] == start then
+      local left = (tonumber(stored[2]) or 0) - amount
+      if left < 0 then left = 0 end
+      redis.call('HSET', KEYS[i], 'n', tostring(left))
+      refunded = refunded + 1
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+return refunded
 `;
 
 /**

@@ -1,8 +1,8 @@
 // The Redis store (ioredis): standalone, Sentinel or Cluster; one Lua script per operation; fails fast when down.
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { checkCounters, StoreUnavailableError, type Consumed, type Counter, type Store } from './port.js';
-import { CONSUME_LUA, IS_REVOKED_LUA, REVOKE_LUA } from './redis-scripts.js';
+import { checkCounters, StoreUnavailableError, type Consumed, type Counter, type Receipt, type Store } from './port.js';
+import { CONSUME_LUA, IS_REVOKED_LUA, REFUND_LUA, REVOKE_LUA } from './redis-scripts.js';
 
 export interface RedisStoreOptions {
   /** Exactly one of url, sentinels (+ name) or nodes. */
@@ -26,6 +26,7 @@ export interface RedisStore extends Store {
 /** The commands `defineCommand` adds; ioredis attaches them at run time, so their types are declared here. */
 interface ScriptCommands {
   toolgateConsume(numberOfKeys: number, ...keysThenArgs: string[]): Promise<unknown>;
+  toolgateRefund(numberOfKeys: number, ...keys: string[]): Promise<unknown>;
   toolgateRevoke(key: string, untilEpochSeconds: string): Promise<unknown>;
   toolgateIsRevoked(key: string): Promise<unknown>;
 }
@@ -39,6 +40,7 @@ const retryDelay = (times: number): number => Math.min(100 * times, 1000);
 export function createRedisStore(options: RedisStoreOptions, log: Logger): RedisStore {
   const client = connect(options);
   client.defineCommand('toolgateConsume', { lua: CONSUME_LUA });
+  client.defineCommand('toolgateRefund', { lua: REFUND_LUA });
   client.defineCommand('toolgateRevoke', { lua: REVOKE_LUA, numberOfKeys: 1 });
   client.defineCommand('toolgateIsRevoked', { lua: IS_REVOKED_LUA, numberOfKeys: 1, readOnly: true });
   const health = watchHealth(client, log, describeTarget(options));
@@ -54,13 +56,20 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Redis
 
   return {
     kind: 'redis',
-    async consume(counters: readonly Counter[]): Promise<Consumed> {
+    async consume(counters: readonly Counter[], receipt?: Receipt): Promise<Consumed> {
       checkCounters(counters);
       if (counters.length === 0) return { ok: true };
       const keys = counters.map((c) => c.key);
-      const args = counters.flatMap((c) => [String(c.amount), String(c.limit), String(c.windowMs)]);
+      if (receipt !== undefined) keys.push(receipt.key);
+      const args = [String(receipt === undefined ? 0 : Math.max(1, Math.round(receipt.ttlMs)))];
+      for (const c of counters) args.push(String(c.amount), String(c.limit), String(c.windowMs));
       const reply = await run(() => client.toolgateConsume(keys.length, ...keys, ...args));
       return parseConsumeReply(reply);
+    },
+    async refund(receipt: string, keys: readonly string[]): Promise<number> {
+      const counters = [...new Set(keys)];
+      const reply = await run(() => client.toolgateRefund(counters.length + 1, receipt, ...counters));
+      return Number(reply) || 0;
     },
     async revoke(tokenId: string, untilEpochSeconds: number): Promise<void> {
       await run(() => client.toolgateRevoke(REVOKED + tokenId, String(Math.floor(untilEpochSeconds))));

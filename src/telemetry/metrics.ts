@@ -1,6 +1,7 @@
 // Prometheus series on the admin port: one registry per process, counters other modules may bump by name.
 import type http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HANDOFF_FAILURES } from '../session/handoff.js';
 import type { OpenFailureReason } from '../session/types.js';
 
 export const METRICS_PATH = '/metrics';
@@ -64,6 +65,13 @@ const sessionRejections = new Counter({
   registers: [registry],
 });
 
+const handoffRejections = new Counter({
+  name: 'toolgate_handoff_rejections_total',
+  help: 'ext_proc streams refused because the ext_authz handoff did not verify (forged, replayed, expired, unsigned), by reason.',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 const configReloads = new Counter({
   name: 'toolgate_config_reloads_total',
   help: 'Config file reloads, by result (success: the new config took effect; failure: the last good one stays).',
@@ -78,6 +86,7 @@ collectDefaultMetrics({ register: registry });
 for (const feature of ['quota', 'budget', 'loop', 'revocation']) storeErrors.inc({ feature }, 0);
 for (const reason of ['malformed', 'unknown-key', 'tampered', 'expired', 'wrong-subject'] satisfies OpenFailureReason[]) sessionRejections.inc({ reason }, 0);
 for (const result of ['success', 'failure']) configReloads.inc({ result }, 0);
+for (const reason of HANDOFF_FAILURES) handoffRejections.inc({ reason }, 0);
 
 /** For the store code: one failed call to the shared store. `feature` must come from a fixed set. */
 export function countStoreError(feature: string): void {
@@ -87,6 +96,11 @@ export function countStoreError(feature: string): void {
 /** For the session code: one client token refused; `reason` is an `OpenFailureReason` (or another fixed code). */
 export function countSessionRejection(reason: string): void {
   sessionRejections.inc({ reason });
+}
+
+/** For the ext_proc adapter: one stream refused; `reason` is a `HandoffFailure`. */
+export function countHandoffRejection(reason: string): void {
+  handoffRejections.inc({ reason });
 }
 
 export function countConfigReload(result: 'success' | 'failure'): void {

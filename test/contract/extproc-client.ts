@@ -1,7 +1,10 @@
 // A simulated Envoy for fast ext_proc contract tests: drives one Process stream message by message.
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { envoyServices } from '../../src/envoy/protos.js';
 import { toStruct } from '../../src/envoy/struct.js';
+import { signHandoff, type HandoffValue } from '../../src/session/handoff.js';
+import type { Keyring } from '../../src/session/keys.js';
 
 export type Msg = Record<string, any>;
 
@@ -39,6 +42,17 @@ export function headers(record: Record<string, string>, authz?: Record<string, u
   };
   if (authz) msg.metadata_context = { filter_metadata: { 'envoy.filters.http.ext_authz': toStruct(authz) } };
   return msg;
+}
+
+/**
+ * Request headers as Envoy sends them after toolgate's Check allowed the request: `authz` signed with the replica's
+ * keyring (the handoff ext_proc verifies), bound to the message's `x-request-id` (a fresh one unless given) and,
+ * when `requestBody` is given, to that body.
+ */
+export function checkedHeaders(keyring: Keyring, record: Record<string, string>, authz: Record<string, HandoffValue | undefined>, requestBody?: string): Msg {
+  const requestId = record['x-request-id'] ?? randomUUID();
+  const signed = signHandoff(keyring, authz, { requestId, body: requestBody === undefined ? undefined : Buffer.from(requestBody) });
+  return headers({ ...record, 'x-request-id': requestId }, signed);
 }
 
 export function body(text: string, phase: 'request_body' | 'response_body' = 'request_body'): Msg {

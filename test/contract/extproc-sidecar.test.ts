@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,19 +6,27 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Served } from '../../src/server/serve.js';
-import { body, extProcClient, headers, setHeaders, type Msg } from './extproc-client.js';
+import { createKeyring } from '../../src/session/keys.js';
+import type { HandoffValue } from '../../src/session/handoff.js';
+import { body, checkedHeaders, extProcClient, headers, setHeaders, type Msg } from './extproc-client.js';
 
 let served: Served;
 let client: ReturnType<typeof extProcClient>;
 const SUBJECT = { subject: 'agent-7', decision_id: 'd1' };
+const SECRET = `${'s'.repeat(8)}-contract-test-secret-0123456789`;
+// The replica's own keyring: what its Check would sign the handoff with.
+const keyring = createKeyring({ current: { kid: 'k1', secret: SECRET } });
+const checked = (record: Record<string, string>, authz: Record<string, HandoffValue | undefined>) => checkedHeaders(keyring, record, authz);
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-extproc-'));
   const { publicKey } = await generateKeyPair('RS256');
   writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+  writeFileSync(path.join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
   writeFileSync(path.join(dir, 'c.yaml'), `resource: https://mcp.test/mcp
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
-session: { ttl: 1h, keys: [{ kid: k1, secret: ${'s'.repeat(8)}-contract-test-secret-0123456789 }] }
+session: { ttl: 1h, keys: [{ kid: k1, secret: ${SECRET} }] }
 tasks:
   refunds:
     tools: [{ tool: lookup_charge }, { tool: refund }]
@@ -34,7 +43,7 @@ afterAll(async () => {
 
 async function initializeSession(backendSid: string): Promise<string> {
   const s = client.open();
-  const h = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'initialize' }));
+  const h = await s.send(checked({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'initialize' }));
   expect(h.mode_override?.response_header_mode).toBe('SEND');
   const r = await s.send(headers({ ':status': '200', 'mcp-session-id': backendSid }, undefined, 'response_headers'));
   s.end();
@@ -43,7 +52,7 @@ async function initializeSession(backendSid: string): Promise<string> {
 
 async function presentToken(token: string, subject = 'agent-7'): Promise<Msg> {
   const s = client.open();
-  const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { subject, method: 'tools/call', target: 'refund' }));
+  const r = await s.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { subject, method: 'tools/call', target: 'refund' }));
   s.end();
   return r;
 }
@@ -62,7 +71,7 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
   it('gives the client its token back where the backend repeats its own session id on a response', async () => {
     const token = await initializeSession('backend-session-3');
     const s = client.open();
-    await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/call', target: 'refund' }));
+    await s.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/call', target: 'refund' }));
     const r = await s.send(headers({ ':status': '200', 'content-type': 'text/event-stream', 'mcp-session-id': 'backend-session-3' }, undefined, 'response_headers'));
     s.end();
     expect(setHeaders(r, 'response_headers')['mcp-session-id']).toBe(token);
@@ -70,7 +79,7 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
 
   it('drops a backend session id from a response to a request that presented no token', async () => {
     const s = client.open();
-    const h = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
+    const h = await s.send(checked({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
     expect(h.mode_override?.response_header_mode).toBe('SEND');
     const r = await s.send(headers({ ':status': '200', 'content-type': 'application/json', 'mcp-session-id': 'backend-session-4' }, undefined, 'response_headers'));
     s.end();
@@ -96,7 +105,7 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
       ['text/event-stream', `event: message\ndata: ${JSON.stringify(list)}\n\n`],
     ] as const) {
       const s = client.open();
-      await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
+      await s.send(checked({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
       const rh = await s.send(headers({ ':status': '200', 'content-type': type }, undefined, 'response_headers'));
       expect(rh.mode_override?.response_body_mode).toBe('BUFFERED');
       const rb = await s.send(body(text, 'response_body'));
@@ -111,7 +120,7 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
   it('filters resources/templates/list by the task resource patterns', async () => {
     const list = { jsonrpc: '2.0', id: 4, result: { resourceTemplates: [{ uriTemplate: 'docs://{name}', name: 'doc' }, { uriTemplate: 'hr://people/{id}', name: 'person' }] } };
     const s = client.open();
-    await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'resources/templates/list', tasks: ['refunds'] }));
+    await s.send(checked({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'resources/templates/list', tasks: ['refunds'] }));
     const rh = await s.send(headers({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
     expect(rh.mode_override?.response_body_mode).toBe('BUFFERED');
     const rb = await s.send(body(JSON.stringify(list), 'response_body'));
@@ -120,10 +129,14 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
     expect(out.result.resourceTemplates.map((t: { uriTemplate: string }) => t.uriTemplate)).toEqual(['docs://{name}']);
   });
 
-  it('fails closed when no ext_authz identity was forwarded', async () => {
+  it.each([
+    ['no ext_authz identity was forwarded', undefined],
+    ['the forwarded identity carries no signature of this replica\'s Check', { ...SUBJECT, method: 'tools/call', target: 'refund' }],
+  ])('fails closed when %s', async (_name, authz) => {
     const s = client.open();
-    const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp' }));
+    const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'x-request-id': 'r-1' }, authz));
     s.end();
     expect(r.immediate_response?.status).toEqual({ code: 'Forbidden' });
+    expect(JSON.parse(Buffer.from(r.immediate_response.body).toString()).error.message).toMatch(/could not confirm that its own authorization check approved this request/);
   });
 });

@@ -22,7 +22,7 @@ import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
 import { connectAs, eventually } from './helpers/client.js';
-import { requireBuiltDist, TOOLGATE_BIN } from './helpers/toolgate.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from './helpers/toolgate.js';
 
 printLogsOnFailure();
 
@@ -104,7 +104,7 @@ function toolgateConfig(opts: { envoyUrl: string; idp: TestIdp; pki: Pki; egress
     ...example,
     resource: `${opts.envoyUrl}/mcp`,
     server: {
-      host: '127.0.0.1', grpcPort: opts.grpcPort, adminPort: opts.adminPort, eventsPort: opts.eventsPort, shutdownGrace: '2s',
+      host: '127.0.0.1', grpcPort: opts.grpcPort, adminPort: opts.adminPort, eventsPort: opts.eventsPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE,
       tls: { certFile: opts.pki.toolgate.cert, keyFile: opts.pki.toolgate.key, caFile: opts.pki.ca },
     },
     identity: { ...example.identity, jwt: { issuer: opts.idp.issuer, jwksUri: opts.idp.jwksUrl as string, algorithms: ['RS256'] } },
@@ -159,6 +159,7 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
     });
     idp = await startTestIdp({ audience: `${envoy.url}/mcp` });
     const configPath = join(dir, 'toolgate.yaml');
+    await writeAdminToken(dir);
     await writeFile(configPath, toolgateConfig({ envoyUrl: envoy.url, idp, pki, egressPort, grpcPort, adminPort, eventsPort }));
     toolgate = await startProcess({
       name: `toolgate (tls) :${grpcPort}`,

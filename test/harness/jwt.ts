@@ -33,6 +33,10 @@ export interface MintOptions {
   expiresAt?: number;
   /** Header kid; default the current key's. */
   kid?: string;
+  /** Header typ; default "JWT" (RFC 9068 access tokens say "at+jwt"). */
+  typ?: string;
+  /** Leave the claim out of the token entirely (tokens a strict verifier must refuse). */
+  omit?: ReadonlyArray<'exp' | 'iat'>;
 }
 
 /** Tokens that a correct verifier must reject, each for one reason. */
@@ -124,13 +128,13 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   const sign = (claims: JWTPayload, o: MintOptions, key: CryptoKey | Uint8Array, alg: string, kid: string) => {
     const iat = o.issuedAt ?? now();
     const jwt = new SignJWT({ ...claims })
-      .setProtectedHeader({ alg, typ: 'JWT', kid: o.kid ?? kid })
+      .setProtectedHeader({ alg, typ: o.typ ?? 'JWT', kid: o.kid ?? kid })
       .setIssuer(o.issuer ?? issuer)
       .setAudience(o.audience ?? audience)
       .setSubject(o.subject ?? subject)
-      .setIssuedAt(iat)
-      .setJti(randomUUID())
-      .setExpirationTime(o.expiresAt ?? iat + (o.expiresIn ?? 600));
+      .setJti(randomUUID());
+    if (!o.omit?.includes('iat')) jwt.setIssuedAt(iat);
+    if (!o.omit?.includes('exp')) jwt.setExpirationTime(o.expiresAt ?? iat + (o.expiresIn ?? 600));
     if (o.notBefore !== undefined) jwt.setNotBefore(o.notBefore);
     return jwt.sign(key);
   };

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { serve, type Served } from '../../src/server/serve.js';
-import { extProcClient, headers, setHeaders, type Msg } from '../contract/extproc-client.js';
+import { createKeyring } from '../../src/session/keys.js';
+import { checkedHeaders, extProcClient, headers, setHeaders, type Msg } from '../contract/extproc-client.js';
 import { checkClient } from '../harness/check-client.js';
 
 export const RESOURCE = 'https://mcp.test/mcp';
@@ -22,6 +23,7 @@ export async function createIdentity(): Promise<Identity> {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-redis-it-'));
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] }));
+  writeFileSync(path.join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
   return {
     dir,
     sign: (sub) =>
@@ -30,14 +32,21 @@ export async function createIdentity(): Promise<Identity> {
   };
 }
 
+/** The bearer secret every replica's admin port requires for revoke (`server.adminTokenFile: admin-token`). */
+export const ADMIN_TOKEN = randomUUID() + randomUUID();
+export const SESSION_SECRET = 'redis-integration-test-secret-0123456789abcdef';
+/** Every replica's keyring (one config): what their Checks sign the ext_authz → ext_proc handoff with. */
+export const keyring = createKeyring({ current: { kid: 'k1', secret: SESSION_SECRET } });
+
 /**
  * Windows are a day long and every test uses its own subject, so no test shares a counter with another and
  * a window boundary during a run is as unlikely as it can be made.
  */
 export function configText(redisUrl: string, keyPrefix: string, policy = ''): string {
   return `resource: ${RESOURCE}
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: ${ISSUER}, jwksFile: jwks.json } }
-session: { ttl: 1h, keys: [{ kid: k1, secret: redis-integration-test-secret-0123456789abcdef }] }
+session: { ttl: 1h, keys: [{ kid: k1, secret: ${SESSION_SECRET} }] }
 store: { type: redis, url: "${redisUrl}", keyPrefix: "${keyPrefix}", connectTimeout: 1s, commandTimeout: 300ms }
 policy:
   loopBreaker: { maxRepeats: 3, window: 1h, tools: [search] }
@@ -101,7 +110,7 @@ export async function readyz(replica: Replica): Promise<{ status: number; body: 
 /** Opens a sidecar session through ext_proc, as Envoy would for an initialize: returns the client token. */
 export async function openSession(replica: Replica, subject: string, backendSid = `backend-${randomUUID()}`): Promise<string> {
   const s = replica.extProc.open();
-  await s.send(headers({ ':method': 'POST', ':path': '/mcp' }, { subject, decision_id: 'd', method: 'initialize' }));
+  await s.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp' }, { subject, decision_id: 'd', method: 'initialize' }));
   const r = await s.send(headers({ ':status': '200', 'mcp-session-id': backendSid }, undefined, 'response_headers'));
   s.end();
   const token = setHeaders(r, 'response_headers')['mcp-session-id'];
@@ -112,7 +121,7 @@ export async function openSession(replica: Replica, subject: string, backendSid 
 /** Presents a session token on a tools/call request headers phase; the ext_proc answer. */
 export async function presentSession(replica: Replica, subject: string, token: string): Promise<Msg> {
   const s = replica.extProc.open();
-  const r = await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd', method: 'tools/call', target: 'lookup' }));
+  const r = await s.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd', method: 'tools/call', target: 'lookup' }));
   s.end();
   return r;
 }
@@ -120,7 +129,7 @@ export async function presentSession(replica: Replica, subject: string, token: s
 /** Ends a session through ext_proc as Envoy would for DELETE: request headers, then the backend's 2xx. */
 export async function deleteSession(replica: Replica, subject: string, token: string): Promise<void> {
   const s = replica.extProc.open();
-  const h = await s.send(headers({ ':method': 'DELETE', ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd' }));
+  const h = await s.send(checkedHeaders(keyring, { ':method': 'DELETE', ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd' }));
   if (h.immediate_response) throw new Error(`DELETE refused: ${JSON.stringify(h.immediate_response.status)}`);
   await s.send(headers({ ':status': '200' }, undefined, 'response_headers'));
   s.end();

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { body, headers, type Msg } from '../contract/extproc-client.js';
+import { body, checkedHeaders, type Msg } from '../contract/extproc-client.js';
 import { startRedis, type TestRedis } from '../harness/redis.js';
-import { createIdentity, immediateStatus, RESOURCE, startReplicas, stopReplicas, type Replica } from './redis-fixture.js';
+import { createIdentity, immediateStatus, keyring, RESOURCE, SESSION_SECRET, startReplicas, stopReplicas, type Replica } from './redis-fixture.js';
 
 let redis: TestRedis;
 let egress: Server;
@@ -19,8 +19,9 @@ beforeAll(async () => {
   const identity = await createIdentity();
   const { port } = egress.address() as AddressInfo;
   const config = `resource: ${RESOURCE}
+server: { adminTokenFile: admin-token }
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
-session: { ttl: 1h, keys: [{ kid: k1, secret: redis-integration-test-secret-0123456789abcdef }] }
+session: { ttl: 1h, keys: [{ kid: k1, secret: ${SESSION_SECRET} }] }
 store: { type: redis, url: "${redis.url}", keyPrefix: "gw-${randomUUID()}:" }
 egress: { url: "http://127.0.0.1:${port}", timeout: 2s }
 backends:
@@ -72,8 +73,9 @@ function immediateHeader(msg: Msg, name: string): string | undefined {
 
 async function initialize(replica: Replica, subject: string): Promise<string> {
   const s = replica.extProc.open();
-  await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'content-type': 'application/json' }, { subject, decision_id: 'd', method: 'initialize' }));
-  const r = await s.send(body(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })));
+  const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  await s.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp', 'content-type': 'application/json' }, { subject, decision_id: 'd', method: 'initialize' }, init));
+  const r = await s.send(body(init));
   s.end();
   const token = immediateHeader(r, 'mcp-session-id');
   if (!token) throw new Error(`initialize gave no session token: ${JSON.stringify(r.immediate_response?.status)}`);
@@ -82,7 +84,7 @@ async function initialize(replica: Replica, subject: string): Promise<string> {
 
 async function send(replica: Replica, subject: string, method: string, token: string): Promise<Msg> {
   const s = replica.extProc.open();
-  const r = await s.send(headers({ ':method': method, ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd', method: method === 'POST' ? 'tools/call' : undefined }));
+  const r = await s.send(checkedHeaders(keyring, { ':method': method, ':path': '/mcp', 'mcp-session-id': token }, { subject, decision_id: 'd', method: method === 'POST' ? 'tools/call' : undefined }));
   s.end();
   return r;
 }

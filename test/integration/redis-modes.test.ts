@@ -65,6 +65,21 @@ describe.each(topologies)('Redis store, %s', (_name, start) => {
     if (!refused.ok) expect(refused.resetAtMs % DAY).toBe(0);
   });
 
+  it('gives a charge back once, by its receipt, and only to the counters it charged', async () => {
+    const tag = `{refund/${randomUUID()}}`;
+    const quota: Counter = { key: `ctr:${tag}:quota:agent`, amount: 1, limit: 1, windowMs: DAY };
+    const budget: Counter = { key: `ctr:${tag}:budget:agent`, amount: 12.5, limit: 20, windowMs: DAY };
+    const receipt = { key: `ctr:${tag}:receipt:d1`, ttlMs: 60_000 };
+    expect(await store.consume([quota, budget], receipt)).toEqual({ ok: true });
+    expect(await store.consume([quota])).toMatchObject({ ok: false, used: 1 });
+    expect(await store.refund(receipt.key, [quota.key, budget.key, `ctr:${tag}:other`])).toBe(2);
+    expect(await store.refund(receipt.key, [quota.key, budget.key])).toBe(0);
+    // Both are whole again: the full quota and the full budget fit, and nothing more.
+    expect(await store.consume([quota, { ...budget, amount: 20 }])).toEqual({ ok: true });
+    expect(await store.consume([quota])).toMatchObject({ ok: false, used: 1 });
+    expect(await store.refund(`ctr:${tag}:receipt:unknown`, [quota.key])).toBe(0);
+  });
+
   it('revokes a token id until a time and answers isRevoked', async () => {
     const id = randomUUID();
     await store.revoke(id, Math.floor(Date.now() / 1000) + 60);

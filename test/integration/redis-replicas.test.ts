@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolCall } from '../harness/check-client.js';
 import { startRedis, type TestRedis } from '../harness/redis.js';
 import {
-  configText, createIdentity, deleteSession, immediateBody, immediateStatus, openSession, presentSession, readyz, startReplicas, stopReplicas,
+  ADMIN_TOKEN, configText, createIdentity, deleteSession, immediateBody, immediateStatus, openSession, presentSession, readyz, startReplicas, stopReplicas,
   type Identity, type Replica,
 } from './redis-fixture.js';
 
@@ -24,6 +24,8 @@ afterAll(async () => {
 });
 
 const subject = () => `agent-${randomUUID()}`;
+/** The revoke endpoint changes state: it takes the admin bearer secret (`server.adminTokenFile`). */
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /** Replica 0, 1, 0, 1, …: what a load balancer in front of two pods does. */
 const replica = (i: number): Replica => replicas[i % replicas.length] as Replica;
 
@@ -89,7 +91,7 @@ describe('two replicas on one Redis', () => {
     const token = await openSession(replica(0), sub);
     expect(immediateStatus(await presentSession(replica(1), sub, token))).toBeUndefined();
 
-    const res = await fetch(`${replica(0).adminUrl}/admin/sessions/revoke`, { method: 'POST', body: JSON.stringify({ token }) });
+    const res = await fetch(`${replica(0).adminUrl}/admin/sessions/revoke`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ token }) });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { revoked: string; until: string };
     expect(body.revoked).toMatch(/^[A-Za-z0-9_-]{16}$/);
@@ -112,7 +114,7 @@ describe('two replicas on one Redis', () => {
     ['no token field', JSON.stringify({ session: 'x' })],
     ['a token this gateway cannot open', JSON.stringify({ token: 'not-a-session-token' })],
   ])('the admin revoke endpoint answers 400 for %s', async (_n, body) => {
-    const res = await fetch(`${replica(1).adminUrl}/admin/sessions/revoke`, { method: 'POST', body });
+    const res = await fetch(`${replica(1).adminUrl}/admin/sessions/revoke`, { method: 'POST', headers: ADMIN, body });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBeTruthy();
   });

@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { envoyServices } from '../../src/envoy/protos.js';
+import { createKeyring } from '../../src/session/keys.js';
 import { fromStruct, type Struct } from '../../src/envoy/struct.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
@@ -171,11 +172,16 @@ export interface RunningToolgate {
   stop(): Promise<void>;
 }
 
+const SESSION_KEY = { kid: 'k1', secret: randomBytes(32).toString('base64url') };
+/** toolgate's keyring in these suites, so a test can sign the ext_authz → ext_proc handoff as its Check would. */
+export const keyring = createKeyring({ current: SESSION_KEY });
+
 /** The config the suites run with: `refunds` may look up charges and refund up to 100. */
 export function configText(issuer: string): string {
   return stringify({
     resource: RESOURCE,
-    server: { host: '127.0.0.1', shutdownGrace: '1s' },
+    server: { host: '127.0.0.1', shutdownGrace: '1s', adminTokenFile: 'admin-token' },
+    session: { keys: [SESSION_KEY] },
     identity: { jwt: { issuer, jwksFile: 'jwks.json', algorithms: ['RS256'] }, task: { claim: 'authorized_tasks' } },
     tasks: {
       refunds: {
@@ -195,6 +201,7 @@ export async function startToolgate(env: Record<string, string>): Promise<Runnin
   await idp.writeJwksFile(join(dir, 'jwks.json'));
   const configPath = join(dir, 'toolgate.yaml');
   await writeFile(configPath, configText(idp.issuer));
+  await writeFile(join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
   const grpcPort = await freePort();
   const adminPort = await freePort();
   const adminUrl = `http://127.0.0.1:${adminPort}`;

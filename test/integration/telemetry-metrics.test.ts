@@ -1,10 +1,10 @@
 // Prometheus series on the built toolgate's admin port after real Check and ext_proc traffic; tracing switched off by OTEL_TRACES_EXPORTER=none.
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
+import { checkedHeaders, extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
-  checkClient, sample, scrape, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
+  checkClient, keyring, sample, scrape, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
   type OtlpReceiver, type RunningToolgate,
 } from './telemetry-harness.js';
 
@@ -49,13 +49,17 @@ beforeAll(async () => {
 
     const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/call', target: 'refund' };
     const good = proc.open();
-    await good.send(procHeaders({ ':method': 'POST', ':path': '/mcp' }, forwarded));
+    await good.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp' }, forwarded));
     const refused = proc.open();
-    await refused.send(procHeaders({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': 'not-a-token' }, forwarded));
-    // Both streams are open now.
-    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(2);
+    await refused.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp', 'mcp-session-id': 'not-a-token' }, forwarded));
+    // The same identity without the signature toolgate's Check adds: refused before any processor runs.
+    const forged = proc.open();
+    await forged.send(procHeaders({ ':method': 'POST', ':path': '/mcp', 'x-request-id': 'forged-1' }, forwarded));
+    // All three streams are open now.
+    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(3);
     good.end();
     refused.end();
+    forged.end();
     await until(text, (t) => sample(t, 'toolgate_ext_proc_active_streams') === 0, 'ext_proc streams to close');
   } finally {
     authz.close();
@@ -106,13 +110,15 @@ describe('/metrics on the admin port', () => {
   });
 
   it('times ext_proc phases and tracks open streams', () => {
-    expect(sample(metrics, 'toolgate_ext_proc_phase_duration_seconds_count', { phase: 'request_headers' })).toBe(2);
+    expect(sample(metrics, 'toolgate_ext_proc_phase_duration_seconds_count', { phase: 'request_headers' })).toBe(3);
     expect(sample(metrics, 'toolgate_ext_proc_active_streams')).toBe(0);
   });
 
-  it('counts refused session tokens by reason, store errors by feature and config reloads by result', () => {
+  it('counts refused session tokens and handoffs by reason, store errors by feature and config reloads by result', () => {
     expect(sample(metrics, 'toolgate_session_rejections_total', { reason: 'malformed' })).toBe(1);
     expect(sample(metrics, 'toolgate_session_rejections_total', { reason: 'wrong-subject' })).toBe(0);
+    expect(sample(metrics, 'toolgate_handoff_rejections_total', { reason: 'missing' })).toBe(1);
+    expect(sample(metrics, 'toolgate_handoff_rejections_total', { reason: 'bad-mac' })).toBe(0);
     for (const feature of ['quota', 'budget', 'loop', 'revocation']) {
       expect(sample(metrics, 'toolgate_store_errors_total', { feature })).toBe(0);
     }

@@ -1,10 +1,11 @@
 // Spans from the built toolgate, exported over OTLP/HTTP (JSON) to an in-process receiver, for Check and ext_proc.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
+import type { HandoffValue } from '../../src/session/handoff.js';
+import { checkedHeaders, extProcClient } from '../contract/extproc-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
-  checkClient, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
+  checkClient, keyring, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
   type OtlpReceiver, type ReceivedSpan, type RunningToolgate, type TraceParent,
 } from './telemetry-harness.js';
 
@@ -126,6 +127,8 @@ describe('Check spans', () => {
 });
 
 describe('ext_proc spans', () => {
+  /** Request headers as Envoy forwards them after toolgate's Check signed `authz` for them. */
+  const procHeaders = (record: Record<string, string>, authz: Record<string, HandoffValue | undefined>) => checkedHeaders(keyring, record, authz);
   const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd-ext-proc-1', method: 'tools/call', target: 'refund' };
 
   it('covers the whole stream, named from the forwarded metadata, parented by the request traceparent header', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, type AuthzInput } from '../../src/authz/authorize.js';
+import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/authz/render.js';
 import { loadConfigFile, type Runtime } from '../../src/config/load.js';
 import { noteToolList } from '../../src/mcp/catalog.js';
 
@@ -99,6 +100,28 @@ describe('authorize', () => {
     }
   });
 
+  it('does not echo the presented session token on initialize: the new session\'s token must reach the client', async () => {
+    const token = await sign({ authorized_tasks: ['refunds'] });
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
+    const out = await run(body, token, { headers: { authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
+    expect(out).toMatchObject({ kind: 'allow', method: 'initialize', overwriteResponseHeaders: {} });
+  });
+
+  it.each<[string, string, string]>([
+    ['two Authorization headers (as Envoy joins them)', 'Bearer a.b.c,Bearer a.b.c', 'more than one credential'],
+    ['a Basic credential', 'Basic dXNlcjpwYXNz', 'not a Bearer credential'],
+    ['Bearer without a token', 'Bearer', 'Bearer without a token'],
+  ])('answers %s with 400 invalid_request and a sentence, not "authentication required"', async (_n, authorization, detail) => {
+    const out = await run(toolCall('lookup_charge', {}), undefined, { headers: { authorization } });
+    if (out.kind !== 'reply') throw new Error('expected a reply');
+    expect(out.reply.status).toBe(400);
+    expect(out.reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp", error="invalid_request", error_description="${detail}"`);
+    const body = JSON.parse(out.reply.body);
+    expect(body.error.code).toBe(-32600);
+    expect(body.error.message).not.toMatch(/Authentication required/);
+    expect(out.audit).toMatchObject({ decision: 'deny', reason: 'authorization-malformed', detail });
+  });
+
   it.each([
     ['malformed JSON', '{', 400, -32700],
     ['a batch', `[${toolCall('lookup_charge', {})}]`, 400, -32600],
@@ -106,5 +129,22 @@ describe('authorize', () => {
     const out = await run(body, await sign({ authorized_tasks: ['refunds'] }));
     expect(out).toMatchObject({ kind: 'reply', reply: { status } });
     if (out.kind === 'reply') expect(JSON.parse(out.reply.body).error.code).toBe(code);
+  });
+});
+
+describe('unauthenticatedReply: an identity provider out of reach', () => {
+  it('is a 503 with Retry-After and a sentence that puts no blame on the token', () => {
+    const reply = unauthenticatedReply(runtime.metadata, { ok: false, reason: 'identity-unavailable', detail: 'key set fetch timed out' });
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe(String(IDP_RETRY_AFTER_SECONDS));
+    expect(reply.headers['www-authenticate']).toBeUndefined();
+    expect(JSON.parse(reply.body)).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32603,
+        message: `The identity provider could not be reached (key set fetch timed out), so the bearer token could not be checked and the request was not forwarded. This is not a problem with your token: retry in ${IDP_RETRY_AFTER_SECONDS} seconds.`,
+      },
+    });
   });
 });

@@ -42,6 +42,11 @@ describe('compilePolicy rejects what cannot work, naming the field', () => {
     ['a placeholder outside jwt and mcp', refundRule({ when: 'true', message: 'Ask {{user.name}}.' }), 'tasks.refund-support.tools[1].message', 'dotted name under jwt or mcp'],
     ['a * inside a tool pattern', { t: { tools: [{ tool: 'billing.*.read' }] } }, 'tasks.t.tools[0].tool', 'may only end a pattern'],
     ['a * inside a resource pattern', { t: { resources: ['file:///*/secret'] } }, 'tasks.t.resources[0]', 'may only end a pattern'],
+    ['a tool name that is not canonical', { t: { tools: [{ tool: 'billing.refund ' }] } }, 'tasks.t.tools[0].tool', 'not a canonical name'],
+    ['a prompt name in NFD', { t: { prompts: ['cafe\u0301'] } }, 'tasks.t.prompts[0]', 'normalization form C'],
+    ['a resource pattern with an upper-case host', { t: { resources: ['https://Docs.example.com/*'] } }, 'tasks.t.resources[0]', 'normal form'],
+    ['a resource pattern with dot segments', { t: { resources: ['file:///public/../secret'] } }, 'tasks.t.resources[0]', 'write "file:///secret"'],
+    ['a resource pattern that is no URI', { t: { resources: ['public/*'] } }, 'tasks.t.resources[0]', 'does not start an absolute URI'],
     ['the same tool listed twice', { t: { tools: [{ tool: 'a' }, { tool: 'a', when: 'false' }] } }, 'tasks.t.tools[1].tool', 'already listed at tools[0]'],
   ] as const)('%s', (_name, tasks, path, text) => {
     const issues = issuesOf(() => compilePolicy(configWith(tasks as RawTasks), 'policy.yaml'));

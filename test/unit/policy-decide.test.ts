@@ -266,6 +266,86 @@ const cases: Record<string, Case> = {
     expected: { allow: false, reason: 'method-not-allowed', policy: 'tasks.refund-support.methods' },
     says: ['The method "logging/setLevel"', 'completion/complete'],
   },
+  'a URI with dot segments is refused before any pattern, naming the form the server reads': {
+    claims: refunder,
+    call: call('resources/read', { uri: 'billing://charges/a/../../hr/people' }),
+    expected: { allow: false, reason: 'uri-not-canonical', task: undefined },
+    says: ['"billing://charges/a/../../hr/people" is not in the form the server reads', 'dot segments', 'read it as "billing://charges/hr/people"', 'Do not retry'],
+  },
+  'a URI the pattern would allow once normalised is still refused as written': {
+    claims: refunder,
+    call: call('resources/read', { uri: 'BILLING://charges/ch_1' }),
+    expected: { allow: false, reason: 'uri-not-canonical' },
+    says: ['scheme is lower-cased', 'send "billing://charges/ch_1"'],
+  },
+  'a URI with a tab inside is refused and the tab is shown escaped': {
+    claims: refunder,
+    call: call('resources/subscribe', { uri: 'billing://charges/ch_\t1' }),
+    expected: { allow: false, reason: 'uri-not-canonical' },
+    says: ['"billing://charges/ch_\\t1"', 'tab and line-break characters are removed'],
+  },
+  'an unsubscribe is read the same way': {
+    claims: refunder,
+    call: call('resources/unsubscribe', { uri: 'billing://charges/%2e%2e/x' }),
+    expected: { allow: false, reason: 'uri-not-canonical' },
+  },
+  'a URI that does not parse is refused as invalid': {
+    claims: refunder,
+    call: call('resources/read', { uri: 'charges/ch_1' }),
+    expected: { allow: false, reason: 'uri-invalid' },
+    says: ['has no single reading', 'not an absolute URI'],
+  },
+  'a URI with an encoded slash is refused as invalid': {
+    claims: refunder,
+    call: call('resources/read', { uri: 'billing://charges/..%2F..%2Fhr' }),
+    expected: { allow: false, reason: 'uri-invalid' },
+    says: ['encoded "/"'],
+  },
+  'a prompt name with a trailing space is refused': {
+    claims: refunder,
+    call: call('prompts/get', { name: 'refund-email ' }),
+    expected: { allow: false, reason: 'name-not-canonical' },
+    says: ['The prompt name "refund-email "', 'ends with white space', 'send "refund-email"'],
+  },
+  'a prompt name in NFD is refused with its NFC form': {
+    claims: refunder,
+    call: call('prompts/get', { name: 'refund-cafe\u0301' }),
+    expected: { allow: false, reason: 'name-not-canonical' },
+    says: ['normalization form C', 'send "refund-caf\u00e9"'],
+  },
+  'a canonical non-ASCII prompt name is judged by the patterns as usual': {
+    claims: refunder,
+    call: call('prompts/get', { name: 'refund-caf\u00e9' }),
+    expected: { allow: true },
+  },
+  'a tool name with a zero-width space is refused, not matched by a prefix': {
+    claims: refunder,
+    call: tool('crm.read_\u200bnotes'),
+    expected: { allow: false, reason: 'name-not-canonical' },
+    says: ['The tool name "crm.read_\\u200bnotes"', 'U+200B'],
+  },
+  'the reading is checked before the task, so a caller without one learns the real problem': {
+    claims: {},
+    call: tool('billing.lookup_charge '),
+    expected: { allow: false, reason: 'name-not-canonical' },
+  },
+  'a completion of a prompt named in NFD is refused': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/prompt', name: 'refund-cafe\u0301' }, argument: { name: 'x', value: '' } }),
+    expected: { allow: false, reason: 'name-not-canonical' },
+  },
+  'a completion of a resource template reached through dot segments is refused': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/resource', uri: 'billing://charges/../../hr/{id}' }, argument: { name: 'id', value: '' } }),
+    expected: { allow: false, reason: 'uri-not-canonical' },
+    says: ['The resource template', 'read it as "billing://charges/hr/{id}"'],
+  },
+  'a resource completion is judged by its uri even when it also carries a name': {
+    claims: refunder,
+    call: call('completion/complete', { ref: { type: 'ref/resource', name: 'billing://charges/x', uri: 'hr://people/{id}' }, argument: { name: 'id', value: '' } }),
+    expected: { allow: false, reason: 'method-not-allowed' },
+    says: ['hr://people/{id}'],
+  },
   'a task with nothing listed says so': {
     claims: { authorized_tasks: 'reporting' },
     call: call('prompts/get', { name: 'refund-email' }),
@@ -313,5 +393,10 @@ describe('visibleTools / visiblePrompts', () => {
 
   it('filters prompts by the task prompt patterns', () => {
     expect(visiblePrompts(policy, refunder, undefined, ['refund-email', 'wire-email', 'refund-'])).toEqual(['refund-email', 'refund-']);
+  });
+
+  it('hides names a call would be refused for', () => {
+    expect(visiblePrompts(policy, refunder, undefined, ['refund-email ', 'refund-cafe\u0301', 'refund-caf\u00e9'])).toEqual(['refund-caf\u00e9']);
+    expect(visibleTools(policy, refunder, undefined, ['crm.read_\u200bx', 'crm.read_x'])).toEqual(['crm.read_x']);
   });
 });

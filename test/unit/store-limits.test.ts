@@ -61,6 +61,7 @@ function counters(policy: CompiledPolicy, tool: string, args: Record<string, unk
 const deadStore: Store = {
   kind: 'redis',
   consume: () => Promise.reject(new StoreUnavailableError('connection refused')),
+  refund: () => Promise.reject(new StoreUnavailableError('connection refused')),
   revoke: () => Promise.reject(new StoreUnavailableError('connection refused')),
   isRevoked: () => Promise.reject(new StoreUnavailableError('connection refused')),
   ping: () => Promise.reject(new StoreUnavailableError('connection refused')),
@@ -96,6 +97,47 @@ describe('limits: counter keys', () => {
 
   it('writes canonical JSON with sorted keys', () => {
     expect(canonicalJson({ b: [1, null, 'x'], a: { d: true, c: 1.5 } })).toBe('{"a":{"c":1.5,"d":true},"b":[1,null,"x"]}');
+  });
+});
+
+describe('limits: a receipt for what was charged', () => {
+  it('names the receipt after the decision, in the counters\' hash tag, and lists the keys charged', async () => {
+    const policy = policyOf();
+    const s = freshStore();
+    const result = await applyLimits(policy, s, { ...facts(call('refund', { amount: 40 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
+    expect(result.decision.allow).toBe(true);
+    expect(result.charged).toEqual({ receipt: 'ctr:{refunds/refund}:receipt:d-1', keys: ['ctr:{refunds/refund}:quota:agent-7', 'ctr:{refunds/refund}:budget:acme'] });
+  });
+
+  it('gives the whole charge back through the receipt: the quota of 2 still allows 2 calls', async () => {
+    const policy = policyOf();
+    const s = freshStore();
+    const first = await applyLimits(policy, s, { ...facts(call('refund', { amount: 60 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
+    if (!first.charged) throw new Error('expected a charge');
+    expect(await s.refund(first.charged.receipt, first.charged.keys)).toBe(2);
+    expect((await decide(policy, s, 'refund', { amount: 50 })).decision.allow).toBe(true);
+    expect((await decide(policy, s, 'refund', { amount: 50 })).decision.allow).toBe(true);
+    expect((await decide(policy, s, 'refund', { amount: 0 })).decision).toMatchObject({ allow: false, reason: 'quota-exceeded' });
+  });
+
+  it.each<[string, Partial<LimitFacts>, string]>([
+    ['without a decision id', {}, 'refund'],
+    ['for a rule that charges nothing', { decisionId: 'd-2' }, 'lookup'],
+  ])('writes no receipt %s', async (_n, extra, tool) => {
+    const policy = policyOf();
+    const s = freshStore();
+    const result = await applyLimits(policy, s, { ...facts(call(tool, { amount: 1 })), ...extra }, allowed(policy, tool), () => clock);
+    expect(result.decision.allow).toBe(true);
+    expect(result.charged).toBeUndefined();
+  });
+
+  it('has nothing to give back when the store was down and the call allowed anyway', async () => {
+    const policy = policyOf(`policy:
+  onStoreError: { quota: allow, budget: allow }
+`);
+    const result = await applyLimits(policy, deadStore, { ...facts(call('refund', { amount: 1 })), decisionId: 'd-3' }, allowed(policy, 'refund'));
+    expect(result.decision.allow).toBe(true);
+    expect(result.charged).toBeUndefined();
   });
 });
 

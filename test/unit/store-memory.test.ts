@@ -86,6 +86,56 @@ describe('memory store: consume', () => {
   });
 });
 
+describe('memory store: refund by receipt', () => {
+  const RECEIPT = { key: 'rcpt', ttlMs: MINUTE };
+  /** What a counter holds in the current window, read back through a consume that is always refused. */
+  const used = async (key: string, windowMs = MINUTE): Promise<number> => {
+    const probe = await store.consume([{ key, amount: Number.MAX_SAFE_INTEGER, limit: 0, windowMs }]);
+    return probe.ok ? 0 : probe.used;
+  };
+
+  it.each<[string, (s: MemoryStore) => Promise<unknown>, number, Record<string, number>]>([
+    ['gives back exactly what the receipt charged', (s) => s.refund('rcpt', ['a', 'b']), 2, { a: 0, b: 0, other: 1 }],
+    ['only once: a second refund of the receipt gives nothing', async (s) => { await s.refund('rcpt', ['a', 'b']); return s.refund('rcpt', ['a', 'b']); }, 0, { a: 0, b: 0, other: 1 }],
+    ['only counters the receipt names, whatever keys are asked for', (s) => s.refund('rcpt', ['a', 'other']), 1, { a: 0, b: 30, other: 1 }],
+    ['nothing for an unknown receipt', (s) => s.refund('nope', ['a', 'b']), 0, { a: 1, b: 30, other: 1 }],
+    ['nothing once the receipt expired', async (s) => { clock = T0 + MINUTE / 2 + MINUTE; return s.refund('rcpt', ['a', 'b']); }, 0, {}],
+  ])('%s', async (_name, act, refunded, after) => {
+    open();
+    await store.consume([q('other', 1, 10)]);
+    clock = T0 + MINUTE / 2;
+    await store.consume([q('a', 1, 10, 60 * MINUTE), q('b', 30, 100, 60 * MINUTE)], RECEIPT);
+    expect(await act(store)).toBe(refunded);
+    for (const [key, value] of Object.entries(after)) expect(await used(key, key === 'other' ? MINUTE : 60 * MINUTE), key).toBe(value);
+  });
+
+  it('gives nothing back in a window that has moved on: the new window keeps its count', async () => {
+    open();
+    await store.consume([q('a', 1, 10)], RECEIPT);
+    clock = T0 + MINUTE;
+    await store.consume([q('a', 1, 10)]);
+    expect(await store.refund('rcpt', ['a'])).toBe(0);
+    expect(await used('a')).toBe(1);
+  });
+
+  it('writes no receipt for a refused consume', async () => {
+    open();
+    await store.consume([q('a', 1, 1)]);
+    expect(await store.consume([q('a', 1, 1)], RECEIPT)).toMatchObject({ ok: false });
+    expect(await store.refund('rcpt', ['a'])).toBe(0);
+    expect(await used('a')).toBe(1);
+  });
+
+  it('sweeps expired receipts', async () => {
+    open();
+    await store.consume([q('a', 1, 10, 60 * MINUTE)], { key: 'rcpt', ttlMs: 1_000 });
+    expect(store.size()).toBe(2);
+    clock = T0 + 1_000;
+    store.sweep();
+    expect(store.size()).toBe(1);
+  });
+});
+
 describe('memory store: revocation', () => {
   const NOW_S = T0 / 1000;
   it.each<[string, Array<[revokeUntil: number]>, number, boolean]>([

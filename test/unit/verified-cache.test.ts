@@ -39,7 +39,7 @@ describe('JWT verifier with the cache', () => {
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
     const verifier = createJwtVerifier({
-      jwt: { issuer: 'https://i', algorithms: ['RS256'], jwksFile: 'jwks.json', clockTolerance: '0s', jwksCacheMaxAge: '10m', jwksCooldown: '30s' },
+      jwt: { issuer: 'https://i', algorithms: ['RS256'], jwksFile: 'jwks.json', clockTolerance: '0s', jwksCacheMaxAge: '10m', jwksCooldown: '30s', jwksTimeout: '1s' },
       audience: ['https://r'],
       resolvePath: (p) => path.join(dir, p),
     });

@@ -5,6 +5,8 @@ import type { RuntimeHolder } from '../../config/watch.js';
 import { authorize, type AuthzInput } from '../../authz/authorize.js';
 import type { AuthzOutcome } from '../../authz/outcome.js';
 import { audit } from '../../log/audit.js';
+import { signHandoff, type HandoffFacts } from '../../session/handoff.js';
+import type { Keyring } from '../../session/keys.js';
 import type { Store } from '../../store/port.js';
 import { toStruct, type Struct } from '../struct.js';
 
@@ -50,10 +52,11 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckO
       return;
     }
     const observed = observe(input);
-    authorize(holder.current(), input, store).then(
+    const runtime = holder.current();
+    authorize(runtime, input, store).then(
       (outcome) => {
         if (outcome.audit) audit(log, outcome.audit);
-        callback(null, toResponse(outcome));
+        callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));
         observed(outcome);
       },
       // A bug in the pipeline denies: toolgate fails closed.
@@ -82,7 +85,15 @@ function toInput(req: CheckRequest): AuthzInput {
   };
 }
 
-function toResponse(outcome: AuthzOutcome): CheckResponse {
+/** What binds a handoff to this request: Envoy's request id and the exact body bytes judged. */
+function handoffFacts(req: CheckRequest): HandoffFacts {
+  const http = req.attributes?.request?.http;
+  const raw = http?.raw_body;
+  const body = raw && raw.length > 0 ? raw : http?.body ? Buffer.from(http.body, 'utf8') : undefined;
+  return { requestId: http?.headers?.['x-request-id'], body };
+}
+
+function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts): CheckResponse {
   if (outcome.kind === 'allow') {
     return {
       status: { code: GRPC_OK },
@@ -93,7 +104,8 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
           append_action: 'OVERWRITE_IF_EXISTS',
         })),
       },
-      dynamic_metadata: toStruct({
+      // Signed as a whole: ext_proc acts on none of it unless the MAC, request id and age check out (handoff.ts).
+      dynamic_metadata: toStruct(signHandoff(keyring, {
         subject: outcome.subject,
         task: outcome.task,
         decision_id: outcome.decisionId,
@@ -102,7 +114,9 @@ function toResponse(outcome: AuthzOutcome): CheckResponse {
         tasks: outcome.tasks,
         // The body's trace context, so ext_proc's span joins the same trace when no header carries one.
         traceparent: outcome.message?.type === 'call' ? outcome.message.traceparent : undefined,
-      }),
+        // The receipt of what this call was charged: ext_proc gives it back if it refuses the call.
+        charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
+      }, facts)),
     };
   }
   const { reply } = outcome;

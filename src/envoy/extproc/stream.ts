@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import { fromStruct, type Struct } from '../struct.js';
 import { METADATA_NAMESPACE } from '../authz/check.js';
 import { headerRecord, toProcessingResponse, type HeaderMapProto } from './convert.js';
-import type { AuthzContext, ExchangeProcessor, Step } from '../../routing/exchange.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../routing/exchange.js';
+import { errorReply } from '../../routing/replies.js';
+import { REASONS } from '../../policy/reasons.js';
+import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../session/handoff.js';
+import type { Keyring } from '../../session/keys.js';
+import { countHandoffRejection } from '../../telemetry/metrics.js';
 
 interface ProcessingRequest {
   request_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
@@ -27,18 +32,41 @@ export interface StreamWatch {
 }
 const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
 
-export function processHandler(factory: ProcessorFactory, log: Logger, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+/**
+ * `keyring` is read per stream (the current config's), so a reload that adds a session key verifies with it at once.
+ * Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it for this
+ * request; a stream that fails gets one immediate 403 per message and never reaches a processor.
+ */
+export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, log: Logger, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
+    let handoff: VerifiedHandoff | undefined;
+    let requestId: string | undefined;
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
+    const refuse = (reason: HandoffFailure, detail: string, phase: Phase): ExchangeProcessor => {
+      countHandoffRejection(reason);
+      log.warn({ event: 'ext_proc.handoff-refused', reason, detail, phase, requestId: requestId?.slice(0, 128) }, 'ext_proc refused a stream: its ext_authz handoff did not verify');
+      handoff = undefined;
+      return refusing(reason);
+    };
     call.on('data', (msg: ProcessingRequest) => {
       chain = chain.then(async () => {
         if (!processor) {
-          const authz = authzContext(msg);
-          processor = factory(authz);
-          watch = observe(authz, headerRecord(msg.request_headers?.headers));
+          const started = startStream(msg, keyring());
+          requestId = started.requestId;
+          if (started.kind === 'verified') {
+            handoff = started.handoff;
+            processor = factory(started.authz);
+          } else {
+            processor = started.kind === 'refused' ? refuse(started.reason, started.detail, 'request_headers') : PASS_THROUGH;
+          }
+          watch = observe(started.authz, started.headers);
+        }
+        // The body ext_proc routes must be the body Check judged: the gateway reads it, and acts on it.
+        if (msg.request_body && handoff && !bodyMatches(handoff, msg.request_body.body ?? Buffer.alloc(0))) {
+          processor = refuse('body-mismatch', 'the request body differs from the one ext_authz judged', 'request_body');
         }
         const current = processor;
         const [phase, step] = await (watch ?? UNWATCHED).phase(() => dispatch(current, msg));
@@ -57,6 +85,42 @@ export function processHandler(factory: ProcessorFactory, log: Logger, observe: 
   };
 }
 
+/** No identity at all: what a stream runs on when nothing verified. */
+const NO_AUTHZ: AuthzContext = Object.freeze({ subject: undefined, task: undefined, decisionId: undefined, method: undefined, target: undefined, tasks: [] });
+
+/**
+ * A stream that starts with anything but request headers is a reply Envoy or a filter before ext_proc made itself
+ * (an ext_authz denial, a direct response): no request went upstream and no Check allowed anything, so toolgate
+ * changes nothing in it, and its metadata is not read at all.
+ */
+const PASS_THROUGH: ExchangeProcessor = Object.freeze({
+  requestHeaders: () => CONTINUE,
+  requestBody: () => CONTINUE,
+  responseHeaders: () => CONTINUE,
+  responseBody: () => CONTINUE,
+});
+
+type Started =
+  | { readonly kind: 'verified'; readonly authz: AuthzContext; readonly handoff: VerifiedHandoff; readonly headers: Record<string, string>; readonly requestId: string | undefined }
+  | { readonly kind: 'refused'; readonly authz: AuthzContext; readonly reason: HandoffFailure; readonly detail: string; readonly headers: Record<string, string>; readonly requestId: string | undefined }
+  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined };
+
+function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
+  if (!msg.request_headers) return { kind: 'pass-through', authz: NO_AUTHZ, headers: headerRecord(msg.response_headers?.headers), requestId: undefined };
+  const headers = headerRecord(msg.request_headers.headers);
+  const requestId = headers['x-request-id'];
+  const checked = verifyHandoff(keyring, fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]), requestId);
+  if (!checked.ok) return { kind: 'refused', authz: NO_AUTHZ, reason: checked.reason, detail: checked.detail, headers, requestId };
+  return { kind: 'verified', authz: authzContext(checked.fields), handoff: checked, headers, requestId };
+}
+
+/** Answers every message of a refused stream with the same 403: no processor, no backend, no token. */
+function refusing(reason: HandoffFailure): ExchangeProcessor {
+  const info = REASONS['handoff-invalid'];
+  const step = errorReply(null, info.jsonrpc, handoffRefusalMessage(reason), info.http);
+  return { requestHeaders: () => step, requestBody: () => step, responseHeaders: () => step, responseBody: () => step };
+}
+
 export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
 
 async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[Phase | undefined, Step]> {
@@ -72,10 +136,17 @@ async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[
   return [undefined, { kind: 'continue' }];
 }
 
-function authzContext(msg: ProcessingRequest): AuthzContext {
-  const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
+/** The identity and decision ext_authz proved, read only from fields its signature covered. */
+function authzContext(meta: Readonly<Record<string, unknown>>): AuthzContext {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent) };
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent), charged: charged(meta.charged) };
+}
+
+function charged(v: unknown): AuthzContext['charged'] {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { receipt, keys } = v as { receipt?: unknown; keys?: unknown };
+  if (typeof receipt !== 'string' || !Array.isArray(keys)) return undefined;
+  return { receipt, keys: keys.filter((k): k is string => typeof k === 'string') };
 }
 
 function internalError(): Step {

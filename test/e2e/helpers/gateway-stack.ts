@@ -16,7 +16,7 @@ import { startMcpServer, type McpTestServer } from '../../harness/mcp-server.js'
 import { freePort } from '../../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../../harness/process.js';
 import { eventually } from './client.js';
-import { requireBuiltDist, TOOLGATE_BIN, type TasksConfig } from './toolgate.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken, type TasksConfig } from './toolgate.js';
 
 /** The bootstrap `toolgate render envoy --config examples/gateway.yaml` generated; the suites run it, never a copy. */
 export const GATEWAY_TEMPLATE = join(REPO_ROOT, 'envoy', 'gateway.yaml');
@@ -78,6 +78,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
 export interface ToolgateProcess {
   readonly adminUrl: string;
   readonly configPath: string;
+  /** The bearer secret the admin port's state-changing endpoints require (`server.adminTokenFile`). */
+  readonly adminToken: string;
   readonly process: ManagedProcess;
   logs(): string;
   /** The JSON log lines, parsed. */
@@ -113,7 +115,7 @@ export function gatewayConfigText(base: {
   const config: RawConfig = {
     ...example,
     resource: `${base.envoyUrl}/mcp`,
-    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', ...(base.eventsPort === undefined ? {} : { eventsPort: base.eventsPort }) },
+    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE, ...(base.eventsPort === undefined ? {} : { eventsPort: base.eventsPort }) },
     identity: { ...example.identity, jwt: { issuer: base.idp.issuer, jwksUri: base.idp.jwksUrl, algorithms: ['RS256'] } },
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
@@ -177,6 +179,7 @@ async function launchToolgate(text: string, grpcPort: number, adminPort: number,
   const dir = await mkdtemp(join(tmpdir(), 'toolgate-gateway-'));
   const configPath = join(dir, 'toolgate.yaml');
   await writeFile(configPath, text);
+  const adminToken = await writeAdminToken(dir);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   let proc: ManagedProcess;
   try {
@@ -204,6 +207,7 @@ async function launchToolgate(text: string, grpcPort: number, adminPort: number,
   return {
     adminUrl,
     configPath,
+    adminToken,
     process: proc,
     logs: () => proc.logs(),
     records,

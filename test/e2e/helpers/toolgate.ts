@@ -1,5 +1,5 @@
 // Runs the built toolgate CLI as a child process with a generated config, and assembles the full e2e stack.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,16 @@ export function requireBuiltDist(): void {
 
 export type TasksConfig = NonNullable<RawConfig['tasks']>;
 
+/** The admin bearer secret's file name, next to the config file (`server.adminTokenFile` is relative to it). */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/** Writes a fresh admin bearer secret into `dir` (where the config file goes); returns the secret. */
+export async function writeAdminToken(dir: string): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await writeFile(join(dir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
 export interface ToolgateConfigOptions {
   /** Envoy's listener URL; the resource (and token audience) is this plus `/mcp`. */
   readonly envoyUrl: string;
@@ -38,7 +48,7 @@ export function toolgateConfigText(opts: ToolgateConfigOptions, ports: { grpcPor
   if (!opts.idp.jwksUrl) throw new Error('toolgateConfigText: the IdP must serve its JWKS over HTTP');
   const config: RawConfig = {
     resource: `${opts.envoyUrl}/mcp`,
-    server: { host: '127.0.0.1', grpcPort: ports.grpcPort, adminPort: ports.adminPort, shutdownGrace: '5s' },
+    server: { host: '127.0.0.1', grpcPort: ports.grpcPort, adminPort: ports.adminPort, shutdownGrace: '5s', adminTokenFile: ADMIN_TOKEN_FILE },
     identity: {
       jwt: { issuer: opts.idp.issuer, jwksUri: opts.idp.jwksUrl, algorithms: ['RS256'] },
       task: { claim: 'authorized_tasks' },
@@ -60,6 +70,8 @@ export interface Toolgate {
   readonly adminPort: number;
   readonly adminUrl: string;
   readonly configPath: string;
+  /** The bearer secret the admin port's state-changing endpoints require (`server.adminTokenFile`). */
+  readonly adminToken: string;
   /** Everything every incarnation of the process wrote, oldest first. */
   logs(): string;
   /** The JSON log lines, parsed (other lines skipped). */
@@ -85,6 +97,7 @@ export async function startToolgate(opts: StartToolgateOptions): Promise<Toolgat
   const dir = await mkdtemp(join(tmpdir(), 'toolgate-e2e-'));
   const configPath = join(dir, 'toolgate.yaml');
   await writeFile(configPath, toolgateConfigText(opts, { grpcPort, adminPort }));
+  const adminToken = await writeAdminToken(dir);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const incarnations: ManagedProcess[] = [];
   let running: ManagedProcess | undefined;
@@ -133,6 +146,7 @@ export async function startToolgate(opts: StartToolgateOptions): Promise<Toolgat
     adminPort,
     adminUrl,
     configPath,
+    adminToken,
     logs,
     records,
     decisions: () => records().filter((r) => r.event === 'decision'),
