@@ -1,6 +1,7 @@
-// JSON-RPC classification per request (`classify`): what ext_authz does to every body it reads.
+// Reading and classifying each request (`readRequest`: admission, strict JSON reading, `classify`): what ext_authz
+// and the gateway's ext_proc do to every body they read.
 import { bench, describe } from 'vitest';
-import { classify } from '../../src/mcp/message.js';
+import { readRequest } from '../../src/mcp/body.js';
 import { call2025, call2026HeadersOnly } from './fixtures.js';
 
 const small = call2025('echo', { text: 'hello from the toolgate benchmark' });
@@ -9,8 +10,8 @@ const large = call2025('echo', { text: 'x'.repeat(16 * 1024), items: Array.from(
 const with2026Body = { ...call2025('echo', { text: 'hello' }), headers: { ...call2026HeadersOnly('echo').headers } };
 const headersOnly = call2026HeadersOnly('echo');
 
-const must = (facts: Parameters<typeof classify>[0]) => {
-  if (classify(facts).type !== 'call') throw new Error('not classified as a call');
+const must = (facts: Parameters<typeof readRequest>[0]) => {
+  if (readRequest(facts).type !== 'call') throw new Error('not classified as a call');
 };
 
 describe('classify', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { buildRuntime, parseConfigText, type Runtime } from '../../src/config/load.js';
 import type { RawConfig } from '../../src/config/schema.js';
-import type { HttpFacts } from '../../src/mcp/message.js';
+import type { RawHttpFacts } from '../../src/mcp/body.js';
 import { startTestIdp } from '../../test/harness/jwt.js';
 
 export const RESOURCE = 'https://bench.toolgate.test/mcp';
@@ -57,18 +57,18 @@ export function toolCallBody(name: string, args: Record<string, unknown>): strin
   return JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'tools/call', params: { name, arguments: args } });
 }
 
-/** A 2025 tools/call as ext_authz hands it over: headers plus the whole body. */
-export function call2025(name: string, args: Record<string, unknown>, token?: string): HttpFacts & { path: string } {
+/** A 2025 tools/call as ext_authz hands it over: headers plus the whole body, as bytes. */
+export function call2025(name: string, args: Record<string, unknown>, token?: string): RawHttpFacts & { path: string } {
   return {
     method: 'POST',
     path: '/mcp',
     headers: { ...POST, 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': 'x'.repeat(325), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: toolCallBody(name, args),
+    body: Buffer.from(toolCallBody(name, args)),
   };
 }
 
 /** A 2026 tools/call on the fast path: headers only, no body. */
-export function call2026HeadersOnly(name: string, token?: string): HttpFacts & { path: string } {
+export function call2026HeadersOnly(name: string, token?: string): RawHttpFacts & { path: string } {
   return {
     method: 'POST',
     path: '/mcp',

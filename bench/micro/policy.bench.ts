@@ -1,13 +1,14 @@
 // Policy evaluation: compile once (at start-up), then `decide()` per call.
 import { bench, describe } from 'vitest';
-import { classify, type McpCall } from '../../src/mcp/message.js';
+import { readRequest } from '../../src/mcp/body.js';
+import type { McpCall } from '../../src/mcp/message.js';
 import { decide } from '../../src/policy/decide.js';
 import { CLAIMS, call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime } = await fixture();
 const policy = runtime.policy;
-const asCall = (facts: Parameters<typeof classify>[0]): McpCall => {
-  const message = classify(facts);
+const asCall = (facts: Parameters<typeof readRequest>[0]): McpCall => {
+  const message = readRequest(facts);
   if (message.type !== 'call') throw new Error('not a call');
   return message;
 };

@@ -1,20 +1,26 @@
 // The ext_authz pipeline on plain values: metadata → identity → message → policy → outcome.
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
-import { classify, internalHeaders, MCP_SESSION_HEADER, type HttpFacts } from '../mcp/message.js';
+import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
+import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
+import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
 import type { AuthzOutcome } from './outcome.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
-export interface AuthzInput extends HttpFacts {
+/** The request as Envoy hands it over; the body stays bytes until readRequest admits it. */
+export interface AuthzInput extends RawHttpFacts {
   /** Request path without the query string. */
   readonly path: string;
 }
 
 /** `store` holds quota, budget and loop counters; the process's embedded in-memory store when omitted. */
 export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore()): Promise<AuthzOutcome> {
+  // DNS rebinding: a Host or Origin this endpoint does not answer to gets 403 before anything is read or answered.
+  const foreign = refuseForeignOrigin(runtime, input.headers);
+  if (foreign) return foreign;
   if (input.method === 'GET' && runtime.metadata.paths.includes(input.path)) {
     return { kind: 'reply', reply: metadataReply(runtime.metadata), audit: undefined };
   }
@@ -28,7 +34,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     };
   }
 
-  const message = classify(input);
+  // One reading of the body: refused here unless the backend can only read the same message (see body.ts).
+  const message = readRequest(input);
   const method = message.type === 'call' ? message.method : undefined;
   const tool = message.type === 'call' ? message.target : undefined;
   const base = { decisionId, subject: identity.subject, method, tool };
@@ -59,6 +66,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
     removeHeaders: headersToRemove(runtime, input.headers),
+    // The body was read as UTF-8 JSON; the backend is told exactly that, whatever spelling the client used.
+    overwriteRequestHeaders: carriesBody(input) ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
     // initialize answers with a new session token, which the old one must not overwrite.
     overwriteResponseHeaders: method === 'initialize' ? {} : echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },

@@ -21,6 +21,8 @@ export interface AllowOutcome {
   readonly tasks: readonly string[] | undefined;
   /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
   readonly removeHeaders: readonly string[];
+  /** Request headers Envoy sets (overwriting) before the request goes on: the canonical Content-Type of a POST. */
+  readonly overwriteRequestHeaders: Readonly<Record<string, string>>;
   /**
    * Response headers Envoy overwrites where the response has them. The client's own Mcp-Session-Id goes back over
    * any backend session id on the response, so ext_proc need not watch response headers just to mask it.

@@ -1,5 +1,6 @@
 // The toolgate config file format (YAML or JSON), validated with zod at load time.
 import { z } from 'zod';
+import { httpSchema } from './schema-http.js';
 import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
 
 const duration = z
@@ -184,6 +185,8 @@ export const configSchema = z
         passthroughToken: z.boolean().default(false),
       })
       .strict(),
+    /** The Host and Origin headers client requests may carry (DNS-rebinding protection, every request, both modes). */
+    http: httpSchema,
     /** RFC 9728 protected-resource metadata served at /.well-known/oauth-protected-resource. */
     metadata: z
       .object({
@@ -239,3 +242,4 @@ export type ToolRuleConfig = z.output<typeof toolRule>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type JwtConfig = z.output<typeof jwtSchema>;
 export type ServerTlsConfig = z.output<typeof serverTls>;
+export type HttpConfig = z.output<typeof httpSchema>;

@@ -1,4 +1,5 @@
 // Classifies one HTTP request to an MCP endpoint into a plain value the policy and router can read.
+import { readJson, type JsonRefusalReason } from './json-reader.js';
 
 /** JSON-RPC error codes toolgate puts on the wire. */
 export const JsonRpcCode = {
@@ -27,12 +28,19 @@ export interface McpCall {
   readonly traceparent: string | undefined;
   /** True when the method/target came from 2026 `Mcp-Method`/`Mcp-Name` headers without a body. */
   readonly fromHeadersOnly: boolean;
+  /**
+   * The whole JSON-RPC object as toolgate read it, so a rewrite (a gateway's tool rename) starts from this one
+   * reading instead of parsing the body again. Undefined when the call was read from headers alone.
+   */
+  readonly json?: Readonly<Record<string, unknown>>;
 }
 
 /** A JSON-RPC response or error the client sends back to a server-initiated request (sampling, elicitation). */
 export interface McpReply {
   readonly type: 'reply';
   readonly id: JsonRpcId;
+  /** The whole JSON-RPC object as toolgate read it: the gateway restores the backend's id in this reading. */
+  readonly json?: Readonly<Record<string, unknown>>;
 }
 
 /** A request with no JSON-RPC message: GET (SSE stream), DELETE (end session), OPTIONS. */
@@ -42,9 +50,12 @@ export interface McpBodyless {
 }
 
 /** The body could not be accepted; a value, not an exception. */
+/** Why a body was refused before its message was judged: how its bytes were sent (body.ts), or its JSON text. */
+export type BodyRefusalReason = JsonRefusalReason | 'unsupported-media-type' | 'unsupported-charset' | 'content-encoding' | 'invalid-utf8';
+
 export interface McpInvalid {
   readonly type: 'invalid';
-  readonly reason: 'malformed-json' | 'batch-not-supported' | 'not-jsonrpc' | 'header-mismatch' | 'missing-body';
+  readonly reason: BodyRefusalReason | 'batch-not-supported' | 'not-jsonrpc' | 'header-mismatch' | 'missing-body';
   readonly code: number;
   readonly message: string;
   readonly id: JsonRpcId;
@@ -56,7 +67,10 @@ export interface HttpFacts {
   readonly method: string;
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>;
-  /** Undefined when the body was not sent to toolgate (bodyless request or headers-only fast path). */
+  /**
+   * The body as text, undefined when it was not sent to toolgate (bodyless request or headers-only fast path).
+   * Bytes from the wire go through readRequest (body.ts), which decides whether there is one text to read.
+   */
   readonly body: string | undefined;
 }
 
@@ -99,12 +113,9 @@ export function classify(http: HttpFacts): McpMessage {
     return { type: 'bodyless', httpMethod: http.method };
   }
 
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(http.body as string);
-  } catch {
-    return invalid('malformed-json', JsonRpcCode.parseError, 'The request body is not valid JSON.', null);
-  }
+  const reading = readJson(http.body as string);
+  if (!reading.ok) return invalid(reading.reason, JsonRpcCode.parseError, reading.message, null);
+  const parsed = reading.value;
   if (Array.isArray(parsed)) {
     return invalid(
       'batch-not-supported',
@@ -118,7 +129,7 @@ export function classify(http: HttpFacts): McpMessage {
   }
   const id = idOf(parsed);
   if (typeof parsed.method !== 'string') {
-    if ('result' in parsed || 'error' in parsed) return { type: 'reply', id };
+    if ('result' in parsed || 'error' in parsed) return { type: 'reply', id, json: parsed };
     return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The JSON-RPC message has no method.', id);
   }
 
@@ -144,6 +155,7 @@ function bodyCall(method: string, msg: Record<string, unknown>, id: JsonRpcId): 
     params,
     traceparent: typeof meta.traceparent === 'string' ? meta.traceparent : undefined,
     fromHeadersOnly: false,
+    json: msg,
   };
 }
 

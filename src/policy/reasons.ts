@@ -29,10 +29,23 @@ export type ReasonCode =
   | 'header-mismatch'
   | 'missing-body'
   | 'body-too-large'
+  // one reading of the body (issue 9): how the bytes are sent, then what the JSON holds
+  | 'unsupported-media-type'
+  | 'unsupported-charset'
+  | 'content-encoding'
+  | 'body-bom'
+  | 'invalid-utf8'
+  | 'duplicate-key'
+  | 'lone-surrogate'
+  | 'unsafe-number'
+  | 'too-deep'
   // target reading: a name or URI whose text is not what the server will look up
   | 'name-not-canonical'
   | 'uri-not-canonical'
   | 'uri-invalid'
+  // DNS rebinding (src/authz/host-origin.ts)
+  | 'host-not-allowed'
+  | 'origin-not-allowed'
   // toolgate's own pipeline
   /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
   | 'handoff-invalid'
@@ -73,9 +86,22 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  // 415: the body is sent in a way the MCP server could decode into another message than the one toolgate read.
+  'unsupported-media-type': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'unsupported-charset': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'content-encoding': { http: 415, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'body-bom': { http: 415, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'invalid-utf8': { http: 415, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  // 400: valid JSON text on which JSON readers disagree, or deeper than any stage reads.
+  'duplicate-key': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'lone-surrogate': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'unsafe-number': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
+  'too-deep': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
   'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },
   'internal-error': { http: 500, jsonrpc: JsonRpcCode.internalError, retryable: true },
 });

@@ -40,10 +40,16 @@ function extAuthz(maxBodyBytes: number): object {
   }, { [ABOVE]: '1. Identity, task and tool policy. Allowed requests carry toolgate\'s verdict (subject, task,\nmethod, target) as dynamic metadata in this filter\'s namespace; forged x-toolgate-* headers are removed.' });
 }
 
+/**
+ * Response headers are SKIP unless toolgate asks for them: every answer toolgate gives to request headers
+ * overrides the whole mode (mode_override), so this default only decides the local replies of filters before
+ * ext_proc. Sending those to toolgate made an outage slower and worse: ext_authz's 503 then waited 10 s on the
+ * same hung toolgate and became a 504 (docs/envoy.md, fact 20).
+ */
 function processingMode(requestBody: BodyMode): object {
   return {
     request_header_mode: 'SEND',
-    response_header_mode: 'SEND',
+    response_header_mode: 'SKIP',
     request_body_mode: requestBody,
     response_body_mode: 'NONE',
     request_trailer_mode: 'SKIP',
@@ -69,12 +75,13 @@ export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTE
         request_body_mode: requestBody === 'BUFFERED'
           ? 'Gateway: the body names the tool and its backend. toolgate answers NONE in the headers phase\nwhen it can route from the 2026 Mcp-Name header alone.'
           : 'Sidecar: toolgate never re-routes, so the request body is not needed here (ext_authz read it).',
+        response_header_mode: 'toolgate asks for response headers per request (mode_override) where it acts on them;\nlocal replies of ext_authz (denials, and its 503 when toolgate is down) never wait on toolgate.',
         response_body_mode: 'toolgate asks for a buffered response body only for list results (mode_override),\nnever for an SSE stream.',
       }),
       metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
     }, {
       failure_mode_allow: 'Fail closed, like ext_authz...',
-      status_on_error: '...with the same 503 (default 500). ext_proc also sees the response headers of ext_authz\'s\nown local replies, so without this a toolgate outage turned ext_authz\'s 503 into a 500.',
+      status_on_error: '...with the same 503 (default 500) when toolgate fails mid-exchange.',
       message_timeout: 'Per message. The gateway fans initialize and the list methods out to every backend inside one\nmessage; the 200ms default would answer those with 504.',
       max_message_timeout: 'Upper bound for a per-message override_message_timeout from toolgate.',
       allow_mode_override: 'toolgate buffers only what it must read, per request (mode_override in its header responses).',

@@ -3,6 +3,7 @@ import type { Runtime } from '../config/load.js';
 import { durationMs } from '../config/duration.js';
 import { createEgressClient, type EgressClient } from '../fanout/egress.js';
 import { compileNaming, type NameRef, type NameSettings } from '../fanout/names.js';
+import { EMPTY_TEMPLATE_INDEX, type TemplateIndex } from '../fanout/templates.js';
 
 /**
  * Envoy ring-hashes backend requests on this header. Its value is the client session's token id, so every
@@ -18,6 +19,8 @@ export interface NameIndex {
   tools: ReadonlyMap<string, NameRef>;
   prompts: ReadonlyMap<string, NameRef>;
   resources: ReadonlyMap<string, string>;
+  /** Resource templates → backend, from the last `resources/templates/list`: routes reads of URIs they expand to. */
+  templates: TemplateIndex;
 }
 
 export interface GatewayContext {
@@ -41,7 +44,7 @@ export function gatewayContext(runtime: Runtime): GatewayContext {
     egress: createEgressClient({ baseUrl: config.egress.url, timeoutMs: durationMs(config.egress.timeout) }),
     naming: compileNaming(config.backends),
     backends: Object.keys(config.backends).sort(),
-    index: { tools: new Map(), prompts: new Map(), resources: new Map() },
+    index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX },
   };
   contexts.set(runtime, context);
   return context;

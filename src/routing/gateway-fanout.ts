@@ -1,17 +1,19 @@
 // Gateway requests answered by asking every backend through Envoy's egress listener and merging the answers.
 import type { Logger } from 'pino';
-import { fanOut, type CallOptions } from '../fanout/egress.js';
+import { fanOut, type CallOptions, type EgressFailure, type RequestSuccess } from '../fanout/egress.js';
+import { mergeAnswers } from '../fanout/answers.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
+import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../mcp/catalog.js';
-import type { McpCall } from '../mcp/message.js';
+import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import { newTokenId, sealSession } from '../session/token.js';
-import { capabilitiesFromServer, clientCapabilitiesOf, type BackendEntry, type Session } from '../session/types.js';
+import { capabilitiesFromServer, clientCapabilitiesOf, hasCapability, type BackendEntry, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
 import type { AuthzContext, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
-import { accepted, errorReply, resultReply, sessionNotFound } from './replies.js';
+import { accepted, errorReply, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { revokeSession } from './revocation.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
@@ -87,12 +89,31 @@ export async function notifyAll(ctx: GatewayContext, call: McpCall, session: Ses
   return accepted();
 }
 
-export async function requestAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined, result: unknown): Promise<Step> {
-  const results = await fanOut(targets(ctx, session), (b) =>
+/**
+ * `logging/setLevel` to every backend of the session that announced `logging` (all of them when stateless: no
+ * capabilities known); the answer is the backends' (see `mergeAnswers`): an error when none accepted the level.
+ */
+export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
+  const backends = targets(ctx, session).filter((b) => {
+    const entry = session?.backends.get(b);
+    return entry === undefined || hasCapability(entry.capabilities, 'logging');
+  });
+  if (backends.length === 0) {
+    return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
+  }
+  const results = await fanOut(backends, (b) =>
     ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion)),
   );
-  if (results.ok.size === 0 && results.failed.size > 0) return errorReply(call.id, -32603, `No backend answered ${call.method}. Try again later.`, 502);
-  return resultReply(call.id, result);
+  const merged = mergeAnswers(call.method, new Map<string, RequestSuccess | EgressFailure>([...results.ok, ...results.failed]));
+  switch (merged.kind) {
+    case 'session-expired':
+      return sessionNotFound();
+    case 'error':
+      return jsonReply(merged.status, { jsonrpc: '2.0', id: call.id ?? null, error: { code: merged.code, message: merged.message, ...(merged.data === undefined ? {} : { data: merged.data }) } });
+    case 'result':
+      for (const [backend, what] of merged.refused) log.warn({ event: 'fanout.backend-refused', method: call.method, backend, detail: what }, 'backend did not take the request; the others did');
+      return resultReply(call.id, merged.result);
+  }
 }
 
 export async function deleteAll(ctx: GatewayContext, session: Session, log: Logger, store: Store): Promise<Step> {
@@ -139,6 +160,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
     }
     case 'resources/templates/list': {
       const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
+      ctx.index.templates = compileTemplateIndex(merged.templates);
       return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
     }
   }

@@ -6,18 +6,20 @@ import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
+import { resolveResource } from './gateway-resources.js';
 import { readingMessage } from '../policy/reading.js';
 import { REASONS } from '../policy/reasons.js';
 import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../mcp/message.js';
+import { FORWARDED_CONTENT_TYPE } from '../mcp/body.js';
 
 
 export type Resolution = { readonly ok: true; readonly ref: NameRef } | { readonly ok: false; readonly step: Step };
 
 /**
- * Which backend serves a call, and under which name; resources keep their URI. The target is read exactly as
- * the policy read it (mcp/canonical.ts): a completion reference by its type, and only in canonical form, so the
- * URI or name routed is the one that was judged. ext_authz has already refused a non-canonical target; one that
+ * Which backend serves a call, and under which name; resources keep their URI (`resolveResource`: listed URIs, then
+ * templates). The target is read exactly as the policy read it (mcp/canonical.ts): a completion reference by its
+ * type, and only in canonical form, so the URI or name routed is the one that was judged. ext_authz has already refused a non-canonical target; one that
  * gets here anyway is refused again rather than routed.
  */
 export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | undefined {
@@ -34,8 +36,8 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
   if (target.kind === 'tool') ref = resolveExposed(target.text, ctx.naming, ctx.index.tools);
   else if (target.kind === 'prompt') ref = resolveExposed(target.text, ctx.naming, ctx.index.prompts);
   else {
-    const backend = ctx.index.resources.get(target.text) ?? (ctx.backends.length === 1 ? ctx.backends[0] : undefined);
-    ref = backend === undefined ? undefined : { backend, name: target.text };
+    const resource = resolveResource(ctx, call, target.text);
+    if (resource) return resource;
   }
   if (ref) return { ok: true, ref };
   const what = target.kind === 'tool' ? 'tool' : target.kind === 'prompt' ? 'prompt' : 'resource';
@@ -52,9 +54,12 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
   };
 }
 
-/** The rewritten request for one backend: original name in the body and in 2026's Mcp-Name header. */
-export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, session: Session | undefined, stateless: boolean, rawBody: string | undefined): Step {
-  const set: Record<string, string> = { [BACKEND_HEADER]: ref.backend };
+/**
+ * The rewritten request for one backend: original name in the body and in 2026's Mcp-Name header, and the
+ * canonical Content-Type (the body was read as UTF-8 JSON; the backend must not pick another decoder).
+ */
+export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, session: Session | undefined, stateless: boolean): Step {
+  const set: Record<string, string> = { [BACKEND_HEADER]: ref.backend, 'content-type': FORWARDED_CONTENT_TYPE };
   const remove: string[] = [];
   if (session) {
     const entry = session.backends.get(ref.backend);
@@ -68,18 +73,15 @@ export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, sessio
   }
   const renamed = call.target !== undefined && call.target !== ref.name && call.method !== 'resources/read';
   if (stateless && renamed) set['mcp-name'] = ref.name;
-  if (!renamed || rawBody === undefined) return { kind: 'continue', set, remove, clearRouteCache: true };
-  return { kind: 'continue', set, remove, clearRouteCache: true, body: renameInBody(rawBody, call, ref.name) };
+  if (!renamed || call.json === undefined) return { kind: 'continue', set, remove, clearRouteCache: true };
+  return { kind: 'continue', set, remove, clearRouteCache: true, body: renameInBody(call.json, call, ref.name) };
 }
 
-function renameInBody(raw: string, call: McpCall, name: string): string {
-  const message = JSON.parse(raw) as { params: Record<string, unknown> };
-  if (isPromptCompletion(call)) {
-    message.params = { ...message.params, ref: { ...(message.params.ref as Record<string, unknown>), name } };
-  } else {
-    message.params = { ...message.params, name };
-  }
-  return JSON.stringify(message);
+/** Serialises toolgate's one reading with the backend's name; the reading itself is left as it was. */
+function renameInBody(message: Readonly<Record<string, unknown>>, call: McpCall, name: string): string {
+  const params = call.params;
+  const renamed = isPromptCompletion(call) ? { ...params, ref: { ...(params.ref as Record<string, unknown>), name } } : { ...params, name };
+  return JSON.stringify({ ...message, params: renamed });
 }
 
 function isPromptCompletion(call: McpCall): boolean {

@@ -4,7 +4,8 @@ import { BACKEND_HEADER } from '../fanout/egress.js';
 import { encodeCursor } from '../fanout/event-cursor.js';
 import { MAX_HELD_EVENT_BYTES } from '../fanout/sse-frames.js';
 import { createSseRewriter, type SseRewriter } from '../fanout/sse-rewrite.js';
-import { JsonRpcCode, MCP_SESSION_HEADER, type JsonRpcId } from '../mcp/message.js';
+import { FORWARDED_CONTENT_TYPE } from '../mcp/body.js';
+import { JsonRpcCode, MCP_SESSION_HEADER, type McpReply } from '../mcp/message.js';
 import type { Session } from '../session/types.js';
 import type { HeaderChanges, ModeOverride, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
@@ -61,19 +62,19 @@ const NOT_ISSUED =
  * A POSTed JSON-RPC response (or error) from the client: forwarded only to the backend its id names, only when
  * the id's tag proves the gateway issued it to this very session, with that backend's own session id.
  */
-export function routeReply(ctx: GatewayContext, session: Session | undefined, raw: string, id: JsonRpcId): Step {
+export function routeReply(ctx: GatewayContext, session: Session | undefined, reply: McpReply): Step {
   if (!session) {
     return errorReply(null, JsonRpcCode.invalidRequest, 'A reply to a server request needs the Mcp-Session-Id of the session that received the request.', 400);
   }
-  const opened = openReplyId(ctx.runtime.sessions.keyring, session.tokenId, id);
+  const opened = openReplyId(ctx.runtime.sessions.keyring, session.tokenId, reply.id);
   const entry = opened === undefined ? undefined : session.backends.get(opened.backend);
-  if (!opened || !entry) return errorReply(null, JsonRpcCode.invalidRequest, NOT_ISSUED, 400);
-  const set: Record<string, string> = { [BACKEND_HEADER]: opened.backend, [AFFINITY_HEADER]: session.tokenId };
+  if (!opened || !entry || !reply.json) return errorReply(null, JsonRpcCode.invalidRequest, NOT_ISSUED, 400);
+  // The canonical Content-Type, as on every forwarded body: the backend must read the bytes as toolgate did.
+  const set: Record<string, string> = { [BACKEND_HEADER]: opened.backend, [AFFINITY_HEADER]: session.tokenId, 'content-type': FORWARDED_CONTENT_TYPE };
   const remove: string[] = [];
   if (entry.sessionId) set[MCP_SESSION_HEADER] = entry.sessionId;
   else remove.push(MCP_SESSION_HEADER);
   if (entry.protocolVersion) set['mcp-protocol-version'] = entry.protocolVersion;
-  // ext_authz and the classifier already accepted this body as one JSON-RPC reply; only its id changes.
-  const message = JSON.parse(raw) as Record<string, unknown>;
-  return { kind: 'continue', set, remove, clearRouteCache: true, body: JSON.stringify({ ...message, id: opened.id }) };
+  // toolgate's one reading of the body, serialised with the backend's own id; nothing else changes.
+  return { kind: 'continue', set, remove, clearRouteCache: true, body: JSON.stringify({ ...reply.json, id: opened.id }) };
 }

@@ -2,12 +2,15 @@
 import type { Logger } from 'pino';
 import type { Runtime } from '../config/load.js';
 import type { ListMethod } from '../fanout/pages.js';
-import { classify, isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
+import { readRequest } from '../mcp/body.js';
+import { isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../mcp/message.js';
+import { REASONS } from '../policy/reasons.js';
 import type { Session } from '../session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
-import { deleteAll, initialize, list, notifyAll, requestAll } from './gateway-fanout.js';
+import { deleteAll, initialize, list, notifyAll, setLevelAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
+import { listsFor } from './gateway-resources.js';
 import { errorReply, identityMissing, resultReply } from './replies.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
@@ -54,13 +57,13 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       return fast ?? { kind: 'continue', remove, mode: session?.clientCapabilities ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };
     },
 
+    // The same admission and strict reading as ext_authz's, once; a rename rewrites this reading, not the bytes.
     async requestBody(body: Buffer): Promise<Step> {
-      const raw = body.toString('utf8');
-      const message = classify({ method: 'POST', headers, body: raw });
-      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, 400);
-      if (message.type === 'reply') return routeReply(ctx, session, raw, message.id);
+      const message = readRequest({ method: 'POST', headers, body });
+      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, REASONS[message.reason].http);
+      if (message.type === 'reply') return routeReply(ctx, session, message);
       if (message.type !== 'call') return errorReply(null, JsonRpcCode.invalidRequest, 'A POST must carry one JSON-RPC message.', 400);
-      return handleCall(ctx, message, raw);
+      return handleCall(ctx, message);
     },
 
     // toolgate's own answers never reach this phase; a routed response keeps no backend session id.
@@ -76,7 +79,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     responseBody: (body: Buffer, endOfStream: boolean): Step => (rewriter ? { kind: 'continue', chunk: rewriteChunk(rewriter, body, endOfStream) } : CONTINUE),
   };
 
-  async function handleCall(c: GatewayContext, call: McpCall, raw: string): Promise<Step> {
+  async function handleCall(c: GatewayContext, call: McpCall): Promise<Step> {
     const version = headers[MCP_PROTOCOL_HEADER];
     const stateless = isStatelessProtocol(version);
     if (call.method === 'initialize') return initialize(c, call, authz, log, session && { session, store });
@@ -84,7 +87,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, {});
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log);
-    if (call.method === 'logging/setLevel') return requestAll(c, call, session, version, {});
+    if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
       let resolved = resolveCall(c, call);
       if (resolved && !resolved.ok) {
@@ -94,7 +97,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
       if (!resolved.ok) return resolved.step;
-      const step = routeTo(c, call, resolved.ref, session, stateless, raw);
+      const step = routeTo(c, call, resolved.ref, session, stateless);
       if (step.kind === 'continue') routedTo = resolved.ref.backend;
       return step;
     }
@@ -102,8 +105,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   }
 
   async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {
-    const method: ListMethod = call.method === 'tools/call' ? 'tools/list' : call.method === 'prompts/get' || call.method === 'completion/complete' ? 'prompts/list' : 'resources/list';
-    await list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log);
+    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log)));
   }
 }
 
@@ -116,7 +118,7 @@ function headersOnlyRoute(ctx: GatewayContext, authz: AuthzContext, headers: Rea
   const call: McpCall = { type: 'call', kind: 'request', method: authz.method as string, id: undefined, target: authz.target, arguments: {}, params: {}, traceparent: undefined, fromHeadersOnly: true };
   const resolved = resolveCall(ctx, call);
   if (!resolved?.ok || resolved.ref.name !== authz.target) return undefined;
-  const step = routeTo(ctx, call, resolved.ref, undefined, true, undefined);
+  const step = routeTo(ctx, call, resolved.ref, undefined, true);
   if (step.kind !== 'continue') return undefined;
   return { ...step, remove: [...remove, ...(step.remove ?? [])], mode: HEADERS_ONLY };
 }

@@ -11,6 +11,8 @@ export type Msg = Record<string, any>;
 export interface ProcStream {
   send(msg: Msg): Promise<Msg>;
   end(): void;
+  /** Settles with the status toolgate ended the stream with (whoever half-closed first). */
+  readonly closed: Promise<grpc.StatusObject>;
 }
 
 export function extProcClient(port: number) {
@@ -22,7 +24,9 @@ export function extProcClient(port: number) {
       const waiting: Array<(m: Msg) => void> = [];
       call.on('data', (m: Msg) => waiting.shift()?.(m));
       call.on('error', () => undefined);
+      const closed = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
       return {
+        closed,
         send(msg) {
           return new Promise<Msg>((resolve) => {
             waiting.push(resolve);

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
+import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Served } from '../../src/server/serve.js';
@@ -46,7 +47,8 @@ async function initializeSession(backendSid: string): Promise<string> {
   const h = await s.send(checked({ ':method': 'POST', ':path': '/mcp' }, { ...SUBJECT, method: 'initialize' }));
   expect(h.mode_override?.response_header_mode).toBe('SEND');
   const r = await s.send(headers({ ':status': '200', 'mcp-session-id': backendSid }, undefined, 'response_headers'));
-  s.end();
+  // Nothing follows the response headers of an initialize: toolgate ends the stream without waiting for Envoy.
+  expect((await s.closed).code).toBe(grpc.status.OK);
   return setHeaders(r, 'response_headers')['mcp-session-id'] as string;
 }
 
@@ -68,13 +70,29 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
     expect(r.mode_override).toMatchObject({ response_header_mode: 'SKIP', request_body_mode: 'NONE' });
   });
 
-  it('gives the client its token back where the backend repeats its own session id on a response', async () => {
+  it('gives the client its token back where the backend repeats its own session id on a watched response', async () => {
     const token = await initializeSession('backend-session-3');
     const s = client.open();
-    await s.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/call', target: 'refund' }));
+    await s.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
     const r = await s.send(headers({ ':status': '200', 'content-type': 'text/event-stream', 'mcp-session-id': 'backend-session-3' }, undefined, 'response_headers'));
     s.end();
     expect(setHeaders(r, 'response_headers')['mcp-session-id']).toBe(token);
+  });
+
+  it('ends a stream itself once it has answered the last message Envoy will send', async () => {
+    const token = await initializeSession('backend-session-5');
+    // A tool call skips every later phase: the request headers answer is the last, and toolgate ends there.
+    const call = client.open();
+    await call.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/call', target: 'refund' }));
+    expect((await call.closed).code).toBe(grpc.status.OK);
+    // A list is watched to its buffered body: the stream stays open for both response phases, then ends.
+    const list = client.open();
+    await list.send(checked({ ':method': 'POST', ':path': '/mcp', 'mcp-session-id': token }, { ...SUBJECT, method: 'tools/list', tasks: ['refunds'] }));
+    const rh = await list.send(headers({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
+    expect(rh.mode_override?.response_body_mode).toBe('BUFFERED');
+    const rb = await list.send(body(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } }), 'response_body'));
+    expect(rb.response_body).toBeDefined();
+    expect((await list.closed).code).toBe(grpc.status.OK);
   });
 
   it('drops a backend session id from a response to a request that presented no token', async () => {

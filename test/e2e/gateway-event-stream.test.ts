@@ -15,7 +15,8 @@ printLogsOnFailure();
 let stack: GatewayStack;
 let jwt: string;
 beforeAll(async () => {
-  stack = await startGatewayStack({ extend: registerAskTools(newAskJournal()), eventStore: true });
+  const askTools = registerAskTools(newAskJournal());
+  stack = await startGatewayStack({ replicaOptions: (name) => ({ extend: (server) => askTools(server, name), eventStore: true }) });
   jwt = await stack.idp.mint(OPERATOR_CLAIMS);
 });
 afterAll(async () => {

@@ -62,17 +62,16 @@ interface Traced {
 }
 
 /** One 2026 tools/call, with what Envoy's filters did for it. Requests run one at a time, so deltas belong to it. */
-async function call2026(name: string, body: string, route: 'fast' | 'buffered'): Promise<Traced> {
+async function call2026(name: string, body: string): Promise<Traced> {
   const logFrom = envoy.logs().length;
   const sentBefore = await envoy.stat('http.mcp.ext_proc.stream_msgs_sent');
-  const closedBefore = await envoy.stat('http.mcp.ext_proc.streams_closed');
   const doneBefore = await envoy.stat('http.mcp.downstream_rq_completed');
   const res = await post(`${envoy.url}/mcp`, body, {
     ...bearer(jwt), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name,
   });
-  // ext_proc is switched off on sidecar fast-path routes: no stream to wait for there, only the request itself.
-  if (route === 'buffered') await envoy.waitForStat('http.mcp.ext_proc.streams_closed', (v) => v > closedBefore);
-  else await envoy.waitForStat('http.mcp.downstream_rq_completed', (v) => v > doneBefore);
+  // Wait for the request, not for an ext_proc stream: ext_proc is switched off on sidecar fast-path routes, and
+  // ext_authz's own replies (denials) never reach it (response headers are skipped unless toolgate asks).
+  await envoy.waitForStat('http.mcp.downstream_rq_completed', (v) => v > doneBefore);
   // Envoy logs the ext_proc filter's teardown last (it is torn down even where the route turned it off); the log
   // reaches the harness through a pipe, a little later.
   await eventually(() => /onDestroy/.test(envoy.logs().slice(logFrom)), 'ext_proc filter teardown logged', 5_000, 25);
@@ -84,7 +83,7 @@ const reachedBackend = (marker: string) => backend.calls().filter((c) => JSON.st
 
 describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fast-path route)', () => {
   it('is routed on its headers: ext_authz does not buffer the body, ext_proc is not called at all', async () => {
-    const { res, trace, extProcMessages } = await call2026('lookup_charge', toolCall('lookup_charge', { charge_id: 'ch_fast' }, 'fast-1'), 'fast');
+    const { res, trace, extProcMessages } = await call2026('lookup_charge', toolCall('lookup_charge', { charge_id: 'ch_fast' }, 'fast-1'));
     expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
     expect(trace.some((l) => l.includes('Sending headers message'))).toBe(false);
     expect(trace.some((l) => l.includes('Sending a body chunk'))).toBe(false);
@@ -99,7 +98,7 @@ describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fa
 
   it('never looks at the body at all: a body that disagrees with Mcp-Name passes unexamined, to the backend to reject', async () => {
     // The price of the fast path. A 2026 server must refuse the mismatch itself (HTTP 400, JSON-RPC -32020).
-    const { trace } = await call2026('lookup_charge', toolCall('echo', { text: 'mismatch-fast' }, 'fast-2'), 'fast');
+    const { trace } = await call2026('lookup_charge', toolCall('echo', { text: 'mismatch-fast' }, 'fast-2'));
     expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
     const [seen] = reachedBackend('mismatch-fast');
     expect(seen).toMatchObject({ toolName: 'echo', headers: expect.objectContaining({ 'mcp-name': 'lookup_charge' }) });
@@ -108,7 +107,7 @@ describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fa
 
 describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path route)', () => {
   it('has its body buffered for ext_authz, which judges the amount', async () => {
-    const denied = await call2026('refund', toolCall('refund', { amount: 500, charge_id: 'ch_slow' }, 'slow-1'), 'buffered');
+    const denied = await call2026('refund', toolCall('refund', { amount: 500, charge_id: 'ch_slow' }, 'slow-1'));
     expect(denied.trace.some((l) => l.includes(BUFFERING))).toBe(true);
     expect(denied.res.status).toBe(200);
     expect(denied.res.json).toMatchObject({
@@ -116,8 +115,10 @@ describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path r
       result: { isError: true, content: [{ type: 'text', text: 'Refunds above 100 need a human approver. Do not retry.' }], structuredContent: { code: 'condition-failed' } },
     });
     expect(reachedBackend('ch_slow')).toEqual([]);
+    // ext_authz answered the denial itself: no ext_proc message for it.
+    expect(denied.extProcMessages).toBe(0);
 
-    const allowed = await call2026('refund', toolCall('refund', { amount: 40, charge_id: 'ch_ok' }, 'slow-2'), 'buffered');
+    const allowed = await call2026('refund', toolCall('refund', { amount: 40, charge_id: 'ch_ok' }, 'slow-2'));
     expect(allowed.trace.some((l) => l.includes(BUFFERING))).toBe(true);
     expect(reachedBackend('ch_ok').map((c) => c.arguments)).toEqual([{ amount: 40, charge_id: 'ch_ok' }]);
     // The sidecar's ext_proc never needs a request body (it does not re-route); ext_authz read it.
@@ -125,7 +126,7 @@ describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path r
   });
 
   it('checks the body against the headers: a mismatch is HTTP 400, JSON-RPC -32020', async () => {
-    const { res, trace } = await call2026('refund', toolCall('echo', { text: 'mismatch-slow' }, 'slow-3'), 'buffered');
+    const { res, trace } = await call2026('refund', toolCall('echo', { text: 'mismatch-slow' }, 'slow-3'));
     expect(trace.some((l) => l.includes(BUFFERING))).toBe(true);
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ id: 'slow-3', error: { code: -32020, message: expect.stringContaining('Mcp-Name') } });

@@ -17,7 +17,8 @@ const journal = newAskJournal();
 let stack: GatewayStack;
 let jwt: string;
 beforeAll(async () => {
-  stack = await startGatewayStack({ extend: registerAskTools(journal) });
+  const askTools = registerAskTools(journal);
+  stack = await startGatewayStack({ replicaOptions: (name) => ({ extend: (server) => askTools(server, name) }) });
   jwt = await stack.idp.mint(OPERATOR_CLAIMS);
 });
 afterAll(async () => {

@@ -133,8 +133,9 @@ describe('MCP SDK client → Envoy → MCP SDK server, ext_authz allowing', () =
     expect(call?.sessionId).toBe(transport.sessionId);
     // Added by Envoy: proof the request went through it.
     expect(call?.headers['x-request-id']).toEqual(expect.any(String));
-    // ext_proc saw the headers both ways and, in sidecar mode, never the request body.
-    expect(stack.authz.processed.at(-1)).toEqual(['request_headers', 'response_headers']);
+    // ext_proc saw the request headers only: the stub asks for no other phase (toolgate asks per request, with
+    // mode_override), and in sidecar mode the request body is never sent.
+    expect(stack.authz.processed.at(-1)).toEqual(['request_headers']);
   });
 
   it('hands ext_authz the JSON-RPC body as raw bytes (pack_as_bytes)', async () => {

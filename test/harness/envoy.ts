@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
-import { ProcessStartError, startProcess, type ManagedProcess } from './process.js';
+import { ProcessStartError, startProcess, type ExitStatus, type ManagedProcess } from './process.js';
 import { fillPlaceholders, placeholdersIn } from '../../src/render/placeholders.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -61,6 +61,20 @@ export function renderTemplate(template: string, vars: TemplateVars): string {
   }
 }
 
+/**
+ * A copy of a bootstrap template changed by `edit` (e.g. one bootstrap setting at another value), for tests that
+ * need Envoy to behave differently in one respect. Remove the directory afterwards.
+ */
+export async function templateVariant(base: string, edit: (text: string) => string): Promise<{ path: string; remove(): Promise<void> }> {
+  const original = await readFile(base, 'utf8');
+  const changed = edit(original);
+  if (changed === original) throw new Error(`templateVariant: the edit changed nothing in ${base}`);
+  const dir = await mkdtemp(join(tmpdir(), 'toolgate-template-'));
+  const path = join(dir, 'envoy-template.yaml');
+  await writeFile(path, changed);
+  return { path, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
 /** `envoy --mode validate`: parses the config and instantiates every extension, without binding ports. */
 export function validateEnvoyConfig(configPath: string): { ok: boolean; output: string } {
   const out = spawnSync(envoyBinary(), ['--mode', 'validate', '-c', configPath, '-l', 'warning'], {
@@ -97,6 +111,10 @@ export interface EnvoyInstance {
   /** The values the template was rendered with, allocated ports included. */
   readonly vars: Readonly<TemplateVars>;
   readonly configPath: string;
+  /** Settles when Envoy exits, however that happens (a crash included). */
+  readonly exited: Promise<ExitStatus>;
+  /** False once Envoy has exited. */
+  isRunning(): boolean;
   /** Counters and gauges from the admin `/stats`, by full name. */
   stats(): Promise<Record<string, number>>;
   /** One counter or gauge; 0 when Envoy has not created it yet. */
@@ -187,6 +205,8 @@ async function startOnce(template: string, opts: StartEnvoyOptions): Promise<Env
     adminUrl,
     vars: Object.freeze({ ...vars }),
     configPath,
+    exited: proc.exited,
+    isRunning: () => proc.isRunning(),
     stats,
     stat,
     async waitForStat(statName, predicate, timeoutMs = 5_000) {

@@ -47,7 +47,7 @@ beforeAll(async () => {
     }
     await authz.check({ body: toolCall(6, 'refund', { amount: 1 }) });
 
-    const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/call', target: 'refund' };
+    const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/list', tasks: ['refunds'] };
     const good = proc.open();
     await good.send(checkedHeaders(keyring, { ':method': 'POST', ':path': '/mcp' }, forwarded));
     const refused = proc.open();
@@ -55,8 +55,9 @@ beforeAll(async () => {
     // The same identity without the signature toolgate's Check adds: refused before any processor runs.
     const forged = proc.open();
     await forged.send(procHeaders({ ':method': 'POST', ':path': '/mcp', 'x-request-id': 'forged-1' }, forwarded));
-    // All three streams are open now.
-    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(3);
+    // Only the list's stream is open now (toolgate waits for its response headers); toolgate ended the refused and
+    // the forged ones with their immediate answers.
+    expect(sample(await text(), 'toolgate_ext_proc_active_streams')).toBe(1);
     good.end();
     refused.end();
     forged.end();

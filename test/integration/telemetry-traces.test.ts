@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandoffValue } from '../../src/session/handoff.js';
-import { checkedHeaders, extProcClient } from '../contract/extproc-client.js';
+import { body as procBody, checkedHeaders, extProcClient, headers as rawHeaders } from '../contract/extproc-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
   checkClient, keyring, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
@@ -131,16 +131,12 @@ describe('ext_proc spans', () => {
   const procHeaders = (record: Record<string, string>, authz: Record<string, HandoffValue | undefined>) => checkedHeaders(keyring, record, authz);
   const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd-ext-proc-1', method: 'tools/call', target: 'refund' };
 
-  it('covers the whole stream, named from the forwarded metadata, parented by the request traceparent header', async () => {
+  it('covers the stream, named from the forwarded metadata, parented by the request traceparent header', async () => {
     const tp = newTraceParent();
     const stream = proc.open();
     const answer = await stream.send(procHeaders({ ':method': 'POST', ':path': '/mcp', traceparent: tp.header, 'mcp-protocol-version': '2025-11-25' }, forwarded));
     expect(answer.request_headers).toBeDefined();
-    // The span ends with the stream, not with the first answer.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(receiver.spans().some(inTrace(tp))).toBe(false);
-    stream.end();
-
+    // A tool call asks for no later phase: toolgate ends the stream with this answer, and the span with it.
     const span = await receiver.waitForSpan(inTrace(tp));
     expect(span).toMatchObject({ name: 'tools/call refund', kind: SERVER, traceId: tp.traceId, parentSpanId: tp.spanId });
     expect(span.attributes).toMatchObject({
@@ -153,7 +149,26 @@ describe('ext_proc spans', () => {
       'toolgate.decision_id': 'd-ext-proc-1',
     });
     expect(span.events.map((e) => e.name)).toEqual(['request_headers']);
+    stream.end();
+  });
+
+  it('keeps the span open while toolgate waits for a later phase, and ends it after the last answer', async () => {
+    const tp = newTraceParent();
+    const list = { subject: SUBJECT, task: 'refunds', decision_id: 'd-ext-proc-list', method: 'tools/list', tasks: ['refunds'] };
+    const stream = proc.open();
+    await stream.send(procHeaders({ ':method': 'POST', ':path': '/mcp', traceparent: tp.header }, list));
+    // toolgate waits for the list's response headers: the stream, and its span, stay open.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.spans().some(inTrace(tp))).toBe(false);
+    const headersAnswer = await stream.send(rawHeaders({ ':status': '200', 'content-type': 'application/json' }, undefined, 'response_headers'));
+    expect(headersAnswer.mode_override?.response_body_mode).toBe('BUFFERED');
+    await stream.send(procBody(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'refund' }] } }), 'response_body'));
+
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/list', parentSpanId: tp.spanId });
+    expect(span.events.map((e) => e.name)).toEqual(['request_headers', 'response_headers', 'response_body']);
     expect(span.endNanos - span.startNanos).toBeGreaterThanOrEqual(250_000_000n);
+    stream.end();
   });
 
   it('takes the parent from the trace context ext_authz forwarded when the request has no traceparent header', async () => {

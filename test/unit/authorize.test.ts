@@ -37,9 +37,12 @@ tasks:
 const toolCall = (name: string, args: Record<string, unknown>, id = 9) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** A POST as ext_authz hands it over: the body as bytes, sent as application/json. */
 async function run(body: string | undefined, token: string | undefined, extra: Partial<AuthzInput> = {}) {
-  const headers: Record<string, string> = { 'x-toolgate-backend': 'forged', ...(token ? { authorization: `Bearer ${token}` } : {}) };
-  return authorize(runtime, { method: 'POST', path: '/mcp', headers, body, ...extra });
+  const headers: Record<string, string> = { ...JSON_TYPE, 'x-toolgate-backend': 'forged', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  return authorize(runtime, { method: 'POST', path: '/mcp', headers, body: body === undefined ? undefined : Buffer.from(body), ...extra });
 }
 
 describe('authorize', () => {
@@ -68,7 +71,7 @@ describe('authorize', () => {
 
   it('echoes a presented session token so Envoy writes it back over a backend session id on the response', async () => {
     const out = await run(toolCall('lookup_charge', {}), await sign({ authorized_tasks: ['refunds'] }), {
-      headers: { authorization: `Bearer ${await sign({ authorized_tasks: ['refunds'] })}`, 'mcp-session-id': 'client-token' },
+      headers: { ...JSON_TYPE, authorization: `Bearer ${await sign({ authorized_tasks: ['refunds'] })}`, 'mcp-session-id': 'client-token' },
     });
     expect(out).toMatchObject({ kind: 'allow', overwriteResponseHeaders: { 'mcp-session-id': 'client-token' } });
   });
@@ -103,7 +106,7 @@ describe('authorize', () => {
   it('does not echo the presented session token on initialize: the new session\'s token must reach the client', async () => {
     const token = await sign({ authorized_tasks: ['refunds'] });
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
-    const out = await run(body, token, { headers: { authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
+    const out = await run(body, token, { headers: { ...JSON_TYPE, authorization: `Bearer ${token}`, 'mcp-session-id': 'old-token' } });
     expect(out).toMatchObject({ kind: 'allow', method: 'initialize', overwriteResponseHeaders: {} });
   });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRuntime, parseConfigText } from '../../src/config/load.js';
 import { fanOut, type EgressClient, type EgressFailure, type RequestSuccess } from '../../src/fanout/egress.js';
 import { compileNaming } from '../../src/fanout/names.js';
+import { EMPTY_TEMPLATE_INDEX } from '../../src/fanout/templates.js';
 import type { McpCall } from '../../src/mcp/message.js';
 import type { GatewayContext } from '../../src/routing/gateway-context.js';
 import { initialize } from '../../src/routing/gateway-fanout.js';
@@ -52,7 +53,7 @@ describe('gateway initialize fan-out', () => {
   ] as const)('retries once after %s', async (_name, billing, members, billingAttempts) => {
     const runtime = buildRuntime(parseConfigText(CONFIG, 'c.yaml'), 'c.yaml');
     const { client, attempts } = scriptedEgress({ billing: [...billing], inventory: ['ok'] });
-    const ctx: GatewayContext = { runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory'], index: { tools: new Map(), prompts: new Map(), resources: new Map() } };
+    const ctx: GatewayContext = { runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory'], index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX } };
     const step = await initialize(ctx, call, authz, pino({ level: 'silent' }));
     expect(step.kind).toBe('immediate');
     if (step.kind !== 'immediate') return;

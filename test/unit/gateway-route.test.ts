@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRuntime, parseConfigText } from '../../src/config/load.js';
 import { fanOut, type EgressClient } from '../../src/fanout/egress.js';
 import { compileNaming } from '../../src/fanout/names.js';
+import { EMPTY_TEMPLATE_INDEX } from '../../src/fanout/templates.js';
 import { classify, type McpCall } from '../../src/mcp/message.js';
 import type { GatewayContext } from '../../src/routing/gateway-context.js';
 import { resolveCall } from '../../src/routing/gateway-route.js';
@@ -32,6 +33,7 @@ function context(): GatewayContext {
         ['file:///public/a', 'billing'],
         ['file:///secret/keys', 'inventory'],
       ]),
+      templates: EMPTY_TEMPLATE_INDEX,
     },
   };
 }

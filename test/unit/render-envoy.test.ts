@@ -56,13 +56,20 @@ describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
     });
     expect(proc.processing_mode).toEqual({
       request_header_mode: 'SEND',
-      response_header_mode: 'SEND',
+      // toolgate asks for response headers per request; ext_authz's own local replies never wait on toolgate.
+      response_header_mode: 'SKIP',
       request_body_mode: mode === 'gateway' ? 'BUFFERED' : 'NONE',
       response_body_mode: 'NONE',
       request_trailer_mode: 'SKIP',
       response_trailer_mode: 'SKIP',
     });
     expect(proc.mutation_rules).toBeUndefined();
+  });
+
+  it('closes ext_proc streams gracefully and keeps its gRPC client for toolgate far longer than any exchange', () => {
+    expect(b.doc.layered_runtime.layers[0].static_layer).toEqual({ 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true });
+    // Envoy's 50-s default let a stream outlive its client, which crashed Envoy 1.40 (docs/envoy.md, fact 19).
+    expect(b.doc.grpc_async_client_manager_config).toEqual({ max_cached_entry_idle_duration: '86400s' });
   });
 
   it('binds admin to loopback and talks HTTP/2 to toolgate', () => {

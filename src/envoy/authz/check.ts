@@ -33,9 +33,19 @@ interface CheckRequest {
 
 interface CheckResponse {
   status: { code: number; message?: string };
-  ok_response?: { headers_to_remove: string[]; response_headers_to_add: Array<{ header: { key: string; value: string }; append_action: string }> };
+  ok_response?: {
+    headers: HeaderOption[];
+    headers_to_remove: string[];
+    response_headers_to_add: HeaderOption[];
+  };
   denied_response?: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
   dynamic_metadata?: Struct;
+}
+
+/** `append_action` set and the deprecated `append` left out: Envoy then follows append_action alone. */
+interface HeaderOption {
+  header: { key: string; value: string };
+  append_action: 'OVERWRITE_IF_EXISTS' | 'OVERWRITE_IF_EXISTS_OR_ADD';
 }
 
 /** Hears each Check as it starts, then (through the function it returns) how it ended; undefined: the pipeline threw. */
@@ -43,12 +53,17 @@ export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | unde
 
 export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckObserver = () => () => undefined, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
   return (call, callback) => {
-    let input: AuthzInput;
+    let input: AuthzInput | undefined;
     try {
       input = toInput(call.request);
     } catch (err) {
       log.error({ event: 'check.bad-request', err }, 'unreadable CheckRequest');
       callback(null, internalError());
+      return;
+    }
+    if (input === undefined) {
+      log.error({ event: 'check.body-as-text' }, 'ext_authz sent the body as text; toolgate needs bytes (with_request_body.pack_as_bytes: true)');
+      callback(null, internalError(BODY_AS_TEXT));
       return;
     }
     const observed = observe(input);
@@ -69,14 +84,21 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckO
   };
 }
 
-function toInput(req: CheckRequest): AuthzInput {
+const BODY_AS_TEXT = 'The gateway received this request body as text, not bytes, so it cannot prove how the server will decode it; it was not forwarded.';
+
+/**
+ * The body stays bytes: readRequest decides whether they are one UTF-8 text. Undefined when Envoy sent it in the
+ * text field (pack_as_bytes off): the protobuf decoder has already replaced invalid UTF-8 there, so toolgate
+ * could judge another text than the backend reads, and refuses (fails closed).
+ */
+function toInput(req: CheckRequest): AuthzInput | undefined {
   const http = req.attributes?.request?.http ?? {};
   const headers = http.headers ?? {};
   const rawPath = http.path ?? headers[':path'] ?? '/';
   const q = rawPath.indexOf('?');
-  let body: string | undefined;
-  if (http.raw_body && http.raw_body.length > 0) body = http.raw_body.toString('utf8');
-  else if (http.body) body = http.body;
+  const hasRaw = http.raw_body !== undefined && http.raw_body.length > 0;
+  if (!hasRaw && http.body) return undefined;
+  const body = hasRaw ? http.raw_body : undefined;
   return {
     method: (http.method ?? headers[':method'] ?? 'GET').toUpperCase(),
     path: q === -1 ? rawPath : rawPath.slice(0, q),
@@ -98,6 +120,8 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
     return {
       status: { code: GRPC_OK },
       ok_response: {
+        // Overwrite, never append: a second Content-Type would let the backend pick either.
+        headers: Object.entries(outcome.overwriteRequestHeaders).map(([key, value]) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
         headers_to_remove: [...outcome.removeHeaders],
         response_headers_to_add: Object.entries(outcome.overwriteResponseHeaders).map(([key, value]) => ({
           header: { key, value },
@@ -130,13 +154,13 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
   };
 }
 
-function internalError(): CheckResponse {
+function internalError(message = 'The gateway could not evaluate this request; it was not forwarded.'): CheckResponse {
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: 'internal error' },
     denied_response: {
       status: { code: 500 },
       headers: [{ header: { key: 'content-type', value: 'application/json' } }],
-      body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'The gateway could not evaluate this request; it was not forwarded.' } }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message } }),
     },
   };
 }

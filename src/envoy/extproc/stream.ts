@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { fromStruct, type Struct } from '../struct.js';
 import { METADATA_NAMESPACE } from '../authz/check.js';
 import { headerRecord, toProcessingResponse, type HeaderMapProto } from './convert.js';
+import { advance, STREAM_START } from './stream-end.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../routing/exchange.js';
 import { errorReply } from '../../routing/replies.js';
 import { REASONS } from '../../policy/reasons.js';
@@ -43,6 +44,17 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
     let watch: StreamWatch | undefined;
     let handoff: VerifiedHandoff | undefined;
     let requestId: string | undefined;
+    let progress = STREAM_START;
+    let ended = false;
+    // A stream lives only while toolgate has work in it. Ending it from here, right after the last answer, keeps
+    // Envoy from half-closing it first at the end of a long exchange: Envoy 1.40 can crash when it half-closes a
+    // stream that outlived its cached gRPC client and toolgate then closes (docs/envoy.md, fact 19).
+    const finish = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      watch?.end(err);
+      call.end();
+    };
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
     const refuse = (reason: HandoffFailure, detail: string, phase: Phase): ExchangeProcessor => {
@@ -53,6 +65,8 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
     };
     call.on('data', (msg: ProcessingRequest) => {
       chain = chain.then(async () => {
+        // Nothing can be answered on an ended stream; Envoy goes on without toolgate once it sees the end.
+        if (ended) return;
         if (!processor) {
           const started = startStream(msg, keyring());
           requestId = started.requestId;
@@ -70,19 +84,26 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
         }
         const current = processor;
         const [phase, step] = await (watch ?? UNWATCHED).phase(() => dispatch(current, msg));
-        if (phase) call.write(toProcessingResponse(phase, step));
+        if (!phase) return;
+        call.write(toProcessingResponse(phase, step));
+        progress = advance(progress, phase, endOfStream(msg), step);
+        if (progress.done) finish();
       }).catch((err: unknown) => {
         // A broken exchange fails closed for its own request only.
         log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
-        call.write(toProcessingResponse('request_headers', internalError()));
-        watch?.end(err);
-        call.end();
+        if (!ended) call.write(toProcessingResponse('request_headers', internalError()));
+        finish(err);
       });
     });
-    call.on('end', () => { void chain.then(() => { watch?.end(); call.end(); }); });
-    call.on('error', () => watch?.end());
-    call.on('cancelled', () => watch?.end());
+    call.on('end', () => { void chain.then(() => finish()); });
+    call.on('error', () => { ended = true; watch?.end(); });
+    call.on('cancelled', () => { ended = true; watch?.end(); });
   };
+}
+
+function endOfStream(msg: ProcessingRequest): boolean {
+  const part = msg.request_headers ?? msg.request_body ?? msg.response_headers ?? msg.response_body;
+  return !!part?.end_of_stream;
 }
 
 /** No identity at all: what a stream runs on when nothing verified. */

@@ -6,13 +6,12 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
 import type { RawConfig } from '../../../src/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
-import { startMcpServer, type McpTestServer } from '../../harness/mcp-server.js';
+import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';
 import { freePort } from '../../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../../harness/process.js';
 import { eventually } from './client.js';
@@ -69,10 +68,10 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
   readonly envoyArgs?: readonly string[];
-  /** Registers more tools on every server instance of every replica; told which replica it runs in. */
-  readonly extend?: (server: McpServer, replica: ReplicaName) => void;
-  /** The replicas keep each session's events, so streams can be resumed with Last-Event-ID. */
-  readonly eventStore?: boolean;
+  /** Options for one replica's MCP server (e.g. `extend` to register templates); its replica id is always its name. */
+  readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
+  /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
+  readonly envoyTemplate?: string;
 }
 
 export interface ToolgateProcess {
@@ -134,14 +133,13 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
   try {
     const replicas = {} as Record<ReplicaName, McpTestServer>;
     for (const name of [...BILLING, ...INVENTORY]) {
-      const extend = opts.extend;
-      const server = await startMcpServer({ replicaId: name, eventStore: opts.eventStore ?? false, ...(extend ? { extend: (s: McpServer) => extend(s, name) } : {}) });
+      const server = await startMcpServer({ ...opts.replicaOptions?.(name), replicaId: name });
       cleanup.push(() => server.stop());
       replicas[name] = server;
     }
     const [grpcPort, adminPort, egressPort, eventsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const envoy = await startEnvoy({
-      template: GATEWAY_TEMPLATE,
+      template: opts.envoyTemplate ?? GATEWAY_TEMPLATE,
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {

@@ -187,6 +187,8 @@ export interface StackOptions {
   readonly extra?: Partial<RawConfig>;
   /** Options for the MCP server behind Envoy (e.g. `extend` to register more features); replica id "backend" unless given. */
   readonly backend?: McpTestServerOptions;
+  /** Envoy bootstrap template; default envoy/sidecar.yaml (a test's variant of it, e.g. with other bootstrap settings). */
+  readonly envoyTemplate?: string;
 }
 
 /**
@@ -204,7 +206,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     cleanup.push(() => backend.stop());
     const grpcPort = await freePort();
     const adminPort = await freePort();
-    const envoy = await startEnvoy({ vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port } });
+    const envoy = await startEnvoy({ ...(opts.envoyTemplate ? { template: opts.envoyTemplate } : {}), vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port } });
     cleanup.push(() => envoy.stop());
     const endpoint = `${envoy.url}/mcp`;
     const idp = await startTestIdp({ audience: endpoint });

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { advance, STREAM_START, type StreamProgress } from '../../src/envoy/extproc/stream-end.js';
+import type { ModeOverride, Step } from '../../src/routing/exchange.js';
+
+// The overrides the routers use (src/routing/{sidecar,gateway}.ts), spelled out so a change there is a change here.
+const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
+const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const BUFFER_LIST: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' };
+
+const go = (mode?: ModeOverride): Step => (mode ? { kind: 'continue', mode } : { kind: 'continue' });
+const reply: Step = { kind: 'immediate', status: 404, headers: {}, body: '{}' };
+const after = (mode: ModeOverride | undefined): StreamProgress => ({ mode, done: false });
+
+describe('when toolgate has given Envoy its last answer', () => {
+  it.each([
+    ['a routed gateway call, once its buffered body is answered', after(BUFFER_REQUEST), 'request_body', true, go(), true],
+    ['a gateway call whose body is still to come', STREAM_START, 'request_headers', false, go(BUFFER_REQUEST), false],
+    ['a gateway GET or DELETE with no body, routed on headers', STREAM_START, 'request_headers', true, go(BUFFER_REQUEST), true],
+    ['a sidecar pass-through call, at its request headers', STREAM_START, 'request_headers', false, go(PASS_THROUGH), true],
+    ['a sidecar initialize, whose response headers toolgate waits for', STREAM_START, 'request_headers', false, go(WATCH_RESPONSE), false],
+    ['a sidecar initialize, once its response headers are answered', after(WATCH_RESPONSE), 'response_headers', false, go(), true],
+    ['a sidecar list, whose buffered body toolgate asked for at its response headers', after(WATCH_RESPONSE), 'response_headers', false, go(BUFFER_LIST), false],
+    ['a sidecar list, once its buffered body is answered', after(BUFFER_LIST), 'response_body', true, go(), true],
+    ['a response without a body, whatever the body mode', after(BUFFER_LIST), 'response_headers', true, go(), true],
+    ['an immediate response, in any phase', after(BUFFER_REQUEST), 'request_body', true, reply, true],
+    ['an immediate response before any mode was set', STREAM_START, 'request_headers', false, reply, true],
+    ['a stream where toolgate never set a mode (the filter\'s own mode may send more)', STREAM_START, 'request_headers', false, go(), false],
+  ] as const)('%s', (_name, progress, phase, endOfStream, step, done) => {
+    expect(advance(progress, phase, endOfStream, step).done).toBe(done);
+  });
+
+  it('keeps the mode of a headers answer for the phases after it, and ignores a mode on a body answer', () => {
+    const afterHeaders = advance(STREAM_START, 'request_headers', false, go(BUFFER_REQUEST));
+    expect(afterHeaders.mode).toEqual(BUFFER_REQUEST);
+    // Envoy ignores mode_override outside headers answers, so toolgate must too.
+    const afterBody = advance(afterHeaders, 'request_body', true, go(WATCH_RESPONSE));
+    expect(afterBody).toEqual({ mode: BUFFER_REQUEST, done: true });
+  });
+});
