@@ -10,6 +10,8 @@ export interface SsePiece {
    * piece: a consumer that rewrote the previous piece drops it, one that passed it on passes this too.
    */
   readonly continuation?: true;
+  /** The piece ends with an event's blank line (always so for `event: true`). */
+  readonly endsEvent?: true;
 }
 
 export interface SseFramer {
@@ -17,7 +19,15 @@ export interface SseFramer {
   push(chunk: Uint8Array): SsePiece[];
   /** The stream ended: whatever is held (an event with no closing blank line) goes on as it is. */
   end(): SsePiece[];
+  /** Bytes of an unfinished event are held. */
+  holding(): boolean;
 }
+
+/**
+ * Asked about the held start of an event while it is incomplete: true lets the rest of it pass as it arrives
+ * (it needs no rewrite), false holds it to its end, undefined asks again after the next chunk.
+ */
+export type PassEarly = (heldStart: Buffer) => boolean | undefined;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -28,15 +38,17 @@ export const MAX_HELD_EVENT_BYTES = 8 * 1024 * 1024;
  * Events end at a blank line; lines end at CRLF, LF or CR (WHATWG rules). Only those ASCII bytes are looked at,
  * so a multi-byte UTF-8 sequence split across chunks is simply carried in the held bytes.
  */
-export function createSseFramer(maxHeld = MAX_HELD_EVENT_BYTES): SseFramer {
+export function createSseFramer(maxHeld = MAX_HELD_EVENT_BYTES, passEarly?: PassEarly): SseFramer {
   let held: Buffer[] = [];
   let heldBytes = 0;
   // Whether the line being read has a byte yet: a terminator on an empty line ends the event.
   let lineHasContent = false;
   // A chunk ended in CR: an LF first in the next one belongs to that CR.
   let skipLf = false;
-  // The held event outgrew maxHeld: the rest of it goes on unread until its blank line.
+  // The held event outgrew maxHeld, or passEarly let it go: the rest of it goes on unread until its blank line.
   let passing = false;
+  // passEarly gave its answer for the event being read.
+  let decided = false;
 
   const take = (tail: Buffer): Buffer => {
     const bytes = held.length === 0 ? tail : Buffer.concat([...held, tail]);
@@ -85,8 +97,9 @@ export function createSseFramer(maxHeld = MAX_HELD_EVENT_BYTES): SseFramer {
           }
         }
         if (blank) {
-          out.push({ bytes: take(chunk.subarray(start, end)), event: !passing });
+          out.push({ bytes: take(chunk.subarray(start, end)), event: !passing, endsEvent: true });
           passing = false;
+          decided = false;
           start = end;
         }
         i = end;
@@ -98,7 +111,12 @@ export function createSseFramer(maxHeld = MAX_HELD_EVENT_BYTES): SseFramer {
         } else {
           held.push(rest);
           heldBytes += rest.length;
-          if (heldBytes > maxHeld) {
+          if (!decided && passEarly) {
+            const verdict = passEarly(held.length === 1 ? rest : Buffer.concat(held));
+            decided = verdict !== undefined;
+            if (verdict === true) passing = true;
+          }
+          if (passing || heldBytes > maxHeld) {
             out.push({ bytes: take(Buffer.alloc(0)), event: false });
             passing = true;
           }
@@ -111,7 +129,9 @@ export function createSseFramer(maxHeld = MAX_HELD_EVENT_BYTES): SseFramer {
       lineHasContent = false;
       skipLf = false;
       passing = false;
+      decided = false;
       return rest.length > 0 ? [{ bytes: rest, event: false }] : [];
     },
+    holding: () => heldBytes > 0,
   };
 }

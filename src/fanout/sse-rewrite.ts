@@ -12,12 +12,24 @@ export interface SseRewriter {
   push(chunk: Uint8Array): Buffer;
   /** Everything still held, at the end of the stream. */
   end(): Buffer;
+  /** A JSON-RPC response has gone by whole: on a call's stream, nothing of the call comes after it. */
+  responseSeen(): boolean;
+  /** Bytes of an unfinished event are held. */
+  holding(): boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES, rewriteId?: IdRewrite): SseRewriter {
-  const framer = createSseFramer(maxHeld);
+  // A response is never rewritten, so it passes as it arrives once its first key says what it is: a large tool
+  // result is not held, and the stream's last chunk usually needs no change (see gateway-server-requests.ts).
+  let passingResponse = false;
+  let responseSeen = false;
+  const framer = createSseFramer(maxHeld, (head) => {
+    const kind = leadingKind(head);
+    if (kind === 'response') passingResponse = true;
+    return kind === undefined ? undefined : kind === 'response';
+  });
   // A rewritten event is rebuilt with its own line ends: the LF that completed its last CR is then dropped.
   let lastRewritten = false;
   const join = (pieces: ReturnType<typeof framer.push>): Buffer => {
@@ -28,13 +40,60 @@ export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EV
         if (!lastRewritten) parts.push(piece.bytes);
         continue;
       }
-      const changed = piece.event ? rewriteEvent(piece.bytes, rewrite, rewriteId) : undefined;
+      let changed: Buffer | undefined;
+      if (piece.event) {
+        const response = isResponseEvent(piece.bytes);
+        if (response) responseSeen = true;
+        else changed = rewriteEvent(piece.bytes, rewrite, rewriteId);
+      } else if (piece.endsEvent && passingResponse) {
+        responseSeen = true;
+      }
+      if (piece.endsEvent) passingResponse = false;
       lastRewritten = changed !== undefined;
       parts.push(changed ?? piece.bytes);
     }
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   };
-  return { push: (chunk) => join(framer.push(chunk)), end: () => join(framer.end()) };
+  return {
+    push: (chunk) => join(framer.push(chunk)),
+    end: () => join(framer.end()),
+    responseSeen: () => responseSeen,
+    holding: () => framer.holding(),
+  };
+}
+
+const HEAD_BYTES = 512;
+const FIRST_KEY = /(?:^|[\r\n])data:[ ]?[ \t]*\{[ \t]*"(result|error|method|jsonrpc|id|params)"/;
+
+/**
+ * What the first key of an event's data says: a JSON-RPC message that starts with `result` or `error` is a response
+ * (one with a method cannot carry either). Undefined while the first data line has not arrived far enough.
+ */
+function leadingKind(head: Buffer): 'response' | 'other' | undefined {
+  const text = head.subarray(0, HEAD_BYTES).toString('latin1');
+  const m = FIRST_KEY.exec(text);
+  if (m) return m[1] === 'result' || m[1] === 'error' ? 'response' : 'other';
+  // A data line whose start is here but is not a JSON object, or a head this long without one: read it whole.
+  return /(?:^|[\r\n])data:[ ]?[ \t]*[^ \t{\r\n]/.test(text) || head.length >= HEAD_BYTES ? 'other' : undefined;
+}
+
+/**
+ * A whole event that carries a JSON-RPC response. Its id (an event store's) is left as the backend sent it: the
+ * client resumes a call's stream only before its response, and the event passes byte for byte.
+ */
+function isResponseEvent(block: Buffer): boolean {
+  const kind = leadingKind(block);
+  if (kind === 'response') return true;
+  if (block.indexOf('"result"') === -1 && block.indexOf('"error"') === -1) return false;
+  const { other, data } = eventFields(block);
+  const type = eventType(other);
+  if (data === undefined || (type !== '' && type !== 'message')) return false;
+  try {
+    const message = JSON.parse(data) as unknown;
+    return typeof message === 'object' && message !== null && !('method' in message) && ('result' in message || 'error' in message);
+  } catch {
+    return false;
+  }
 }
 
 /** One event's fields, in order, as the WHATWG parser reads them; `data` lines joined with LF. */

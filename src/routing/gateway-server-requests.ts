@@ -54,6 +54,19 @@ export function rewriteChunk(rewriter: SseRewriter, chunk: Buffer, endOfStream: 
   return rest.length === 0 ? out : Buffer.concat([out, rest]);
 }
 
+/**
+ * The answer to one chunk of a call's event stream, and when toolgate's stream with Envoy ends. A long call must
+ * not end it on an answer Envoy half-closes on (docs/envoy.md, fact 19: Envoy can crash when the stream outlived
+ * its cached gRPC client): after the call's response has passed, the stream ends right after that answer, while
+ * Envoy waits for nothing; a last chunk that needs no change is not answered at all, the stream just ends.
+ */
+export function streamedChunk(rewriter: SseRewriter, chunk: Buffer, endOfStream: boolean): Step {
+  const out = rewriteChunk(rewriter, chunk, endOfStream);
+  if (endOfStream) return out.equals(chunk) ? { kind: 'continue', endStream: 'instead' } : { kind: 'continue', chunk: out };
+  if (rewriter.responseSeen() && !rewriter.holding()) return { kind: 'continue', chunk: out, endStream: 'after' };
+  return { kind: 'continue', chunk: out };
+}
+
 const NOT_ISSUED =
   'The reply\'s id was not issued to this session by the gateway, so it answers no request a backend of this session sent; ' +
   'it was not forwarded. Reply with the id exactly as the request carried it, on the session that received it.';

@@ -17,7 +17,7 @@ import type { Store } from '../store/port.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../mcp/message.js';
 import type { SseRewriter } from '../fanout/sse-rewrite.js';
-import { rewriteChunk, routeReply, watchRoutedResponse } from './gateway-server-requests.js';
+import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server-requests.js';
 import { eventStreamStep } from './gateway-events.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
@@ -76,7 +76,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       return masked ? { kind: 'continue', ...masked } : CONTINUE;
     },
-    responseBody: (body: Buffer, endOfStream: boolean): Step => (rewriter ? { kind: 'continue', chunk: rewriteChunk(rewriter, body, endOfStream) } : CONTINUE),
+    responseBody: (body: Buffer, endOfStream: boolean): Step => (rewriter ? streamedChunk(rewriter, body, endOfStream) : CONTINUE),
   };
 
   async function handleCall(c: GatewayContext, call: McpCall): Promise<Step> {

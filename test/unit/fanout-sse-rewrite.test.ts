@@ -75,8 +75,8 @@ describe('SSE rewriter', () => {
     const rewriter = createSseRewriter(rewriteIds);
     const first = `id: 1\r\nevent: message\r\ndata: ${progress(1)}\r\n\r\n`;
     expect(rewriter.push(Buffer.from(first)).toString()).toBe(first);
-    expect(rewriter.push(Buffer.from(`data: ${result}\n`)).length).toBe(0);
-    expect(rewriter.push(Buffer.from('\n')).toString()).toBe(`data: ${result}\n\n`);
+    expect(rewriter.push(Buffer.from(`data: ${progress(2)}\n`)).length).toBe(0);
+    expect(rewriter.push(Buffer.from('\n')).toString()).toBe(`data: ${progress(2)}\n\n`);
     expect(rewriter.end().length).toBe(0);
   });
 
@@ -106,5 +106,33 @@ describe('SSE framer', () => {
 
   it('reads the fields of an event as the WHATWG parser does', () => {
     expect(eventFields('data\nid: 1\ndata:x\ndata:  y\n\n')).toEqual({ other: ['id: 1'], data: '\nx\n y' });
+  });
+});
+
+describe('responses on a call\'s stream', () => {
+  const response = JSON.stringify({ result: { content: [{ type: 'text', text: 'x'.repeat(300) }] }, jsonrpc: '2.0', id: 1 });
+  const rewriteEventIds = (id: string) => `tgr.${id}`;
+
+  it('passes a response as it arrives once its first key says so, and notes it only when it is whole', () => {
+    const rewriter = createSseRewriter(rewriteIds, 1024, rewriteEventIds);
+    const bytes = Buffer.from(`id: e9\ndata: ${response}\n\n`);
+    const first = rewriter.push(bytes.subarray(0, 40));
+    expect(first.toString()).toBe(bytes.subarray(0, 40).toString());
+    expect(rewriter.holding()).toBe(false);
+    expect(rewriter.responseSeen()).toBe(false);
+    const rest = rewriter.push(bytes.subarray(40));
+    expect(Buffer.concat([first, rest]).equals(bytes)).toBe(true);
+    expect(rewriter.responseSeen()).toBe(true);
+  });
+
+  it('holds an event whose first key does not say, and rewrites the ids of everything but responses', () => {
+    const rewriter = createSseRewriter(rewriteIds, 1024, rewriteEventIds);
+    expect(rewriter.push(Buffer.from(`id: e1\ndata: {"jsonrpc":"2.0","id":0,`)).length).toBe(0);
+    expect(rewriter.holding()).toBe(true);
+    const request = rewriter.push(Buffer.from('"method":"roots/list"}\n\n'));
+    expect(request.toString()).toBe('id: tgr.e1\ndata: {"jsonrpc":"2.0","id":"billing:tag:0","method":"roots/list"}\n\n');
+    const whole = `id: e2\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`;
+    expect(rewriter.push(Buffer.from(whole)).toString()).toBe(whole);
+    expect(rewriter.responseSeen()).toBe(true);
   });
 });
