@@ -13,6 +13,9 @@ const ECHO_TEXT = 'hello from the toolgate benchmark';
 /** JSON-RPC ids are unique across the whole run: the 2026 stand-in serves every client on one internal session. */
 let nextId = 1;
 const callBody = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${TOOL}","arguments":{"text":"${ECHO_TEXT}"}}}`;
+/** A 2026-07-28 request states its revision and the client's capabilities in `_meta` (Envoy's MCP filter checks it). */
+const META_2026 = `{"io.modelcontextprotocol/protocolVersion":"${PROTOCOL_2026}","io.modelcontextprotocol/clientCapabilities":{}}`;
+const callBody2026 = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${TOOL}","arguments":{"text":"${ECHO_TEXT}"},"_meta":${META_2026}}}`;
 
 interface Endpoint {
   readonly target: Target;
@@ -97,7 +100,8 @@ async function openSession(pool: Pool, path: string, base: readonly string[]): P
 
 /** One tools/call; undefined when the answer is the tool's result, else a short description of what came back. */
 async function call(pool: Pool, path: string, headers: string[]): Promise<string | undefined> {
-  const res = await pool.request({ path, method: 'POST', headers, body: callBody(nextId++) });
+  const body = headers.includes(PROTOCOL_2026) ? callBody2026(nextId++) : callBody(nextId++);
+  const res = await pool.request({ path, method: 'POST', headers, body });
   const text = await res.body.text();
   if (res.statusCode === 200 && text.includes(ECHO_TEXT) && !text.includes('"isError":true')) return undefined;
   return `HTTP ${res.statusCode}: ${text.slice(0, 300)}`;

@@ -10,6 +10,8 @@ import { PLACEHOLDER } from '../../src/render/placeholders.js';
 
 export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 export const EXT_PROC = 'envoy.filters.http.ext_proc';
+/** Envoy's MCP filter: on the 2026 fast path it reads the body in toolgate's stead, so it goes with toolgate's filters. */
+export const MCP = 'envoy.filters.http.mcp';
 
 export type EnvoyVariant = 'router' | 'authz' | 'full';
 
@@ -29,13 +31,13 @@ export function renderSidecar(repoRoot: string, configPath: string): string {
 
 type Json = Record<string, unknown>;
 
-/** The rendered bootstrap with only the ext_* filters of `variant` left in the listener's chain and routes. */
+/** The rendered bootstrap with only the ext_* filters of `variant` left in the listener's chain and routes (the MCP filter only in `full`). */
 export function variantOf(rendered: string, variant: EnvoyVariant): string {
   // The full path runs the rendered file byte for byte.
   if (variant === 'full') return rendered;
   const doc = parse(rendered) as Json;
   const keep = FILTERS_KEPT[variant];
-  const drop = (name: string) => (name === EXT_AUTHZ || name === EXT_PROC) && !keep.has(name);
+  const drop = (name: string) => ((name === EXT_AUTHZ || name === EXT_PROC) && !keep.has(name)) || name === MCP;
   let seen = 0;
   for (const hcm of connectionManagers(doc)) {
     const filters = hcm.http_filters as Json[];
@@ -48,7 +50,7 @@ export function variantOf(rendered: string, variant: EnvoyVariant): string {
         if (Object.keys(perFilter).length === 0) delete route.typed_per_filter_config;
       }
     }
-    seen += filters.length - (hcm.http_filters as Json[]).length;
+    seen += filters.filter((f) => f.name !== MCP).length - (hcm.http_filters as Json[]).length;
   }
   const expected = 2 - keep.size;
   if (seen !== expected) throw new Error(`envoy variant ${variant}: removed ${seen} filters, expected ${expected} (did the renderer change?)`);

@@ -23,7 +23,7 @@ export interface ToolgateSetup {
 
 /**
  * The policy: `echo` (what every scenario calls) and `lookup_charge` need no arguments, so the renderer gives them
- * 2026 fast-path routes; `refund` has a CEL condition, as a real task would.
+ * 2026 fast-path routes (the backend is declared 2026-capable); `refund` has a CEL condition, as a real task would.
  */
 export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetup> {
   const idp = await startTestIdp({ serve: false, audience: RESOURCE, subject: 'bench-agent' });
@@ -39,6 +39,8 @@ export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetu
       task: { claim: 'authorized_tasks' },
     },
     session: { keys: [{ kid: 'bench', secret: randomBytes(32).toString('base64url') }] },
+    // The 2026 stand-in speaks 2026-07-28: without this declaration the renderer gives no header-only route.
+    backendProtocols: ['2025-11-25', '2026-07-28'],
     tasks: {
       [TASK]: {
         description: 'Benchmark task',

@@ -8,6 +8,7 @@ import { embeddedStore, type Store } from '../store/index.js';
 import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
 import type { AuthzOutcome } from './outcome.js';
+import { protocolRefusal } from './protocol-gate.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
 
 /** The request as Envoy hands it over; the body stays bytes until readRequest admits it. */
@@ -39,6 +40,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   const method = message.type === 'call' ? message.method : undefined;
   const tool = message.type === 'call' ? message.target : undefined;
   const base = { decisionId, subject: identity.subject, method, tool };
+  const protocol = protocolRefusal(input.headers, message);
+  if (protocol) return { kind: 'reply', reply: protocol.reply, audit: { ...base, task: undefined, decision: 'deny', reason: protocol.reason, detail: protocol.message }, message };
   if (message.type === 'invalid') {
     return { kind: 'reply', reply: invalidReply(message), audit: { ...base, task: undefined, decision: 'deny', reason: message.reason, detail: message.message }, message };
   }

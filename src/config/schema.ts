@@ -1,6 +1,7 @@
 // The toolgate config file format (YAML or JSON), validated with zod at load time.
 import { z } from 'zod';
 import { httpSchema } from './schema-http.js';
+import { KNOWN_PROTOCOL_VERSIONS } from '../mcp/protocol.js';
 import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
 
 const duration = z
@@ -8,6 +9,15 @@ const duration = z
   .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m, 1h or 1d');
 
 const port = z.number().int().min(0).max(65535);
+
+/**
+ * The MCP revisions a backend speaks. Only `2026-07-28` changes anything today: it lets the renderer give the
+ * backend's argument-free tools a header-only route. Not declared: no such route (every body is read).
+ */
+const protocols = z
+  .array(z.enum(KNOWN_PROTOCOL_VERSIONS, { message: `must be one of ${KNOWN_PROTOCOL_VERSIONS.join(', ')}` }))
+  .min(1)
+  .optional();
 
 const serverTls = z
   .object({
@@ -124,6 +134,7 @@ const backendSchema = z
      * default one endpoint `${<NAME>_ADDRESS}:${<NAME>_PORT}` (NAME upper-cased, `-` → `_`).
      */
     endpoints: z.array(z.string().min(1)).min(1).optional(),
+    protocols,
   })
   .strict();
 
@@ -229,11 +240,17 @@ export const configSchema = z
       .strict()
       .optional(),
     backends: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'backend names are letters, digits, - and _'), backendSchema).default({}),
+    /** `backends.<name>.protocols` for a sidecar config that names no backend (its one MCP server). */
+    backendProtocols: protocols,
     tasks: z.record(z.string().min(1), taskSchema).default({}),
     /** Shared state for quotas, budgets, loop detection and session revocation; read once at start-up. */
     store: storeSchema,
   })
-  .strict();
+  .strict()
+  .refine((c) => c.backendProtocols === undefined || Object.keys(c.backends).length === 0, {
+    message: 'backendProtocols is for a config without backends; declare backends.<name>.protocols instead',
+    path: ['backendProtocols'],
+  });
 
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

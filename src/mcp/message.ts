@@ -1,5 +1,6 @@
 // Classifies one HTTP request to an MCP endpoint into a plain value the policy and router can read.
 import { readJson, type JsonRefusalReason } from './json-reader.js';
+import { parseProtocolVersion } from './protocol.js';
 
 /** JSON-RPC error codes toolgate puts on the wire. */
 export const JsonRpcCode = {
@@ -94,8 +95,10 @@ export function internalHeaders(headers: Readonly<Record<string, string>>): stri
 /** First stateless protocol revision: it carries Mcp-Method / Mcp-Name headers. */
 export const STATELESS_PROTOCOL = '2026-07-28';
 
+/** A known stateless revision; an unknown one (ext_authz refuses those) is never stateless. */
 export function isStatelessProtocol(version: string | undefined): boolean {
-  return version !== undefined && version >= STATELESS_PROTOCOL;
+  const parsed = parseProtocolVersion(version);
+  return parsed.kind === 'known' && parsed.stateless;
 }
 
 export function classify(http: HttpFacts): McpMessage {

@@ -27,6 +27,8 @@ export type ReasonCode =
   | 'batch-not-supported'
   | 'not-jsonrpc'
   | 'header-mismatch'
+  | 'unsupported-protocol-version'
+  | 'session-on-stateless'
   | 'missing-body'
   | 'body-too-large'
   // one reading of the body (issue 9): how the bytes are sent, then what the JSON holds
@@ -84,6 +86,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'batch-not-supported': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'not-jsonrpc': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'header-mismatch': { http: 400, jsonrpc: JsonRpcCode.headerMismatch, retryable: false },
+  'unsupported-protocol-version': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
+  'session-on-stateless': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'missing-body': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'body-too-large': { http: 413, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   // 415: the body is sent in a way the MCP server could decode into another message than the one toolgate read.

@@ -97,9 +97,9 @@ function backendCluster(backend: BackendPlan, maxBodyBytes: number, explain: boo
     typed_extension_protocol_options: {
       [HTTP_OPTIONS]: why({
         '@type': `type.googleapis.com/${HTTP_OPTIONS}`,
-        common_http_protocol_options: { idle_timeout: '60s' },
+        common_http_protocol_options: { idle_timeout: '4s' },
         explicit_http_config: { http_protocol_options: {} },
-      }, { common_http_protocol_options: 'Pooled upstream connections with no request on them close after this; open SSE\nstreams are governed by the route idle_timeout.' }),
+      }, { common_http_protocol_options: 'Pooled upstream connections with no request on them close after this, before the backend closes them:\nNode\'s HTTP server (Express, the MCP SDK) does after 5 s, and a request Envoy writes on a connection the\nbackend is closing fails with 503 UC (seen under load: a few per 4000 calls with 60 s here). Open SSE\nstreams are governed by the route idle_timeout.' }),
     },
     load_assignment: loadAssignment(backend.cluster, backend.endpoints),
     ...(tls ? { transport_socket: upstreamTls(backend.cluster, 'http/1.1') } : {}),

@@ -5,6 +5,7 @@ import { parseConfigText } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { backendClusters, toolgateCluster } from './clusters.js';
+import { edgeSettings, localReplies } from './edge.js';
 import { eventsCluster } from './events.js';
 import { mcpFilters, router } from './filters.js';
 import { planEnvoy, type EnvoyPlan } from './plan.js';
@@ -108,7 +109,9 @@ function bootstrap(plan: EnvoyPlan, mtls: boolean): object {
   });
 }
 
-function httpConnectionManager(statPrefix: string, routes: object[], httpFilters: object[], explain: boolean): object {
+/** `edge`: the client-facing listener (internal headers stripped before routing, slow clients bounded, JSON replies). */
+function httpConnectionManager(statPrefix: string, routes: object[], httpFilters: object[], edge: { maxBodyBytes: number } | undefined): object {
+  const explain = edge !== undefined;
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: note({
@@ -116,6 +119,7 @@ function httpConnectionManager(statPrefix: string, routes: object[], httpFilters
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
       stream_idle_timeout: '300s',
+      ...(edge ? edgeSettings() : {}),
       normalize_path: true,
       merge_slashes: true,
       path_with_escaped_slashes_action: 'REJECT_REQUEST',
@@ -125,7 +129,15 @@ function httpConnectionManager(statPrefix: string, routes: object[], httpFilters
       }],
       route_config: { name: statPrefix, virtual_hosts: [{ name: statPrefix, domains: ['*'], routes }] },
       http_filters: httpFilters,
-    }, explain ? { stream_idle_timeout: 'SSE responses stay open while a tool runs; a stream is cut only after this long\nwithout a byte in either direction.' } : {}),
+      ...(edge ? { local_reply_config: localReplies(edge.maxBodyBytes) } : {}),
+    }, explain ? {
+      stream_idle_timeout: 'SSE responses stay open while a tool runs; a stream is cut only after this long\nwithout a byte in either direction.',
+      request_headers_timeout: 'Slow clients: all headers within this (408)...',
+      request_timeout: '...and the whole request within this (408). Disarmed once the request goes upstream or a\nresponse starts, so long tool calls and SSE streams are not cut (checked on 1.40).',
+      max_request_headers_kb: 'Larger request headers get 431 (Envoy\'s default is 60).',
+      early_header_mutation_extensions: 'Runs before a route is chosen: a client\'s x-toolgate-* header can never select a route,\na backend or a replica.',
+      local_reply_config: 'Envoy\'s own refusals (431, 408, the MCP filter\'s) as JSON-RPC errors with a sentence.',
+    } : {}),
   };
 }
 
@@ -135,7 +147,7 @@ function mcpListener(plan: EnvoyPlan): object {
     name: 'mcp',
     address: { socket_address: { address: '${LISTEN_ADDRESS}', port_value: '${LISTEN_PORT}' } },
     per_connection_buffer_limit_bytes: plan.maxBodyBytes,
-    filter_chains: [{ filters: [httpConnectionManager('mcp', mcpRoutes(plan), mcpFilters(plan.maxBodyBytes, requestBody), true)] }],
+    filter_chains: [{ filters: [httpConnectionManager('mcp', mcpRoutes(plan), mcpFilters(plan.maxBodyBytes, requestBody, plan.fastTools.length > 0), { maxBodyBytes: plan.maxBodyBytes })] }],
   }, {
     per_connection_buffer_limit_bytes: 'The same cap as ext_authz\'s max_request_bytes, so every filter that buffers a body\n(ext_proc BUFFERED included) has one limit, not two.',
   });
@@ -145,7 +157,7 @@ function egressListener(plan: EnvoyPlan): object {
   return note({
     name: 'egress',
     address: { socket_address: { address: '127.0.0.1', port_value: '${EGRESS_PORT}' } },
-    filter_chains: [{ filters: [httpConnectionManager('egress', egressRoutes(plan), [router()], false)] }],
+    filter_chains: [{ filters: [httpConnectionManager('egress', egressRoutes(plan), [router()], undefined)] }],
   }, {
     [ABOVE]: 'Egress: how toolgate reaches the backends (fan-out), through the same clusters, hashing and retries.\nLOOPBACK ONLY. It has no ext_authz and no ext_proc: whoever reaches it reaches every backend\nunchecked. Never bind it to another address or expose it beyond the host (or pod).',
   });

@@ -1,16 +1,16 @@
-// istio/base: toolgate itself in Kubernetes — Deployment, Service, ConfigMap, PDB, HPA, NetworkPolicy, mTLS.
+// istio/base: toolgate itself in Kubernetes — Deployment, Service, ConfigMap, PDB, HPA, mTLS.
 import type { MountedConfig } from './istio-config.js';
-import { APP, CONFIG_DIR, ISTIO_NAMESPACE, SECRETS_DIR, SECRET_NAME, type IstioPlan } from './istio-plan.js';
+import { ADMIN_SECRET_DIR, ADMIN_SECRET_NAME, APP, CONFIG_DIR, SECRETS_DIR, SECRET_NAME, type IstioPlan } from './istio-plan.js';
 import { note } from './yaml.js';
 
 /** Non-root, and the same numeric uid the Dockerfile's USER names. */
 export const RUN_AS = 10001;
 export const IMAGE = 'toolgate:0.1.0';
 
-const SELECTOR = { 'app.kubernetes.io/name': APP } as const;
+export const SELECTOR = { 'app.kubernetes.io/name': APP } as const;
 const LABELS = { ...SELECTOR, app: APP, 'app.kubernetes.io/component': 'policy' } as const;
 
-const meta = (plan: IstioPlan, name = APP) => ({ name, namespace: plan.namespace, labels: { ...LABELS } });
+export const meta = (plan: IstioPlan, name = APP) => ({ name, namespace: plan.namespace, labels: { ...LABELS } });
 
 export function serviceAccount(plan: IstioPlan): object {
   return note({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(plan), automountServiceAccountToken: false }, {
@@ -62,6 +62,7 @@ export function deployment(plan: IstioPlan, mounted: MountedConfig): object {
     volumeMounts: [
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       { name: 'secrets', mountPath: SECRETS_DIR, readOnly: true },
+      { name: 'admin-token', mountPath: ADMIN_SECRET_DIR, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
     ],
   }, {
@@ -93,6 +94,9 @@ export function deployment(plan: IstioPlan, mounted: MountedConfig): object {
             }),
             note({ name: 'secrets', secret: { secretName: SECRET_NAME, defaultMode: 0o440 } }, {
               secret: `Create it before applying (never checked in); it must hold: ${mounted.secrets.map((s) => s.key).join(', ')}.`,
+            }),
+            note({ name: 'admin-token', secret: { secretName: ADMIN_SECRET_NAME, defaultMode: 0o440 } }, {
+              secret: 'The admin API\'s bearer token (key token, read as server.adminTokenFile): without it toolgate does not start.',
             }),
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
           ],
@@ -145,30 +149,6 @@ export function horizontalPodAutoscaler(plan: IstioPlan): object {
       behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
     },
   };
-}
-
-export function networkPolicy(plan: IstioPlan): object {
-  return note({
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: meta(plan),
-    spec: {
-      podSelector: { matchLabels: { ...SELECTOR } },
-      policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [
-            { namespaceSelector: {}, podSelector: { matchLabels: { 'security.istio.io/tlsMode': 'istio' } } },
-            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ISTIO_NAMESPACE } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } },
-          ],
-          ports: [{ protocol: 'TCP', port: plan.grpcPort }],
-        },
-        { ports: [{ protocol: 'TCP', port: plan.adminPort }] },
-      ],
-    },
-  }, {
-    ingress: 'gRPC (ext_authz, ext_proc) only from Envoys: injected sidecars (Istio labels them\nsecurity.istio.io/tlsMode=istio) and the ingress gateway. The admin port (probes, metrics) stays open.',
-  });
 }
 
 export function peerAuthentication(plan: IstioPlan): object {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { ParsedConfig } from '../config/schema.js';
-import { CONFIG_DIR, EGRESS_SERVICE, SECRETS_DIR, type IstioPlan } from './istio-plan.js';
+import { ADMIN_SECRET_NAME, ADMIN_TOKEN_FILE, CONFIG_DIR, EGRESS_SERVICE, SECRETS_DIR, type IstioPlan } from './istio-plan.js';
 
 export interface MountedConfig {
   /** config.yaml as the pod reads it (comments of the source kept). */
@@ -49,6 +49,10 @@ export function mountedConfig(text: string, config: ParsedConfig, file: string, 
   if (config.store.type === 'redis' && config.store.passwordFile !== undefined) {
     doc.setIn(['store', 'passwordFile'], secretPath('redis-password', 'the Redis password'));
   }
+  // In a pod toolgate serves other pods' Envoys; which of them may connect is the NetworkPolicy's and mTLS's to decide.
+  setCommented(doc, ['server', 'host'], '0.0.0.0', ' Rewritten by `toolgate render istio`: the Envoys of other pods call toolgate. The overlay\'s\n'
+    + ' NetworkPolicy admits only them to the gRPC port, and only monitoring to the admin port.');
+  setCommented(doc, ['server', 'adminTokenFile'], ADMIN_TOKEN_FILE, ` Set by \`toolgate render istio\`: the admin API's bearer token, key \`token\` of the Secret ${ADMIN_SECRET_NAME}.`);
   const tls = config.server.tls;
   if (tls) {
     // The mesh already encrypts Envoy → toolgate; kept working for whoever wants both.
@@ -90,6 +94,20 @@ function withoutEventStream(doc: Document): void {
   doc.deleteIn(['server', 'eventsPort']);
   commentKey(doc, ['server'], ' server.eventsPort removed by `toolgate render istio`: these manifests route no GET event stream to\n'
     + ' toolgate, so gateway GET answers 405 (server messages arrive on POST responses).');
+}
+
+/** Sets `keys` to `value` with `text` as the comment above it (replacing the source's line, which described another machine). */
+function setCommented(doc: Document, keys: readonly string[], value: string, text: string): void {
+  doc.setIn(keys, value);
+  const parent = doc.getIn(keys.slice(0, -1), true);
+  if (!isMap(parent)) return;
+  const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === keys.at(-1));
+  if (!pair) return;
+  // A key added by setIn is a plain string, which cannot carry a comment.
+  if (!isScalar(pair.key)) pair.key = doc.createNode(pair.key);
+  if (isScalar(pair.key)) pair.key.commentBefore = text;
+  // The comment above a map's first key belongs to the map itself.
+  if (parent.items[0] === pair) parent.commentBefore = undefined;
 }
 
 /** Replaces the comment above the map key at `keys` (the source's may describe the machine it came from). */

@@ -2,11 +2,16 @@
 // EnvoyFilter) and, for the gateway, how they route on toolgate's x-toolgate-backend header.
 import { BACKEND_HEADER } from '../fanout/egress.js';
 import { AFFINITY_HEADER } from '../routing/gateway-context.js';
+import { edgeSettings } from './edge.js';
 import { EXT_AUTHZ_TIMEOUT, ROUTER, extProc } from './filters.js';
 import {
   APP, EGRESS_SERVICE, GATEWAY_SELECTOR, ISTIO_NAMESPACE, PROVIDER, SIDECAR_SELECTOR, type IstioBackend, type IstioPlan,
 } from './istio-plan.js';
+import { NO_BACKEND_BODY, NO_BACKEND_STATUS } from './routes.js';
 import { note } from './yaml.js';
+
+const HCM = 'envoy.filters.network.http_connection_manager';
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 const selectorOf = (plan: IstioPlan) => ({ ...(plan.mode === 'gateway' ? GATEWAY_SELECTOR : SIDECAR_SELECTOR) });
 
@@ -55,7 +60,11 @@ export function authorizationPolicy(plan: IstioPlan): object {
   });
 }
 
-/** ext_proc after Istio's ext_authz, before the router: the one filter Istio has no API for. */
+/**
+ * ext_proc after Istio's ext_authz, before the router: the one filter Istio has no API for. And the listener settings
+ * of the standalone bootstrap's MCP listener that Istio has no API for either (merged into the selected proxies' HTTP
+ * connection managers): x-toolgate-* stripped before routing, slow clients bounded, 431 for oversized headers.
+ */
 export function envoyFilter(plan: IstioPlan): object {
   const context = plan.mode === 'gateway' ? 'GATEWAY' : 'SIDECAR_INBOUND';
   return note({
@@ -64,14 +73,22 @@ export function envoyFilter(plan: IstioPlan): object {
     metadata: { name: `${APP}-ext-proc-${plan.mode}`, namespace: ISTIO_NAMESPACE },
     spec: {
       workloadSelector: { labels: selectorOf(plan) },
-      configPatches: [{
-        applyTo: 'HTTP_FILTER',
-        match: {
-          context,
-          listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: ROUTER } } } },
+      configPatches: [
+        {
+          applyTo: 'HTTP_FILTER',
+          match: { context, listener: { filterChain: { filter: { name: HCM, subFilter: { name: ROUTER } } } } },
+          patch: { operation: 'INSERT_BEFORE', value: extProc(plan.mode === 'gateway' ? 'BUFFERED' : 'NONE', plan.toolgateCluster) },
         },
-        patch: { operation: 'INSERT_BEFORE', value: extProc(plan.mode === 'gateway' ? 'BUFFERED' : 'NONE', plan.toolgateCluster) },
-      }],
+        note({
+          applyTo: 'NETWORK_FILTER',
+          match: { context, listener: { filterChain: { filter: { name: HCM } } } },
+          patch: { operation: 'MERGE', value: { typed_config: { '@type': HCM_TYPE, ...edgeSettings() } } },
+        }, {
+          patch: 'The standalone MCP listener\'s edge: a client\'s x-toolgate-* headers are removed before a route is chosen\n'
+            + '(the VirtualService routes on x-toolgate-backend), and slow or oversized requests get 408 / 431.\n'
+            + 'Applies to every HTTP listener of the selected proxies.',
+        }),
+      ],
     },
   }, {
     spec: `Istio names toolgate's gRPC port cluster ${plan.toolgateCluster} in every proxy;\n`
@@ -89,7 +106,7 @@ export function destinationRule(plan: IstioPlan, backend: IstioBackend): object 
       host: backend.host,
       trafficPolicy: {
         loadBalancer: { consistentHash: { httpHeaderName: AFFINITY_HEADER, minimumRingSize: 1024 } },
-        connectionPool: { http: { idleTimeout: '60s', maxRequestsPerConnection: 0 } },
+        connectionPool: { http: { idleTimeout: '4s', maxRequestsPerConnection: 0 } },
         outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 3, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         tls: { mode: 'ISTIO_MUTUAL' },
       },
@@ -117,9 +134,10 @@ export function gateway(plan: IstioPlan): object {
   };
 }
 
-const RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream' };
+/** As the standalone routes: only failures where the backend never saw the request (reset-before-request: Istio 1.23+). */
+const RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,reset-before-request' };
 
-/** Routes on the header toolgate's processor sets (and ext_authz strips from clients); nothing else is routed. */
+/** Routes on the header toolgate's processor sets (a client's copy is removed before routing); nothing else is routed. */
 export function gatewayVirtualService(plan: IstioPlan): object {
   return note({
     apiVersion: 'networking.istio.io/v1',
@@ -139,8 +157,8 @@ export function gatewayVirtualService(plan: IstioPlan): object {
         })),
         note({
           name: 'no-backend',
-          directResponse: { status: 502, body: { string: '{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"toolgate selected no backend for this request. This is a gateway bug or a misconfiguration, not something to retry."}}' } },
-        }, { directResponse: 'toolgate answers or routes every request; reaching this is a bug and should be loud.' }),
+          directResponse: { status: NO_BACKEND_STATUS, body: { string: NO_BACKEND_BODY } },
+        }, { directResponse: 'toolgate answers or routes every request (what it cannot route gets its own 4xx): only a\nconfig that differs from toolgate\'s (a backend without a route here) ends here.' }),
       ],
     },
   }, {

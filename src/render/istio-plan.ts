@@ -16,6 +16,13 @@ export const CONFIG_DIR = '/etc/toolgate';
 /** Where the Secret is mounted (not under CONFIG_DIR: a mount inside a read-only ConfigMap volume can fail). */
 export const SECRETS_DIR = '/var/run/secrets/toolgate';
 export const SECRET_NAME = 'toolgate-secrets';
+/** The Secret with the admin API's bearer token (key `token`), mounted apart from the others: it alone is rotated by ops. */
+export const ADMIN_SECRET_NAME = 'toolgate-admin';
+export const ADMIN_SECRET_DIR = '/var/run/secrets/toolgate-admin';
+/** `server.adminTokenFile` in the pod. */
+export const ADMIN_TOKEN_FILE = `${ADMIN_SECRET_DIR}/token`;
+/** Where Prometheus runs (namespace name): the only source admitted to the admin port. Change it for your cluster. */
+export const MONITORING_NAMESPACE = 'monitoring';
 /** Selector-less Service whose VirtualService routes toolgate's fan-out on x-toolgate-backend (gateway mode). */
 export const EGRESS_SERVICE = 'toolgate-egress';
 /** Label an operator puts on MCP server pods to put them behind toolgate (sidecar pattern). */

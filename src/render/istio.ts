@@ -4,13 +4,14 @@ import { ConfigError } from '../config/errors.js';
 import { parseConfigText } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
 import {
-  baseKustomization, configMap, deployment, horizontalPodAutoscaler, networkPolicy, peerAuthentication, podDisruptionBudget, service, serviceAccount,
+  baseKustomization, configMap, deployment, horizontalPodAutoscaler, peerAuthentication, podDisruptionBudget, service, serviceAccount,
 } from './istio-base.js';
 import { mountedConfig } from './istio-config.js';
 import {
   authorizationPolicy, configPatch, destinationRule, egressService, egressVirtualService, envoyFilter, gateway, gatewayVirtualService, meshConfig,
   overlayKustomization,
 } from './istio-mesh.js';
+import { networkPolicy } from './istio-network.js';
 import { planIstio, type IstioOptions, type IstioPlan } from './istio-plan.js';
 import { toYaml } from './yaml.js';
 
@@ -49,7 +50,6 @@ export function renderIstio(text: string, config: ParsedConfig, file: string, op
     ['service.yaml', 'gRPC (ext_authz + ext_proc) and admin ports', service(plan)],
     ['pdb.yaml', 'keep a replica through voluntary disruptions', podDisruptionBudget(plan)],
     ['hpa.yaml', 'scale on CPU', horizontalPodAutoscaler(plan)],
-    ['networkpolicy.yaml', 'only Envoys reach the gRPC port', networkPolicy(plan)],
     ['peerauthentication.yaml', 'mesh mTLS only', peerAuthentication(plan)],
   ];
   for (const [name, what, doc] of base) put(`base/${name}`, what, doc);
@@ -58,9 +58,10 @@ export function renderIstio(text: string, config: ParsedConfig, file: string, op
   const dir = plan.mode;
   put(`${dir}/mesh-config.yaml`, 'the ext_authz extension provider (istioctl install -f, or Helm meshConfig)', meshConfig(plan));
   put(`${dir}/authorizationpolicy.yaml`, 'CUSTOM action: the mesh asks toolgate', authorizationPolicy(plan));
-  put(`${dir}/envoyfilter.yaml`, `ext_proc in the ${plan.mode === 'gateway' ? 'ingress gateway' : 'MCP server\'s sidecar (inbound)'}`, envoyFilter(plan));
+  put(`${dir}/envoyfilter.yaml`, `ext_proc in the ${plan.mode === 'gateway' ? 'ingress gateway' : 'MCP server\'s sidecar (inbound)'}, and its listener's edge settings`, envoyFilter(plan));
+  put(`${dir}/networkpolicy.yaml`, `only the ${plan.mode === 'gateway' ? 'ingress gateway' : 'MCP servers\' sidecars'} reach the gRPC port, only monitoring the admin port`, networkPolicy(plan));
   put(`${dir}/toolgate-config.yaml`, `the toolgate config for this pattern (replaces the base's)`, configPatch(plan, { 'config.yaml': mounted.text, ...mounted.files }));
-  const resources = ['authorizationpolicy.yaml', 'envoyfilter.yaml'];
+  const resources = ['authorizationpolicy.yaml', 'envoyfilter.yaml', 'networkpolicy.yaml'];
   if (plan.mode === 'gateway') {
     put(`${dir}/destinationrules.yaml`, 'one per backend: ring hash on x-toolgate-affinity', ...plan.backends.map((b) => destinationRule(plan, b)));
     put(`${dir}/gateway.yaml`, 'the ingress gateway listener for the MCP host', gateway(plan));

@@ -2,6 +2,7 @@
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { compareText, compileNaming, resolveExposed } from '../fanout/names.js';
+import { declaresStateless } from '../mcp/protocol.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { parsePattern } from '../policy/match.js';
 
@@ -66,9 +67,16 @@ export function planEnvoy(config: ParsedConfig, policy: CompiledPolicy, file: st
     mode,
     maxBodyBytes: config.policy.maxBodyBytes,
     backends,
-    fastTools: mode === 'gateway' ? gatewayFastTools(config, policy) : headersOnlyTools(policy).map((tool) => ({ tool, backends: [] })),
+    fastTools: mode === 'gateway' ? gatewayFastTools(config, policy) : sidecarFastTools(config, policy),
     events: mode === 'gateway' && config.server.eventsPort !== undefined,
   };
+}
+
+/** The one backend must be declared 2026-capable (backends.<name>.protocols, or backendProtocols without backends). */
+function sidecarFastTools(config: ParsedConfig, policy: CompiledPolicy): FastTool[] {
+  const [only] = Object.values(config.backends);
+  if (!declaresStateless(only ? only.protocols : config.backendProtocols)) return [];
+  return headersOnlyTools(policy).map((tool) => ({ tool, backends: [] }));
 }
 
 /**
@@ -86,10 +94,16 @@ export function headersOnlyTools(policy: CompiledPolicy): string[] {
     .sort();
 }
 
-/** Only names that reach a backend unchanged: a prefixed name needs its body rewritten, so it stays buffered. */
+/**
+ * Only names that reach a backend unchanged (a prefixed name needs its body rewritten, so it stays buffered), and only
+ * on backends declared 2026-capable: a header-only route sends them requests whose body toolgate never reads.
+ */
 function gatewayFastTools(config: ParsedConfig, policy: CompiledPolicy): FastTool[] {
   const naming = compileNaming(config.backends);
-  const bare = Object.keys(config.backends).filter((b) => naming.backends.get(b)?.mode === 'never').sort();
+  const bare = Object.entries(config.backends)
+    .filter(([name, b]) => naming.backends.get(name)?.mode === 'never' && declaresStateless(b.protocols))
+    .map(([name]) => name)
+    .sort();
   if (bare.length === 0) return [];
   return headersOnlyTools(policy)
     .filter((tool) => resolveExposed(tool, naming) === undefined)

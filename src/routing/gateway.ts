@@ -11,11 +11,12 @@ import { gatewayContext, type GatewayContext } from './gateway-context.js';
 import { deleteAll, initialize, list, notifyAll, setLevelAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
 import { listsFor } from './gateway-resources.js';
-import { errorReply, identityMissing, resultReply } from './replies.js';
+import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
 import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../mcp/message.js';
+import { declaresStateless } from '../mcp/protocol.js';
 import type { SseRewriter } from '../fanout/sse-rewrite.js';
 import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server-requests.js';
 import { eventStreamStep } from './gateway-events.js';
@@ -53,6 +54,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       const method = headers[':method'];
       if (method === 'GET') return eventStreamStep(runtime, session, clientToken, authz.subject, headers, remove);
       if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
+      // Whatever toolgate does not route, it answers: nothing is left for Envoy's catch-all (or a client's header) to send on.
+      if (method !== 'POST') {
+        return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: `This gateway takes POST (one JSON-RPC message) and DELETE (to end a session), not ${method ?? 'this method'}.` } }, { allow: 'POST, DELETE' });
+      }
+      if (facts.endOfStream) return errorReply(null, JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message in its body; this one has none.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
       return fast ?? { kind: 'continue', remove, mode: session?.clientCapabilities ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };
     },
@@ -110,14 +116,17 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
 }
 
 /**
- * 2026 fast path: when Mcp-Name alone routes the call and the backend's name is the exposed name, the body is
- * never sent to toolgate (ext_authz already judged the headers). A renamed call needs the body rewritten.
+ * 2026 fast path: when Mcp-Name alone routes the call, the backend's name is the exposed name and the config declares
+ * that backend 2026-capable, the body is never sent to toolgate. ext_authz judged the method and target: from the body
+ * on an ordinary route (checked against the headers there), or from the headers on a fast-path route, where Envoy's MCP
+ * filter has refused any body that disagrees with them. A renamed call needs the body rewritten.
  */
 function headersOnlyRoute(ctx: GatewayContext, authz: AuthzContext, headers: Readonly<Record<string, string>>, remove: string[]): Step | undefined {
   if (!isStatelessProtocol(headers[MCP_PROTOCOL_HEADER]) || !ROUTED.has(authz.method ?? '') || authz.target === undefined) return undefined;
   const call: McpCall = { type: 'call', kind: 'request', method: authz.method as string, id: undefined, target: authz.target, arguments: {}, params: {}, traceparent: undefined, fromHeadersOnly: true };
   const resolved = resolveCall(ctx, call);
   if (!resolved?.ok || resolved.ref.name !== authz.target) return undefined;
+  if (!declaresStateless(ctx.runtime.config.backends[resolved.ref.backend]?.protocols)) return undefined;
   const step = routeTo(ctx, call, resolved.ref, undefined, true);
   if (step.kind !== 'continue') return undefined;
   return { ...step, remove: [...remove, ...(step.remove ?? [])], mode: HEADERS_ONLY };

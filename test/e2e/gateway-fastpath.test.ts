@@ -1,6 +1,7 @@
-// Acceptance, 2026-07-28 fast path, on the checked-in envoy/sidecar.yaml (rendered from examples/sidecar.yaml): a
-// tools/call whose policy reads no arguments is routed on its Mcp-* headers alone — neither ext_authz nor ext_proc
-// receives its body — while a call whose policy reads arguments has its body buffered and judged.
+// Acceptance, 2026-07-28 fast path, on the checked-in envoy/sidecar.yaml (rendered from examples/sidecar.yaml, which
+// declares its server 2026-capable): a tools/call whose policy reads no arguments is routed on its Mcp-* headers
+// alone — neither ext_authz nor ext_proc receives its body, Envoy's MCP filter checks it against the headers — while
+// a call whose policy reads arguments has its body buffered and judged.
 // (The checked-in gateway.yaml has no fast-path route: its backends are all `prefixMode: always`, so every name is
 // rewritten in the body.) Evidence: Envoy's own per-stream debug log and ext_proc message counters, and toolgate's
 // decisions.
@@ -27,6 +28,10 @@ const TASKS: TasksConfig = {
   },
 };
 const BUFFERING = 'ext_authz filter is buffering the request';
+/** A 2026-07-28 request states the client's capabilities in `_meta` (there is no initialize); Envoy's MCP filter requires it. */
+const META_2026 = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const call2026Body = (name: string, args: Record<string, unknown>, id: string) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: META_2026 } });
 
 let backend: McpTestServer;
 let envoy: EnvoyInstance;
@@ -69,8 +74,8 @@ async function call2026(name: string, body: string): Promise<Traced> {
   const res = await post(`${envoy.url}/mcp`, body, {
     ...bearer(jwt), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name,
   });
-  // Wait for the request, not for an ext_proc stream: ext_proc is switched off on sidecar fast-path routes, and
-  // ext_authz's own replies (denials) never reach it (response headers are skipped unless toolgate asks).
+  // ext_proc is switched off on sidecar fast-path routes, and not called at all for ext_authz's own refusals (it asks
+  // for no response headers by default): the request itself is what to wait for.
   await envoy.waitForStat('http.mcp.downstream_rq_completed', (v) => v > doneBefore);
   // Envoy logs the ext_proc filter's teardown last (it is torn down even where the route turned it off); the log
   // reaches the harness through a pipe, a little later.
@@ -83,7 +88,7 @@ const reachedBackend = (marker: string) => backend.calls().filter((c) => JSON.st
 
 describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fast-path route)', () => {
   it('is routed on its headers: ext_authz does not buffer the body, ext_proc is not called at all', async () => {
-    const { res, trace, extProcMessages } = await call2026('lookup_charge', toolCall('lookup_charge', { charge_id: 'ch_fast' }, 'fast-1'));
+    const { res, trace, extProcMessages } = await call2026('lookup_charge', call2026Body('lookup_charge', { charge_id: 'ch_fast' }, 'fast-1'));
     expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
     expect(trace.some((l) => l.includes('Sending headers message'))).toBe(false);
     expect(trace.some((l) => l.includes('Sending a body chunk'))).toBe(false);
@@ -96,12 +101,13 @@ describe('a 2026 tools/call whose policy reads no arguments (lookup_charge: a fa
     expect(res.headers.get('x-toolgate-decision-id')).toBeNull();
   });
 
-  it('never looks at the body at all: a body that disagrees with Mcp-Name passes unexamined, to the backend to reject', async () => {
-    // The price of the fast path. A 2026 server must refuse the mismatch itself (HTTP 400, JSON-RPC -32020).
-    const { trace } = await call2026('lookup_charge', toolCall('echo', { text: 'mismatch-fast' }, 'fast-2'));
+  it('a body that disagrees with Mcp-Name is refused by Envoy (HTTP 400, JSON-RPC -32020) and never reaches the backend', async () => {
+    // Envoy's MCP filter reads the body on this route instead of toolgate, before ext_authz: nothing is judged or charged.
+    const { res, trace } = await call2026('lookup_charge', call2026Body('echo', { text: 'mismatch-fast' }, 'fast-2'));
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ id: 'fast-2', error: { code: -32020 } });
     expect(trace.some((l) => l.includes(BUFFERING))).toBe(false);
-    const [seen] = reachedBackend('mismatch-fast');
-    expect(seen).toMatchObject({ toolName: 'echo', headers: expect.objectContaining({ 'mcp-name': 'lookup_charge' }) });
+    expect(reachedBackend('mismatch-fast')).toEqual([]);
   });
 });
 

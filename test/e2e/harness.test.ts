@@ -133,8 +133,8 @@ describe('MCP SDK client → Envoy → MCP SDK server, ext_authz allowing', () =
     expect(call?.sessionId).toBe(transport.sessionId);
     // Added by Envoy: proof the request went through it.
     expect(call?.headers['x-request-id']).toEqual(expect.any(String));
-    // ext_proc saw the request headers only: the stub asks for no other phase (toolgate asks per request, with
-    // mode_override), and in sidecar mode the request body is never sent.
+    // ext_proc saw the request headers and, in sidecar mode, never the request body; response headers only when the
+    // processor asks for them (mode_override), which this pass-through stub never does.
     expect(stack.authz.processed.at(-1)).toEqual(['request_headers']);
   });
 

@@ -69,6 +69,11 @@ function bootstrapWithPatch(pattern: Pattern): { bootstrap: Loose; istioCluster:
   const cluster = bootstrap.static_resources.clusters.find((c: Loose) => c.name === 'toolgate');
   cluster.name = istioCluster;
   cluster.load_assignment.cluster_name = istioCluster;
+  // The HCM patch MERGEs into Istio's own connection manager: here, into one without the standalone edge settings.
+  const hcmPatch = filter.spec.configPatches[1].patch.value.typed_config;
+  for (const key of Object.keys(hcmPatch)) if (key !== '@type') delete hcm[key];
+  delete hcm.local_reply_config;
+  Object.assign(hcm, hcmPatch);
   return { bootstrap, istioCluster };
 }
 
@@ -76,7 +81,8 @@ describe.each(PATTERNS)('the %s EnvoyFilter\'s ext_proc filter', (pattern) => {
   it('passes the pinned envoy --mode validate inside a bootstrap, before the router', async () => {
     const { bootstrap, istioCluster } = bootstrapWithPatch(pattern);
     const filters = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.map((f: Loose) => f.name);
-    expect(filters).toEqual(['envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+    // The sidecar example's bootstrap also has the MCP filter of its 2026 fast path (Istio has no such routes).
+    expect(filters.filter((f: string) => f !== 'envoy.filters.http.mcp')).toEqual(['envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
     expect(istioCluster).toBe('outbound|9001||toolgate.toolgate.svc.cluster.local');
     const path = join(dir, `${pattern}-istio-patch.yaml`);
     await writeFile(path, fill(stringify(bootstrap, { lineWidth: 0 })));
@@ -90,6 +96,21 @@ describe.each(PATTERNS)('the %s EnvoyFilter\'s ext_proc filter', (pattern) => {
     const patch = (parse(readIstio(`${pattern}/envoyfilter.yaml`)) as Loose).spec.configPatches[0].patch.value;
     ext.typed_config.grpc_service.envoy_grpc.cluster_name = patch.typed_config.grpc_service.envoy_grpc.cluster_name;
     expect(patch).toEqual(ext);
+  });
+
+  it('merges the standalone MCP listener\'s edge into Istio\'s connection manager: internal headers stripped before routing, slow clients bounded', () => {
+    const standalone = parse(renderEnvoyFile(join(REPO_ROOT, 'examples', `${pattern}.yaml`), { source: 'x' })) as Loose;
+    const hcm = standalone.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const [, edge] = (parse(readIstio(`${pattern}/envoyfilter.yaml`)) as Loose).spec.configPatches;
+    expect(edge).toMatchObject({
+      applyTo: 'NETWORK_FILTER',
+      match: { context: pattern === 'gateway' ? 'GATEWAY' : 'SIDECAR_INBOUND', listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager' } } } },
+      patch: { operation: 'MERGE' },
+    });
+    const { '@type': type, ...fields } = edge.patch.value.typed_config;
+    expect(type).toBe(hcm['@type']);
+    expect(Object.keys(fields).sort()).toEqual(['early_header_mutation_extensions', 'max_request_headers_kb', 'request_headers_timeout', 'request_timeout']);
+    for (const [key, value] of Object.entries(fields)) expect(value, key).toEqual(hcm[key]);
   });
 });
 

@@ -206,19 +206,41 @@ describe('istio/base', () => {
     const labels = deployment.spec.template.metadata.labels;
     const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
     expect(selects(only(all, 'PodDisruptionBudget').spec.selector.matchLabels)).toBe(true);
-    expect(selects(only(all, 'NetworkPolicy').spec.podSelector.matchLabels)).toBe(true);
+    for (const pattern of PATTERNS) expect(selects(only(all, 'NetworkPolicy', pattern).spec.podSelector.matchLabels)).toBe(true);
     expect(selects(only(all, 'PeerAuthentication').spec.selector.matchLabels)).toBe(true);
     expect(only(all, 'PeerAuthentication').spec.mtls.mode).toBe('STRICT');
     expect(only(all, 'HorizontalPodAutoscaler').spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: deployment.metadata.name });
     expect(only(all, 'HorizontalPodAutoscaler').spec.minReplicas).toBeGreaterThanOrEqual(only(all, 'PodDisruptionBudget').spec.minAvailable + 1);
   });
 
-  it('lets only Envoys reach the gRPC port', () => {
+  it.each([
+    ['sidecar', [{ namespaceSelector: {}, podSelector: { matchLabels: { 'toolgate.io/mcp': 'sidecar' } } }]],
+    ['gateway', [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } }]],
+  ] as const)('%s: only the pattern\'s Envoys reach the gRPC port, only monitoring the admin port', (pattern, envoys) => {
     const grpcPort = service.spec.ports.find((p: Loose) => p.name === 'grpc').port;
-    const rules = only(all, 'NetworkPolicy').spec.ingress;
-    const grpcRules = rules.filter((r: Loose) => r.ports.some((p: Loose) => p.port === grpcPort));
-    expect(grpcRules).toHaveLength(1);
-    const peers = grpcRules[0].from.map((f: Loose) => f.podSelector.matchLabels);
-    expect(peers).toEqual([{ 'security.istio.io/tlsMode': 'istio' }, { istio: 'ingressgateway' }]);
+    const adminPort = service.spec.ports.find((p: Loose) => p.name === 'http-admin').port;
+    const policy = only(all, 'NetworkPolicy', pattern);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const rules: Loose[] = policy.spec.ingress;
+    // Every rule names its sources: none admits the whole cluster.
+    for (const rule of rules) expect(rule.from?.length, JSON.stringify(rule)).toBeGreaterThan(0);
+    const to = (port: number) => rules.filter((r) => r.ports.some((p: Loose) => p.port === port));
+    expect(to(grpcPort).map((r) => r.from)).toEqual([envoys]);
+    expect(to(adminPort).map((r) => r.from)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]]);
+    // The EnvoyFilter and the AuthorizationPolicy select the same pods the gRPC rule admits.
+    expect(only(all, 'EnvoyFilter', pattern).spec.workloadSelector.labels).toEqual(envoys[0]?.podSelector.matchLabels);
+  });
+
+  it('mounts the admin bearer token from the Secret toolgate-admin, where each overlay\'s config reads it', () => {
+    const volume = pod.volumes.find((v: Loose) => v.name === 'admin-token');
+    expect(volume.secret.secretName).toBe('toolgate-admin');
+    const mount = container.volumeMounts.find((m: Loose) => m.name === 'admin-token');
+    expect(mount).toMatchObject({ mountPath: '/var/run/secrets/toolgate-admin', readOnly: true });
+    for (const pattern of PATTERNS) {
+      const config = parse(only(all, 'ConfigMap', pattern).data['config.yaml']) as Loose;
+      expect(config.server.adminTokenFile).toBe(`${mount.mountPath}/token`);
+      // In a pod toolgate listens on the pod IP: the NetworkPolicy and mTLS decide who reaches it.
+      expect(config.server.host).toBe('0.0.0.0');
+    }
   });
 });

@@ -44,14 +44,15 @@ describe.each(EXAMPLES)('envoy/%s.yaml', (name) => {
   });
 });
 
-it('a gateway with fast-path routes (bare names of a `never` backend) passes envoy --mode validate too', async () => {
+it('a gateway with fast-path routes (bare names of a `never` backend declared 2026-capable) passes envoy --mode validate too', async () => {
   const raw = rawExample('gateway');
   const text = render({
     ...raw,
-    backends: { ...raw.backends, inventory: { cluster: 'inventory', prefixMode: 'never' } },
+    backends: { ...raw.backends, inventory: { cluster: 'inventory', prefixMode: 'never', protocols: ['2025-06-18', '2026-07-28'] } },
     tasks: { counting: { tools: [{ tool: 'check_stock' }] } },
   });
   expect(text).toContain('fast-path:check_stock:unrouted');
+  expect(text).toContain('envoy.filters.http.mcp');
   await validate('gateway-fast', text);
 });
 
