@@ -231,7 +231,7 @@ describe('main listener routes', () => {
   it('gateway: a bare backend not declared 2026-capable gets no fast path', () => {
     for (const protocols of [null, ['2025-06-18', '2025-11-25']]) {
       const routes = bootstrap(render(gatewayWithBareNames(protocols))).routes('mcp');
-      expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'no-backend']);
+      expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'events-stream', 'no-backend']);
     }
   });
 });
