@@ -76,7 +76,7 @@ describe('authorize runs the gate on every request, before policy', () => {
   });
 
   it('the same call with a known revision is allowed', async () => {
-    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
+    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
     expect(out.kind).toBe('allow');
   });
 });
