@@ -12,7 +12,7 @@ const cli = join(root, 'bin', 'toolgate.js');
 /** docker-compose.yml's ports (test/unit/compose.test.ts renders with the same values). */
 const COMPOSE_VARS = {
   LISTEN_ADDRESS: '0.0.0.0', LISTEN_PORT: '10000', ADMIN_PORT: '9901',
-  TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', EGRESS_PORT: '15001',
+  TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', TOOLGATE_EVENTS_PORT: '9003', EGRESS_PORT: '15001',
 };
 
 const steps = [

@@ -12,7 +12,7 @@ import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
 
 const USAGE = `usage:
-  toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N]
+  toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N] [--events-port N]
   toolgate check-config FILE
   toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
   toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]`;
@@ -149,6 +149,7 @@ async function runServe(args: string[]): Promise<number | undefined> {
       host: { type: 'string' },
       'grpc-port': { type: 'string' },
       'admin-port': { type: 'string' },
+      'events-port': { type: 'string' },
     },
     strict: true,
   });
@@ -167,6 +168,7 @@ async function runServe(args: string[]): Promise<number | undefined> {
         host: values.host,
         grpcPort: portArg(values['grpc-port'], '--grpc-port'),
         adminPort: portArg(values['admin-port'], '--admin-port'),
+        eventsPort: portArg(values['events-port'], '--events-port'),
       },
       log,
     );

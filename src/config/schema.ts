@@ -170,6 +170,11 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         grpcPort: port.default(9001),
         adminPort: port.default(9002),
+        /**
+         * Gateway mode: the HTTP port of toolgate's event-stream server, which serves each client's GET stream by
+         * merging the backends' (the rendered Envoy routes gateway GETs there). Unset: gateway GET answers 405.
+         */
+        eventsPort: port.optional(),
         /** Grace period for in-flight streams on SIGTERM. */
         shutdownGrace: duration.default('10s'),
         /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */

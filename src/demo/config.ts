@@ -35,7 +35,8 @@ export const DEMO_ADMIN_TOKEN_FILE = 'admin-token';
 export function demoConfig(input: DemoConfigInput): RawConfig {
   return {
     resource: input.resource,
-    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, shutdownGrace: '2s', adminTokenFile: DEMO_ADMIN_TOKEN_FILE },
+    // eventsPort 0: a free port, like the others; the demo's Envoy is given the one toolgate bound.
+    server: { host: '127.0.0.1', grpcPort: 0, adminPort: 0, eventsPort: 0, shutdownGrace: '2s', adminTokenFile: DEMO_ADMIN_TOKEN_FILE },
     identity: {
       jwt: { issuer: input.issuer, jwksUri: input.jwksUri, algorithms: ['RS256'] },
       task: { claim: 'authorized_tasks' },

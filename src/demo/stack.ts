@@ -106,6 +106,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
         ADMIN_PORT: envoyAdminPort,
         TOOLGATE_GRPC_ADDRESS: '127.0.0.1',
         TOOLGATE_GRPC_PORT: served.grpcPort,
+        ...(served.eventsPort === undefined ? {} : { TOOLGATE_EVENTS_PORT: served.eventsPort }),
         EGRESS_PORT: egressPort,
       },
     });

@@ -70,12 +70,29 @@ export interface SendSuccess {
   readonly status: number;
 }
 
+export interface StreamSuccess {
+  readonly ok: true;
+  readonly status: number;
+  /** The open text/event-stream body; the caller reads it and cancels it (or aborts its signal) when done. */
+  readonly body: ReadableStream<Uint8Array>;
+}
+
+export interface StreamOptions extends CallOptions {
+  /** Resumes the backend's stream after this event id (`Last-Event-ID`). */
+  readonly lastEventId?: string;
+}
+
 export interface EgressClient {
   request(backend: string, message: RequestMessage, opts?: CallOptions): Promise<RequestSuccess | EgressFailure>;
   /** A notification: the backend answers 202 (or 200) with no JSON-RPC message. */
   notify(backend: string, message: NotificationMessage, opts?: CallOptions): Promise<SendSuccess | EgressFailure>;
   /** Ends a backend session. 405 counts as done: the spec lets a server refuse client-side termination. */
   deleteSession(backend: string, sessionId: string, opts?: Omit<CallOptions, 'sessionId'>): Promise<SendSuccess | EgressFailure>;
+  /**
+   * Opens the backend's standalone GET event stream. The deadline covers only the response headers; the stream
+   * then stays open until the backend ends it or `signal` aborts. A 405 is the spec's "no stream offered".
+   */
+  openStream(backend: string, opts: StreamOptions, signal: AbortSignal): Promise<StreamSuccess | EgressFailure>;
   fanOut: typeof fanOut;
 }
 
@@ -108,7 +125,7 @@ export async function fanOut<S extends { readonly ok: true }>(
 const ACCEPT = 'application/json, text/event-stream';
 // Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped. Other x-toolgate-*
 // headers pass: the ring-hash affinity key must reach Envoy, or the initialize fan-out lands on a random replica.
-const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', BACKEND_HEADER]);
+const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', BACKEND_HEADER]);
 
 function egressHeaders(backend: string, opts: CallOptions, sessionId: string | undefined, hasBody: boolean): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -191,6 +208,40 @@ export function createEgressClient(options: EgressOptions): EgressClient {
         await res.body?.cancel();
         return { ok: true, status: res.status };
       });
+    },
+    async openStream(backend, opts, signal) {
+      const headers: Record<string, string> = { ...egressHeaders(backend, opts, opts.sessionId, false), accept: 'text/event-stream' };
+      if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
+      const fail = (error: EgressError, detail: string, status?: number): EgressFailure => ({ ok: false, backend, error, status, detail });
+      // Our own deadline for the headers, tied to the caller's signal for the rest of the stream's life.
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      const timer = setTimeout(stop, options.timeoutMs);
+      let open = false;
+      try {
+        const res = await fetch(`${base}${opts.path ?? options.path ?? '/mcp'}`, { method: 'GET', headers, signal: controller.signal });
+        clearTimeout(timer);
+        if (res.status === 404 && opts.sessionId !== undefined) {
+          await res.body?.cancel();
+          return fail('session-expired', 'backend does not know the session', 404);
+        }
+        if (res.status !== 200) return await statusFailure(backend, res);
+        if (!(res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream') || !res.body) {
+          await res.body?.cancel();
+          return fail('bad-response', `GET answered ${res.headers.get('content-type') ?? 'no content type'}, not text/event-stream`, 200);
+        }
+        open = true;
+        return { ok: true, status: res.status, body: res.body };
+      } catch (err) {
+        if (signal.aborted) return fail('network', 'the stream was no longer wanted');
+        if (controller.signal.aborted) return fail('timeout', `no answer within ${options.timeoutMs} ms`);
+        return fail('network', errorText(err));
+      } finally {
+        clearTimeout(timer);
+        // An open stream keeps listening: aborting `signal` is how the caller closes it. Pass one signal per stream.
+        if (!open) signal.removeEventListener('abort', stop);
+      }
     },
     fanOut,
   };

@@ -40,6 +40,8 @@ export interface McpCall {
 export interface McpReply {
   readonly type: 'reply';
   readonly id: JsonRpcId;
+  /** The whole JSON-RPC object as toolgate read it: the gateway restores the backend's id in this reading. */
+  readonly json?: Readonly<Record<string, unknown>>;
 }
 
 /** A request with no JSON-RPC message: GET (SSE stream), DELETE (end session), OPTIONS. */
@@ -130,7 +132,7 @@ export function classify(http: HttpFacts): McpMessage {
   }
   const id = idOf(parsed);
   if (typeof parsed.method !== 'string') {
-    if ('result' in parsed || 'error' in parsed) return { type: 'reply', id };
+    if ('result' in parsed || 'error' in parsed) return { type: 'reply', id, json: parsed };
     return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The JSON-RPC message has no method.', id);
   }
 

@@ -16,7 +16,7 @@ export function sanPlaceholder(cluster: string): string {
 }
 
 /** mTLS to an upstream: present Envoy's certificate, accept only servers the CA signed for that name. */
-function upstreamTls(cluster: string, alpn: string): object {
+export function upstreamTls(cluster: string, alpn: string): object {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {

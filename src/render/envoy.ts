@@ -6,6 +6,7 @@ import type { ParsedConfig } from '../config/schema.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { backendClusters, toolgateCluster } from './clusters.js';
 import { edgeSettings, localReplies } from './edge.js';
+import { eventsCluster } from './events.js';
 import { mcpFilters, router } from './filters.js';
 import { planEnvoy, type EnvoyPlan } from './plan.js';
 import { PLACEHOLDER, placeholdersIn } from './placeholders.js';
@@ -59,6 +60,7 @@ function header(plan: EnvoyPlan, source: string, open: readonly string[], mtls: 
     'client ─▶ listener mcp: ext_authz ─▶ ext_proc ─▶ router ─▶ backend cluster',
     '            (both filters call cluster toolgate over gRPC)',
     ...(plan.mode === 'gateway' ? ['toolgate ─▶ listener egress (loopback) ─▶ backend cluster   (fan-out of initialize, lists, DELETE)'] : []),
+    ...(plan.events ? ['client GET ─▶ listener mcp ─▶ cluster toolgate_events (toolgate merges every backend\'s GET stream via egress)'] : []),
     '',
     ...(open.length > 0
       ? ['Placeholders to replace before Envoy reads this file (envsubst, the test harness, or', '`toolgate render envoy --var NAME=VALUE`):', ...open.map((name) => `  \${${name}}`)]
@@ -91,7 +93,10 @@ function bootstrap(plan: EnvoyPlan, mtls: boolean): object {
         },
       }],
     },
-    static_resources: { listeners, clusters: [toolgateCluster(plan.maxBodyBytes, mtls), ...backendClusters(plan.backends, plan.maxBodyBytes, mtls)] },
+    static_resources: {
+      listeners,
+      clusters: [toolgateCluster(plan.maxBodyBytes, mtls), ...(plan.events ? [eventsCluster(plan.maxBodyBytes, mtls)] : []), ...backendClusters(plan.backends, plan.maxBodyBytes, mtls)],
+    },
     layered_runtime: {
       layers: [{ name: 'toolgate', static_layer: { [EXT_PROC_GRACEFUL_CLOSE]: true } }],
     },

@@ -73,6 +73,7 @@ export function mountedConfig(text: string, config: ParsedConfig, file: string, 
     }
   }
   if (plan.mode === 'gateway') rerouteEgress(doc, plan);
+  if (config.server.eventsPort !== undefined) withoutEventStream(doc);
   if (issues.length > 0) throw new ConfigError(file, issues);
   return { text: doc.toString({ lineWidth: 0, flowCollectionPadding: false }), files, secrets };
 }
@@ -83,6 +84,16 @@ function rerouteEgress(doc: Document, plan: IstioPlan): void {
   commentKey(doc, ['egress'], ' Rewritten by `toolgate render istio`: no loopback egress listener here. toolgate\'s own sidecar\n'
     + ' routes this name on x-toolgate-backend (VirtualService toolgate-egress), so the fan-out of initialize,\n'
     + ' the list methods and DELETE gets the mesh\'s mTLS, hashing and retries.');
+}
+
+/**
+ * The overlay has no route from the ingress gateway to an events port (nor a Service port or NetworkPolicy rule for
+ * one), so toolgate must not grant GETs it cannot be reached for: without eventsPort it answers them 405.
+ */
+function withoutEventStream(doc: Document): void {
+  doc.deleteIn(['server', 'eventsPort']);
+  commentKey(doc, ['server'], ' server.eventsPort removed by `toolgate render istio`: these manifests route no GET event stream to\n'
+    + ' toolgate, so gateway GET answers 405 (server messages arrive on POST responses).');
 }
 
 /** Sets `keys` to `value` with `text` as the comment above it (replacing the source's line, which described another machine). */

@@ -40,6 +40,8 @@ export interface EnvoyPlan {
   readonly maxBodyBytes: number;
   readonly backends: readonly BackendPlan[];
   readonly fastTools: readonly FastTool[];
+  /** Gateway mode with `server.eventsPort`: GET streams are routed to toolgate's event-stream server. */
+  readonly events: boolean;
 }
 
 export function planEnvoy(config: ParsedConfig, policy: CompiledPolicy, file: string): EnvoyPlan {
@@ -66,6 +68,7 @@ export function planEnvoy(config: ParsedConfig, policy: CompiledPolicy, file: st
     maxBodyBytes: config.policy.maxBodyBytes,
     backends,
     fastTools: mode === 'gateway' ? gatewayFastTools(config, policy) : sidecarFastTools(config, policy),
+    events: mode === 'gateway' && config.server.eventsPort !== undefined,
   };
 }
 

@@ -2,6 +2,7 @@
 import { BACKEND_HEADER } from '../fanout/egress.js';
 import { MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER, STATELESS_PROTOCOL } from '../mcp/message.js';
 import { AFFINITY_HEADER } from '../routing/gateway-context.js';
+import { eventsRoute } from './events.js';
 import { headersOnlyOverrides } from './filters.js';
 import type { BackendPlan, EnvoyPlan, FastTool } from './plan.js';
 import { ABOVE, note } from './yaml.js';
@@ -82,8 +83,8 @@ function gatewayRoutes(plan: EnvoyPlan): object[] {
   const fallback = note({ name: 'no-backend', match: { prefix: '/' }, ...noBackend() }, {
     [ABOVE]: 'toolgate answers or routes every gateway request (what it cannot route gets its own 4xx); only a\nbootstrap rendered from another config than toolgate\'s ends here.',
   });
-  const all = [...routed, ...perBackend, ...unrouted, fallback];
-  note((all[0] as { route: object }).route, ACTION_NOTES);
+  const all = [...routed, ...perBackend, ...unrouted, ...(plan.events ? [eventsRoute()] : []), fallback];
+  note(((routed[0] ?? perBackend[0]) as { route: object }).route, ACTION_NOTES);
   return all;
 }
 

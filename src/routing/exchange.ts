@@ -20,6 +20,13 @@ export interface ContinueStep extends HeaderChanges {
   readonly kind: 'continue';
   /** Replacement body; the adapter also fixes content-length. */
   readonly body?: string | Buffer;
+  /** Replacement for one chunk of a STREAMED body (possibly empty: held back); headers are gone, so no content-length. */
+  readonly chunk?: Buffer;
+  /**
+   * toolgate is done with the exchange before its processing mode says so. `after`: this is its last answer, the
+   * stream ends right after it. `instead`: the stream ends without an answer, and Envoy passes the message unchanged.
+   */
+  readonly endStream?: 'after' | 'instead';
   /** Re-run route selection after header changes (routing on x-toolgate-backend). */
   readonly clearRouteCache?: boolean;
   /** Only honoured in a headers response (Envoy ignores it elsewhere). */

@@ -8,7 +8,7 @@ import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../mcp/catalog.js';
 import { JsonRpcCode, type McpCall } from '../mcp/message.js';
 import { newTokenId, sealSession } from '../session/token.js';
-import { capabilitiesFromServer, hasCapability, type BackendEntry, type Session } from '../session/types.js';
+import { capabilitiesFromServer, clientCapabilitiesOf, hasCapability, type BackendEntry, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
 import type { AuthzContext, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
@@ -76,7 +76,8 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
   }
   const version = [...backends.values()][0]?.protocolVersion ?? requested;
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
-  const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds, tokenId });
+  const clientCapabilities = clientCapabilitiesOf(call.params.capabilities);
+  const token = await sealSession(ctx.runtime.sessions.keyring, { subject: authz.subject as string, backends, clientCapabilities }, { ttlSeconds: ctx.runtime.sessions.ttlSeconds, tokenId });
   if (replaces) await endSession(ctx, replaces.session, log, replaces.store);
   return resultReply(call.id, merged, { 'mcp-session-id': token });
 }

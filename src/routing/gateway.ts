@@ -17,8 +17,13 @@ import type { Store } from '../store/port.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../mcp/message.js';
 import { declaresStateless } from '../mcp/protocol.js';
+import type { SseRewriter } from '../fanout/sse-rewrite.js';
+import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server-requests.js';
+import { eventStreamStep } from './gateway-events.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
+/** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
+const BUFFER_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
 /** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
 const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
@@ -31,6 +36,9 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   let session: Session | undefined;
   /** The client's token, once it opened; a backend's own session id must never reach the client in its place. */
   let clientToken: string | undefined;
+  /** The backend a call of this exchange was routed to; its event stream's server requests are rewritten. */
+  let routedTo: string | undefined;
+  let rewriter: SseRewriter | undefined;
 
   return {
     async requestHeaders(facts: HeaderFacts): Promise<Step> {
@@ -44,9 +52,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
         clientToken = presented.token;
       }
       const method = headers[':method'];
-      if (method === 'GET') {
-        return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: 'This gateway serves several backends and offers no GET event stream; server messages arrive on POST responses.' } }, { allow: 'POST, DELETE' });
-      }
+      if (method === 'GET') return eventStreamStep(runtime, session, clientToken, authz.subject, headers, remove);
       if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
       // Whatever toolgate does not route, it answers: nothing is left for Envoy's catch-all (or a client's header) to send on.
       if (method !== 'POST') {
@@ -54,25 +60,29 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (facts.endOfStream) return errorReply(null, JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message in its body; this one has none.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
-      return fast ?? { kind: 'continue', remove, mode: BUFFER_REQUEST };
+      return fast ?? { kind: 'continue', remove, mode: session?.clientCapabilities ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };
     },
 
     // The same admission and strict reading as ext_authz's, once; a rename rewrites this reading, not the bytes.
     async requestBody(body: Buffer): Promise<Step> {
       const message = readRequest({ method: 'POST', headers, body });
       if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, REASONS[message.reason].http);
-      if (message.type !== 'call') {
-        return errorReply(null, JsonRpcCode.invalidRequest, 'Replies to server requests are only relayed in single-backend mode.', 400);
-      }
+      if (message.type === 'reply') return routeReply(ctx, session, message);
+      if (message.type !== 'call') return errorReply(null, JsonRpcCode.invalidRequest, 'A POST must carry one JSON-RPC message.', 400);
       return handleCall(ctx, message);
     },
 
     // toolgate's own answers never reach this phase; a routed response keeps no backend session id.
     responseHeaders: (facts: HeaderFacts): Step => {
       const masked = maskSessionHeader(facts.headers, clientToken);
+      const watch = watchRoutedResponse(ctx, session, routedTo, facts.headers);
+      if (watch) {
+        rewriter = watch.rewriter;
+        return { kind: 'continue', set: masked?.set ?? {}, remove: [...(masked?.remove ?? []), ...(watch.remove ?? [])], mode: watch.mode };
+      }
       return masked ? { kind: 'continue', ...masked } : CONTINUE;
     },
-    responseBody: () => CONTINUE,
+    responseBody: (body: Buffer, endOfStream: boolean): Step => (rewriter ? streamedChunk(rewriter, body, endOfStream) : CONTINUE),
   };
 
   async function handleCall(c: GatewayContext, call: McpCall): Promise<Step> {
@@ -93,7 +103,9 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
       if (!resolved.ok) return resolved.step;
-      return routeTo(c, call, resolved.ref, session, stateless);
+      const step = routeTo(c, call, resolved.ref, session, stateless);
+      if (step.kind === 'continue') routedTo = resolved.ref.backend;
+      return step;
     }
     return errorReply(call.id, JsonRpcCode.methodNotFound, `The gateway does not route "${call.method}" across several backends.`);
   }

@@ -14,19 +14,24 @@ import { startAdmin } from './admin.js';
 import { loadAdminAuth } from './admin-auth.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
 import { revokeRoute, startStore, storeDependency } from './store.js';
-import { grpcCredentials } from './tls.js';
+import { grpcCredentials, tlsFiles } from './tls.js';
+import { startEvents } from './events.js';
 
 export interface ServeOptions {
   readonly configFile: string;
   readonly host?: string | undefined;
   readonly grpcPort?: number | undefined;
   readonly adminPort?: number | undefined;
+  /** Gateway mode: overrides `server.eventsPort` (0 picks a free port). */
+  readonly eventsPort?: number | undefined;
   readonly watch?: boolean;
 }
 
 export interface Served {
   readonly grpcPort: number;
   readonly adminPort: number;
+  /** The event-stream server's port, when gateway mode serves GET streams. */
+  readonly eventsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -71,12 +76,25 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
       await store.close();
       throw err;
     });
-  log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, configVersion: initial.version }, 'toolgate ready');
+  const eventsPort = options.eventsPort ?? server.eventsPort;
+  // Gateway mode only: in sidecar mode GET streams go to the one backend unchanged.
+  const events = eventsPort === undefined || Object.keys(initial.config.backends).length <= 1
+    ? undefined
+    : await startEvents(host, eventsPort, holder, log, { tls: initial.config.server.tls && tlsFiles(initial.config.server.tls, options.configFile) })
+      .catch(async (err: unknown) => {
+        holder.close();
+        await admin.close();
+        await grpc.shutdown(0);
+        await store.close();
+        throw err;
+      });
+  log.info({ event: 'listening', grpcPort: grpc.port, adminPort: admin.port, eventsPort: events?.port, configVersion: initial.version }, 'toolgate ready');
 
   let stopped: Promise<void> | undefined;
   return {
     grpcPort: grpc.port,
     adminPort: admin.port,
+    eventsPort: events?.port,
     stop() {
       stopped ??= (async () => {
         stopping = true;
@@ -84,6 +102,8 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
         holder.close();
         const grace = durationMs(holder.current().config.server.shutdownGrace);
         log.info({ event: 'shutdown', graceMs: grace }, 'draining in-flight streams');
+        // Open event streams end now: their clients reconnect (with Last-Event-ID) to a replica that stays.
+        await events?.close();
         await grpc.shutdown(grace);
         await admin.close();
         await store.close();

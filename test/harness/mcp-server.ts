@@ -6,6 +6,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { OrderedEventStore } from './event-store.js';
 
 export interface McpTestServerOptions {
   /** Returned by `whoami` and the `info` resource, to tell replicas apart. Default "replica-1". */
@@ -18,6 +19,8 @@ export interface McpTestServerOptions {
   path?: string;
   /** Registers more tools, prompts or resources on every server instance (e.g. sampling or elicitation tools). */
   extend?: (server: McpServer) => void;
+  /** Each session keeps its events, so a stream can be resumed with Last-Event-ID (and POST streams get priming events). */
+  eventStore?: boolean;
 }
 
 export interface RecordedRequest {
@@ -69,6 +72,7 @@ export async function startMcpServer(opts: McpTestServerOptions = {}): Promise<M
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: opts.stateless ? undefined : () => randomUUID(),
       enableJsonResponse: opts.enableJsonResponse ?? false,
+      ...(opts.eventStore ? { eventStore: new OrderedEventStore() } : {}),
       onsessioninitialized: (id) => { sessions.set(id, transport); },
     });
     transport.onclose = () => { if (transport.sessionId) sessions.delete(transport.sessionId); };

@@ -17,7 +17,7 @@ type Loose = any;
 /** The values scripts/render.mjs fills into envoy/compose.yaml. */
 const COMPOSE_VARS = {
   LISTEN_ADDRESS: '0.0.0.0', LISTEN_PORT: '10000', ADMIN_PORT: '9901',
-  TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', EGRESS_PORT: '15001',
+  TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', TOOLGATE_EVENTS_PORT: '9003', EGRESS_PORT: '15001',
 };
 
 const COMPOSE_BIN = process.env.COMPOSE_BIN ?? 'docker-compose';
@@ -76,7 +76,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('every backend endpoint in envoy/compose.yaml is a compose service listening on that port', () => {
-    const backends = clusters().filter((c) => c.name !== 'toolgate');
+    const backends = clusters().filter((c) => c.name !== 'toolgate' && c.name !== 'toolgate_events');
     expect(backends.map((c) => c.name)).toEqual(['billing', 'inventory']);
     const endpoints = backends.flatMap(endpointsOf);
     expect(endpoints.map((e) => e.address).sort()).toEqual(['billing-1', 'billing-2', 'inventory']);
@@ -94,6 +94,8 @@ describe('docker-compose.yml', () => {
     const config = loadConfigFile(CONFIG_FILE).config;
     expect(services.toolgate.network_mode).toBe('service:envoy');
     expect(endpointsOf(clusters().find((c) => c.name === 'toolgate'))).toEqual([{ address: '127.0.0.1', port: config.server.grpcPort }]);
+    // Its event-stream server (the merged GET stream) too.
+    expect(endpointsOf(clusters().find((c) => c.name === 'toolgate_events'))).toEqual([{ address: '127.0.0.1', port: config.server.eventsPort }]);
     const egress = listener('egress').address.socket_address;
     expect(egress.address).toBe('127.0.0.1');
     expect(config.egress?.url).toBe(`http://127.0.0.1:${egress.port_value}`);

@@ -35,6 +35,15 @@ describe('ext_proc conversion', () => {
     expect(common.clear_route_cache).toBe(true);
   });
 
+  it('replaces a streamed chunk without touching content-length, and clears it to hold bytes back', () => {
+    expect(toProcessingResponse('response_body', { kind: 'continue', chunk: Buffer.from('data: x\n\n') })).toEqual({
+      response_body: { response: { status: 'CONTINUE', body_mutation: { body: Buffer.from('data: x\n\n') } } },
+    });
+    expect(toProcessingResponse('response_body', { kind: 'continue', chunk: Buffer.alloc(0) })).toEqual({
+      response_body: { response: { status: 'CONTINUE', body_mutation: { clear_body: true } } },
+    });
+  });
+
   it('spells out every phase in a mode override, only on headers responses', () => {
     const mode = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' } as const;
     const onHeaders = toProcessingResponse('response_headers', { kind: 'continue', mode }) as any;

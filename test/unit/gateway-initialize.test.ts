@@ -33,7 +33,8 @@ function scriptedEgress(script: Record<string, Array<'ok' | EgressFailure['error
     if (outcome === 503) return { ok: false, backend, error: 'http-status', status: 503, detail: 'upstream connect error' };
     return { ok: false, backend, error: outcome, detail: outcome };
   };
-  const client: EgressClient = { request, notify: async () => ({ ok: true, status: 202 }), deleteSession: async () => ({ ok: true, status: 200 }), fanOut };
+  const client: EgressClient = { request, notify: async () => ({ ok: true, status: 202 }), deleteSession: async () => ({ ok: true, status: 200 }),
+    openStream: async (b) => ({ ok: false, backend: b, error: 'http-status', status: 405, detail: 'unused' }), fanOut };
   return { client, attempts };
 }
 

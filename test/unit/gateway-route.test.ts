@@ -16,7 +16,7 @@ backends: { billing: { cluster: billing }, inventory: { cluster: inventory } }
 const unused = async (): Promise<never> => {
   throw new Error('resolveCall must not call a backend');
 };
-const egress: EgressClient = { request: unused, notify: unused, deleteSession: unused, fanOut };
+const egress: EgressClient = { request: unused, notify: unused, deleteSession: unused, openStream: unused, fanOut };
 
 function context(): GatewayContext {
   const runtime = buildRuntime(parseConfigText(CONFIG, 'c.yaml'), 'c.yaml');

@@ -29,7 +29,8 @@ function egress(script: Record<string, Outcome>): { client: EgressClient; sent: 
     if (outcome === 'refuse') return { ok: true, status: 200, message: { jsonrpc: '2.0', id: message.id, error: { code: -32602, message: `${backend}: bad level` } } };
     return { ok: false, backend, error: outcome, detail: outcome };
   };
-  return { client: { request, notify: async () => ({ ok: true, status: 202 }), deleteSession: async () => ({ ok: true, status: 200 }), fanOut }, sent };
+  const openStream: EgressClient['openStream'] = async (b) => ({ ok: false, backend: b, error: 'http-status', status: 405, detail: 'unused' });
+  return { client: { request, notify: async () => ({ ok: true, status: 202 }), deleteSession: async () => ({ ok: true, status: 200 }), openStream, fanOut }, sent };
 }
 
 const context = (client: EgressClient): GatewayContext => ({

@@ -42,7 +42,7 @@ describe('classify', () => {
   });
 
   it('treats a client reply to a server request as a reply', () => {
-    expect(classify(post('{"jsonrpc":"2.0","id":7,"result":{}}'))).toEqual({ type: 'reply', id: 7 });
+    expect(classify(post('{"jsonrpc":"2.0","id":7,"result":{}}'))).toEqual({ type: 'reply', id: 7, json: { jsonrpc: '2.0', id: 7, result: {} } });
   });
 
   it.each(['GET', 'DELETE'])('treats a bodyless %s as bodyless', (method) => {

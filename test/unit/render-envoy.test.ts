@@ -195,7 +195,7 @@ describe('main listener routes', () => {
 
   it('gateway: one route per backend on x-toolgate-backend, sticky, retrying only unsent requests, then a 500 for a config mismatch', () => {
     const routes = gateway.routes('mcp');
-    expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'no-backend']);
+    expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'events-stream', 'no-backend']);
     for (const name of ['billing', 'inventory']) {
       const route = routes.find((r: Loose) => r.name === name);
       expect(headerMatches(route)).toEqual({ 'x-toolgate-backend': name });
@@ -217,7 +217,7 @@ describe('main listener routes', () => {
     const b = bootstrap(render(gatewayWithBareNames()));
     const routes = b.routes('mcp');
     expect(routes.map((r: Loose) => r.name)).toEqual([
-      'fast-path:check_stock:inventory', 'billing', 'inventory', 'fast-path:check_stock:unrouted', 'no-backend',
+      'fast-path:check_stock:inventory', 'billing', 'inventory', 'fast-path:check_stock:unrouted', 'events-stream', 'no-backend',
     ]);
     const fast = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'check_stock' };
     expect(headerMatches(routes[0])).toEqual({ ...fast, 'x-toolgate-backend': 'inventory' });
@@ -231,7 +231,7 @@ describe('main listener routes', () => {
   it('gateway: a bare backend not declared 2026-capable gets no fast path', () => {
     for (const protocols of [null, ['2025-06-18', '2025-11-25']]) {
       const routes = bootstrap(render(gatewayWithBareNames(protocols))).routes('mcp');
-      expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'no-backend']);
+      expect(routes.map((r: Loose) => r.name)).toEqual(['billing', 'inventory', 'events-stream', 'no-backend']);
     }
   });
 });

@@ -43,6 +43,8 @@ function continueResponse(phase: Phase, step: ContinueStep): Record<string, unkn
     // Envoy rejects a replaced buffered body whose content-length no longer matches.
     set['content-length'] = String(body.length);
   }
+  // An empty chunk replacement holds the bytes back; Envoy takes clear_body for that.
+  if (step.chunk !== undefined) common.body_mutation = step.chunk.length > 0 ? { body: step.chunk } : { clear_body: true };
   if (Object.keys(set).length > 0 || remove.length > 0) common.header_mutation = mutation({ set, remove });
   if (step.clearRouteCache) common.clear_route_cache = true;
   const out: Record<string, unknown> = { [phase]: { response: common } };

@@ -85,9 +85,10 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
         const current = processor;
         const [phase, step] = await (watch ?? UNWATCHED).phase(() => dispatch(current, msg));
         if (!phase) return;
+        if (step.kind === 'continue' && step.endStream === 'instead') return finish();
         call.write(toProcessingResponse(phase, step));
         progress = advance(progress, phase, endOfStream(msg), step);
-        if (progress.done) finish();
+        if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
       }).catch((err: unknown) => {
         // A broken exchange fails closed for its own request only.
         log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');

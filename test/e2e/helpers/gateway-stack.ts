@@ -94,6 +94,8 @@ export interface GatewayStack {
   readonly replicas: Readonly<Record<ReplicaName, McpTestServer>>;
   /** Envoy's listener + `/mcp`: the MCP endpoint, the resource and the token audience. */
   readonly endpoint: string;
+  /** toolgate's event-stream server (reached directly, bypassing Envoy, only by tests that try to). */
+  readonly eventsUrl: string;
   /** The toolgate config for these ports with some sections changed (for `toolgate.reload`). */
   configText(changes?: GatewayConfigChanges): string;
   stop(): Promise<void>;
@@ -105,14 +107,14 @@ export interface GatewayStack {
  * as the example has them, because the rendered Envoy file was generated from that same example.
  */
 export function gatewayConfigText(base: {
-  envoyUrl: string; egressPort: number; grpcPort: number; adminPort: number; idp: Pick<TestIdp, 'issuer' | 'jwksUrl'>;
+  envoyUrl: string; egressPort: number; grpcPort: number; adminPort: number; eventsPort?: number; idp: Pick<TestIdp, 'issuer' | 'jwksUrl'>;
 }, changes: Required<GatewayConfigChanges>): string {
   const example = parse(readFileSync(GATEWAY_EXAMPLE, 'utf8')) as RawConfig;
   if (!base.idp.jwksUrl) throw new Error('gatewayConfigText: the IdP must serve its JWKS over HTTP');
   const config: RawConfig = {
     ...example,
     resource: `${base.envoyUrl}/mcp`,
-    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE },
+    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE, ...(base.eventsPort === undefined ? {} : { eventsPort: base.eventsPort }) },
     identity: { ...example.identity, jwt: { issuer: base.idp.issuer, jwksUri: base.idp.jwksUrl, algorithms: ['RS256'] } },
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
@@ -135,13 +137,14 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       cleanup.push(() => server.stop());
       replicas[name] = server;
     }
-    const [grpcPort, adminPort, egressPort] = [await freePort(), await freePort(), await freePort()];
+    const [grpcPort, adminPort, egressPort, eventsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const envoy = await startEnvoy({
       template: opts.envoyTemplate ?? GATEWAY_TEMPLATE,
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
         TOOLGATE_GRPC_PORT: grpcPort,
+        TOOLGATE_EVENTS_PORT: eventsPort,
         EGRESS_PORT: egressPort,
         BILLING_1_ADDRESS: '127.0.0.1', BILLING_1_PORT: replicas.b1.port,
         BILLING_2_ADDRESS: '127.0.0.1', BILLING_2_PORT: replicas.b2.port,
@@ -160,10 +163,10 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       keys: opts.keys ?? [newSessionKey('k1')],
     };
     const configText = (changes: GatewayConfigChanges = {}) =>
-      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, idp }, { ...initial, ...changes });
+      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp }, { ...initial, ...changes });
     const toolgate = await launchToolgate(configText(), grpcPort, adminPort, opts.logLevel ?? 'info');
     cleanup.push(() => toolgate.dispose());
-    return { idp, envoy, toolgate, replicas, endpoint, configText, stop: unwind };
+    return { idp, envoy, toolgate, replicas, endpoint, eventsUrl: `http://127.0.0.1:${eventsPort}/mcp`, configText, stop: unwind };
   } catch (err) {
     await unwind();
     throw err;
