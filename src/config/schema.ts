@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { httpSchema } from './schema-http.js';
 import { KNOWN_PROTOCOL_VERSIONS } from '../mcp/protocol.js';
 import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
+import { pinsSchema } from './schema-pins.js';
 
 const duration = z
   .string()
@@ -135,6 +136,8 @@ const backendSchema = z
      */
     endpoints: z.array(z.string().min(1)).min(1).optional(),
     protocols,
+    /** Pinned definitions of this backend's tools, prompts and resource templates (rug-pull protection); off when absent. */
+    pins: pinsSchema,
   })
   .strict();
 
@@ -242,6 +245,8 @@ export const configSchema = z
     backends: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'backend names are letters, digits, - and _'), backendSchema).default({}),
     /** `backends.<name>.protocols` for a sidecar config that names no backend (its one MCP server). */
     backendProtocols: protocols,
+    /** `backends.<name>.pins` for a sidecar config that names no backend (its one MCP server). */
+    backendPins: pinsSchema,
     tasks: z.record(z.string().min(1), taskSchema).default({}),
     /** Shared state for quotas, budgets, loop detection and session revocation; read once at start-up. */
     store: storeSchema,
@@ -250,6 +255,10 @@ export const configSchema = z
   .refine((c) => c.backendProtocols === undefined || Object.keys(c.backends).length === 0, {
     message: 'backendProtocols is for a config without backends; declare backends.<name>.protocols instead',
     path: ['backendProtocols'],
+  })
+  .refine((c) => c.backendPins === undefined || Object.keys(c.backends).length === 0, {
+    message: 'backendPins is for a config without backends; declare backends.<name>.pins instead',
+    path: ['backendPins'],
   });
 
 export type RawConfig = z.input<typeof configSchema>;

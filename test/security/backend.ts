@@ -38,6 +38,37 @@ export interface InstrumentedBackendOptions {
   readonly journal: Journal;
   /** Serve the resources and prompts (only one gateway backend should, so their owners are unique). Default true. */
   readonly resources?: boolean;
+  /** Tool descriptions a test can change (a "rug pull"); shared by the replicas that are given the same one. */
+  readonly definitions?: ToolDefinitions;
+}
+
+/** A live tool of one session, as far as a definition change needs it (the SDK's RegisteredTool). */
+interface Updatable {
+  update(changes: { description?: string }): void;
+}
+
+/**
+ * The switch a rug-pull case flips: `change` gives a tool a new description for every session opened afterwards
+ * and updates it in every open session, whose server then sends `notifications/tools/list_changed`.
+ */
+export class ToolDefinitions {
+  private readonly descriptions = new Map<string, string>();
+  private readonly live = new Map<string, Set<Updatable>>();
+
+  description(tool: string, fallback: string): string {
+    return this.descriptions.get(tool) ?? fallback;
+  }
+
+  track(tool: string, registered: Updatable): void {
+    const set = this.live.get(tool) ?? new Set<Updatable>();
+    set.add(registered);
+    this.live.set(tool, set);
+  }
+
+  change(tool: string, description: string): void {
+    this.descriptions.set(tool, description);
+    for (const registered of this.live.get(tool) ?? []) registered.update({ description });
+  }
 }
 
 export interface InstrumentedBackend {
@@ -75,16 +106,17 @@ export const SECRET_TEXT = 'SECRET: the signing keys';
 export const PUBLIC_URI = 'file:///public/readme';
 export const SECRET_URI = 'file:///secret/keys';
 
-function register(server: McpServer, replica: string, journal: Journal, withResources: boolean): void {
+function register(server: McpServer, replica: string, journal: Journal, withResources: boolean, definitions: ToolDefinitions): void {
   const did = (kind: Execution['kind'], name: string, args: Record<string, unknown>) => {
     journal.executions.push({ replica, kind, name, args });
   };
   const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 
-  server.registerTool('lookup_charge', { description: 'Look up a charge', inputSchema: { id: z.string().optional() } }, (args) => {
+  const lookup = server.registerTool('lookup_charge', { description: definitions.description('lookup_charge', 'Look up a charge'), inputSchema: { id: z.string().optional() } }, (args) => {
     did('tool', 'lookup_charge', args);
     return text(`charge ${args.id ?? '?'}: 42.00`);
   });
+  definitions.track('lookup_charge', lookup);
   server.registerTool('refund', { description: 'Refund an amount', inputSchema: { amount: z.number() } }, (args) => {
     did('tool', 'refund', args);
     return text(`refunded ${args.amount}`);
@@ -93,10 +125,11 @@ function register(server: McpServer, replica: string, journal: Journal, withReso
     did('tool', 'delete_everything', {});
     return text('deleted everything');
   });
-  server.registerTool('echo', { description: 'Echo', inputSchema: { text: z.string().optional() } }, (args) => {
+  const echo = server.registerTool('echo', { description: definitions.description('echo', 'Echo'), inputSchema: { text: z.string().optional() } }, (args) => {
     did('tool', 'echo', args);
     return text(args.text ?? '');
   });
+  definitions.track('echo', echo);
   if (!withResources) return;
 
   server.registerResource('readme', PUBLIC_URI, { mimeType: 'text/plain' }, (uri) => {
@@ -149,7 +182,7 @@ export async function startInstrumentedBackend(opts: InstrumentedBackendOptions)
     });
     transport.onclose = () => { if (transport.sessionId) sessions.delete(transport.sessionId); };
     const server = new McpServer({ name: `security-${replica}`, version: '1.0.0' }, { capabilities: { logging: {} } });
-    register(server, replica, journal, opts.resources ?? true);
+    register(server, replica, journal, opts.resources ?? true, opts.definitions ?? new ToolDefinitions());
     void server.connect(transport);
     return transport;
   };

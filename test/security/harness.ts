@@ -15,8 +15,8 @@ import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
-import { startToolgate, type TasksConfig, type Toolgate } from '../e2e/helpers/toolgate.js';
-import { Journal, startInstrumentedBackend, type BackendKind, type InstrumentedBackend } from './backend.js';
+import { ADMIN_TOKEN_FILE, startToolgate, type TasksConfig, type Toolgate } from '../e2e/helpers/toolgate.js';
+import { Journal, startInstrumentedBackend, ToolDefinitions, type BackendKind, type InstrumentedBackend } from './backend.js';
 
 export type Mode = 'sidecar' | 'gateway';
 
@@ -79,6 +79,8 @@ export interface SecurityStack {
   readonly idp: TestIdp;
   readonly toolgate: Toolgate;
   readonly journal: Journal;
+  /** Flips the backends' tool definitions (every replica's): a rug pull. */
+  readonly definitions: ToolDefinitions;
   /** The name clients use for a backend tool or prompt: prefixed in gateway mode. */
   tool(name: string): string;
   /** A token with SECURITY_CLAIMS (or these claims). */
@@ -108,8 +110,9 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
   };
   try {
     const journal = new Journal();
+    const definitions = new ToolDefinitions();
     const start = async (replica: string, resources = true): Promise<InstrumentedBackend> => {
-      const b = await startInstrumentedBackend({ kind: opts.backend, replica, journal, resources });
+      const b = await startInstrumentedBackend({ kind: opts.backend, replica, journal, resources, definitions });
       cleanup.push(() => b.stop());
       return b;
     };
@@ -124,19 +127,22 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
       const [b1, b2] = [await start('b1'), await start('b2')];
       const [i1, i2] = [await start('i1', false), await start('i2', false)];
       const egressPort = await freePort();
+      const eventsPort = await freePort();
       envoy = await startEnvoy({
         template: join(REPO_ROOT, 'envoy', 'gateway.yaml'),
         name: 'envoy (gateway.yaml)',
         vars: {
           TOOLGATE_GRPC_PORT: grpcPort,
           EGRESS_PORT: egressPort,
+          TOOLGATE_EVENTS_PORT: eventsPort,
           BILLING_1_ADDRESS: '127.0.0.1', BILLING_1_PORT: b1.port,
           BILLING_2_ADDRESS: '127.0.0.1', BILLING_2_PORT: b2.port,
           INVENTORY_1_ADDRESS: '127.0.0.1', INVENTORY_1_PORT: i1.port,
           INVENTORY_2_ADDRESS: '127.0.0.1', INVENTORY_2_PORT: i2.port,
         },
       });
-      extra = gatewaySections(egressPort);
+      // The GET stream is served by toolgate's event-stream server: list_changed reaches gateway clients through it.
+      extra = { ...gatewaySections(egressPort), server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '5s', adminTokenFile: ADMIN_TOKEN_FILE, eventsPort } };
     }
     cleanup.push(() => envoy.stop());
     const endpoint = `${envoy.url}/mcp`;
@@ -175,6 +181,7 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
       idp,
       toolgate,
       journal,
+      definitions,
       tool: (name) => (opts.mode === 'gateway' ? `billing.${name}` : name),
       token: (claims) => (claims ? idp.mint(claims) : Promise.resolve(defaultToken)),
       async initialize(token) {
