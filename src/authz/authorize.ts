@@ -7,6 +7,7 @@ import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
+import { refuseChangedDefinition } from './pins-gate.js';
 import type { AuthzOutcome } from './outcome.js';
 import { protocolRefusal } from './protocol-gate.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './render.js';
@@ -48,7 +49,16 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
 
   const taskHeader = runtime.config.identity.task.header;
   const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
-  const decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
+  let decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
+  let pinDetail: string | undefined;
+  // Pins off: one property read. On: the changed marks, cached per process (src/pins/watch.ts), before anything is charged.
+  if (runtime.pins.enforcing && decided.allow && message.type === 'call') {
+    const refused = await refuseChangedDefinition(runtime, store, message, decided.task);
+    if (refused) {
+      decided = refused.deny;
+      pinDetail = refused.detail;
+    }
+  }
   // Counters are charged only once everything else allows the call.
   // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
   const { decision, detail, charged } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided);
@@ -56,7 +66,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     return {
       kind: 'reply',
       reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
-      audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail },
+      audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail: detail ?? pinDetail },
       message,
     };
   }

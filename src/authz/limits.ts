@@ -33,7 +33,7 @@ export interface LimitFacts {
  */
 export const RECEIPT_TTL_MS = 60_000;
 
-type CounterFeature = Exclude<StoreFeature, 'revocation'>;
+type CounterFeature = Exclude<StoreFeature, 'revocation' | 'pins'>;
 
 /** One counter to charge, with what a refusal of it must say. */
 export interface PlannedCounter {

@@ -11,6 +11,7 @@ import type { Keyring } from '../session/keys.js';
 import { keyringFromConfig } from '../session/keyring-config.js';
 import { durationMs } from './duration.js';
 import { compileNaming } from '../fanout/names.js';
+import { compilePins, type PinSettings } from '../pins/settings.js';
 
 /** Everything a request needs, derived once per config version and never mutated. */
 export interface Runtime {
@@ -21,6 +22,8 @@ export interface Runtime {
   readonly verifier: JwtVerifier;
   readonly metadata: ResourceMetadata;
   readonly sessions: { readonly keyring: Keyring; readonly ephemeral: boolean; readonly ttlSeconds: number };
+  /** Pinned definitions per backend (src/pins); `active` false when every backend has them off. */
+  readonly pins: PinSettings;
 }
 
 let versions = 0;
@@ -68,7 +71,7 @@ export function buildRuntime(config: ParsedConfig, file: string): Runtime {
   const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p));
   const sessions = Object.freeze({ keyring, ephemeral, ttlSeconds: Math.round(durationMs(config.session.ttl) / 1000) });
   versions += 1;
-  return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config), sessions });
+  return Object.freeze({ file, version: versions, config, policy, verifier, metadata: buildMetadata(config), sessions, pins: compilePins(config) });
 }
 
 function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[]; expected?: unknown }): string {

@@ -50,9 +50,11 @@ export const onStoreErrorSchema = z
     budget: onError.default('deny'),
     loop: onError.default('deny'),
     revocation: onError.default('deny'),
+    /** Pinned definitions: a tools/call or prompts/get of an enforcing backend when the changed marks cannot be read. */
+    pins: onError.default('deny'),
   })
   .strict()
-  .default({ quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny' });
+  .default({ quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny', pins: 'deny' });
 
 /** Refuses the same call (subject, tool, arguments) once it was allowed `maxRepeats` times in one window. */
 export const loopBreakerSchema = z

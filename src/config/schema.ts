@@ -225,7 +225,7 @@ export const configSchema = z
         loopBreaker: loopBreakerSchema.optional(),
       })
       .strict()
-      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024, onStoreError: { quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny' } }),
+      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024, onStoreError: { quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny', pins: 'deny' } }),
     /** Client-facing session tokens (2025 protocol). The first key seals; the others still open older tokens. */
     session: z
       .object({

@@ -22,6 +22,8 @@ export type ReasonCode =
   | 'budget-exceeded'
   | 'loop-detected'
   | 'store-unavailable'
+  /** Pins (src/pins): the tool's or prompt's definition changed since it was approved. */
+  | 'definition-changed'
   // request shape
   | 'malformed-json'
   | 'batch-not-supported'
@@ -82,6 +84,7 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'budget-exceeded': { http: 429, jsonrpc: POLICY_ERROR, retryable: true },
   'loop-detected': { http: 429, jsonrpc: POLICY_ERROR, retryable: false },
   'store-unavailable': { http: 503, jsonrpc: JsonRpcCode.internalError, retryable: true },
+  'definition-changed': { http: 403, jsonrpc: POLICY_ERROR, retryable: false },
   'malformed-json': { http: 400, jsonrpc: JsonRpcCode.parseError, retryable: false },
   'batch-not-supported': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'not-jsonrpc': { http: 400, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
@@ -121,4 +124,5 @@ export const TOOL_POLICY_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>(
   'budget-exceeded',
   'loop-detected',
   'store-unavailable',
+  'definition-changed',
 ]);

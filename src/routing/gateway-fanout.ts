@@ -15,6 +15,8 @@ import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
 import { accepted, errorReply, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { revokeSession } from './revocation.js';
+import { hiddenItems, hiddenRef } from './gateway-pins.js';
+import { embeddedStore } from '../store/index.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
@@ -133,25 +135,31 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
   for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
 }
 
-export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
+/** `store` holds learned pins and changed marks (src/pins); the process's embedded store when omitted. */
+export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger, store: Store = embeddedStore()): Promise<Step> {
   const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion)));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
   const expired = [...results.failed.values()].filter((f) => f.error === 'session-expired');
   if (results.ok.size === 0 && expired.length > 0) return sessionNotFound();
   const items = new Map([...results.ok].map(([b, r]) => [b, r.items]));
   const tasks = authz.tasks;
-  const policy = ctx.runtime.policy;
+  const { runtime } = ctx;
+  const policy = runtime.policy;
   switch (method) {
     case 'tools/list': {
+      const hidden = await hiddenItems(runtime, store, log, 'tools', items);
       const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
       ctx.index.tools = merged.names;
-      noteToolList(merged.tools);
-      return resultReply(call.id, { tools: merged.tools });
+      const tools = hidden.size === 0 ? merged.tools : merged.tools.filter((t) => !hiddenRef(hidden, merged.names.get(t.name as string)));
+      noteToolList(tools);
+      return resultReply(call.id, { tools });
     }
     case 'prompts/list': {
+      const hidden = await hiddenItems(runtime, store, log, 'prompts', items);
       const merged = mergePromptsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'prompts', n));
       ctx.index.prompts = merged.names;
-      return resultReply(call.id, { prompts: merged.prompts });
+      const prompts = hidden.size === 0 ? merged.prompts : merged.prompts.filter((p) => !hiddenRef(hidden, merged.names.get(p.name as string)));
+      return resultReply(call.id, { prompts });
     }
     case 'resources/list': {
       const merged = mergeResourcesList(items, (u) => visibleFor(policy, tasks, 'resources', u));
@@ -159,9 +167,15 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, { resources: merged.resources });
     }
     case 'resources/templates/list': {
+      const hidden = await hiddenItems(runtime, store, log, 'resourceTemplates', items);
       const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       ctx.index.templates = compileTemplateIndex(merged.templates);
-      return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
+      const shown = (t: Readonly<Record<string, unknown>>) => {
+        const uriTemplate = t.uriTemplate as string;
+        const owner = merged.templates.get(uriTemplate);
+        return !hiddenRef(hidden, owner === undefined ? undefined : { backend: owner, name: uriTemplate });
+      };
+      return resultReply(call.id, { resourceTemplates: hidden.size === 0 ? merged.resourceTemplates : merged.resourceTemplates.filter(shown) });
     }
   }
 }

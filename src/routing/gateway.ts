@@ -92,7 +92,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, {});
-    if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log);
+    if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, store);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
       let resolved = resolveCall(c, call);
@@ -111,7 +111,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   }
 
   async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {
-    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log)));
+    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log, store)));
   }
 }
 

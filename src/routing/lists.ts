@@ -4,6 +4,7 @@ import { noteToolList } from '../mcp/catalog.js';
 import { isObject } from '../mcp/message.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { createSseParser, type SseEvent } from '../fanout/sse.js';
+import type { PinKind } from '../pins/digest.js';
 
 /** What a list shows: tools, prompts, resources (by URI) or resource templates (by URI template). */
 export type ListedKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
@@ -37,14 +38,40 @@ export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kin
   return read(name).ok;
 }
 
+/** The list kind a method's result holds, for pins (resources themselves are not pinned). */
+export function pinKindOf(method: string): PinKind | undefined {
+  const kind = ITEMS[method]?.kind;
+  return kind === 'resources' ? undefined : kind;
+}
+
+/** Every item of every list result in the body (JSON, or each event of an SSE body); what pins judge. */
+export function listItems(method: string, contentType: string, body: string): unknown[] {
+  const spec = ITEMS[method];
+  if (!spec) return [];
+  const of = (message: unknown): unknown[] =>
+    isObject(message) && isObject(message.result) && Array.isArray(message.result[spec.key]) ? (message.result[spec.key] as unknown[]) : [];
+  const parse = (text: string): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+  if (!contentType.includes('text/event-stream')) return of(parse(body));
+  const parser = createSseParser();
+  return [...parser.push(body), ...parser.end()].flatMap((e) => of(parse(e.data)));
+}
+
 /**
  * Returns the rewritten body, or undefined when it holds no list result to filter.
  * A body toolgate cannot read is replaced by an empty list: it fails closed rather than leak names.
+ * `hidden` names (uriTemplates) are removed whatever the tasks allow: pins found their definitions changed.
  */
-export function filterListBody(policy: CompiledPolicy, tasks: readonly string[], method: string, contentType: string, body: string): string | undefined {
+export function filterListBody(policy: CompiledPolicy, tasks: readonly string[], method: string, contentType: string, body: string, hidden?: ReadonlySet<string>): string | undefined {
   const spec = ITEMS[method];
   if (!spec) return undefined;
-  const keep = (item: unknown) => isObject(item) && typeof item[spec.field] === 'string' && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);
+  const keep = (item: unknown) =>
+    isObject(item) && typeof item[spec.field] === 'string' && !(hidden?.has(item[spec.field] as string) ?? false) && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);
   const rewrite = (message: unknown) => {
     if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result[spec.key])) return message;
     if (spec.kind === 'tools') noteToolList(message.result[spec.key] as unknown[]);

@@ -7,7 +7,8 @@ import { embeddedStore } from '../store/index.js';
 import type { Store } from '../store/port.js';
 import { sealSession } from '../session/token.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
-import { filterListBody, LIST_METHODS } from './lists.js';
+import { filterListBody, listItems, LIST_METHODS, pinKindOf } from './lists.js';
+import { judgeList } from '../pins/judge.js';
 import { identityMissing } from './replies.js';
 import { revokeSession } from './revocation.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
@@ -89,10 +90,20 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       return masked ? { kind: 'continue', ...masked } : CONTINUE;
     },
 
-    responseBody(body: Buffer): Step {
+    responseBody(body: Buffer): Step | Promise<Step> {
       const method = authz.method ?? '';
-      const filtered = filterListBody(runtime.policy, authz.tasks, method, responseType, body.toString('utf8'));
-      return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
+      const text = body.toString('utf8');
+      const kind = runtime.pins.active ? pinKindOf(method) : undefined;
+      if (kind !== undefined && runtime.pins.backends.has(backend)) {
+        // Pins on for this backend: judge the definitions first, then filter by task as always.
+        return judgeList(runtime.pins, store, log, backend, kind, listItems(method, responseType, text)).then((hidden) => listStep(method, text, hidden));
+      }
+      return listStep(method, text);
     },
   };
+
+  function listStep(method: string, text: string, hidden?: ReadonlySet<string>): Step {
+    const filtered = filterListBody(runtime.policy, authz.tasks, method, responseType, text, hidden);
+    return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
+  }
 }

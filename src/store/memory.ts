@@ -1,5 +1,5 @@
 // The embedded store: one process, zero set-up; same semantics as the Redis store, expired entries swept.
-import { checkCounters, windowStart, type Consumed, type Counter, type Receipt, type Store } from './port.js';
+import { checkCounters, windowStart, type Consumed, type Counter, type PinSighting, type PinVerdict, type Receipt, type Store } from './port.js';
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds; tests pass a fake one. */
@@ -29,6 +29,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const revoked = new Map<string, number>();
   /** Receipt key → what its consume charged: counter key → window start and amount. */
   const receipts = new Map<string, { expiresAtMs: number; charged: Map<string, { windowStart: number; amount: number }> }>();
+  /** Pinned definitions, per scope: what was learned on first sight, and which items were seen changed. */
+  const learned = new Map<string, Map<string, string>>();
+  const marks = new Map<string, Map<string, string>>();
+  const scoped = (maps: Map<string, Map<string, string>>, scope: string): Map<string, string> => {
+    let map = maps.get(scope);
+    if (map === undefined) maps.set(scope, (map = new Map()));
+    return map;
+  };
   const timer = setInterval(() => sweep(), options.sweepEveryMs ?? 60_000);
   // Never keeps a process alive just to sweep.
   timer.unref();
@@ -88,6 +96,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async isRevoked(tokenId: string): Promise<boolean> {
       const untilMs = revoked.get(tokenId);
       return untilMs !== undefined && untilMs > now();
+    },
+    // Synchronous inside, like consume: no other sighting can interleave between the read and the write.
+    async judgePins(scope: string, sightings: readonly PinSighting[], options: { learn: boolean; mark: boolean }): Promise<PinVerdict[]> {
+      const known = scoped(learned, scope);
+      const changed = scoped(marks, scope);
+      return sightings.map((s) => {
+        let approved = s.pinned ?? known.get(s.name);
+        if (approved === undefined && s.pinned === undefined && options.learn) known.set(s.name, (approved = s.digest));
+        if (approved === undefined) return { approved, changed: false };
+        if (s.digest !== approved) {
+          if (options.mark) changed.set(s.name, approved);
+          return { approved, changed: true };
+        }
+        return { approved, changed: changed.get(s.name) === approved };
+      });
+    },
+    async pinMarks(scope: string): Promise<ReadonlyMap<string, string>> {
+      return new Map(marks.get(scope) ?? []);
     },
     async ping(): Promise<void> {},
     async close(): Promise<void> {

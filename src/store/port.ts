@@ -40,6 +40,23 @@ export interface Charged {
   readonly keys: readonly string[];
 }
 
+/** One list item as seen now, for pinned definitions (src/pins). */
+export interface PinSighting {
+  /** The item's name (its uriTemplate for a resource template), as the backend names it. */
+  readonly name: string;
+  /** The digest of the definition just seen. */
+  readonly digest: string;
+  /** The digest the config approves for it, when the config pins it; learned digests are not consulted then. */
+  readonly pinned?: string | undefined;
+}
+
+export interface PinVerdict {
+  /** The approved digest: the config's pin, else the learned one; undefined when neither exists (nothing learned). */
+  readonly approved: string | undefined;
+  /** The definition differs from the approved one now, or did earlier against the same approval (marks are sticky). */
+  readonly changed: boolean;
+}
+
 /**
  * Every operation is atomic on its own. A returned promise rejects with `StoreUnavailableError` when the
  * store cannot answer (Redis down, timed out); callers turn that into the configured per-feature behaviour.
@@ -57,6 +74,15 @@ export interface Store {
   /** Marks a session token id as revoked until `untilEpochSeconds` (its expiry); past times are a no-op. */
   revoke(tokenId: string, untilEpochSeconds: number): Promise<void>;
   isRevoked(tokenId: string): Promise<boolean>;
+  /**
+   * Judges one list's items of one scope (`<backend>/<kind>`) in one atomic step, so replicas agree on first sight:
+   * with `learn`, an item without a learned digest gets the one just seen (put-if-absent); with `mark`, an item that
+   * differs from its approval is marked changed, with the approved digest it departed from. A marked item stays
+   * changed while that approval stands, even if a later list shows the approved definition again.
+   */
+  judgePins(scope: string, sightings: readonly PinSighting[], options: { readonly learn: boolean; readonly mark: boolean }): Promise<PinVerdict[]>;
+  /** The changed marks of one scope: item name → the approved digest its definition departed from. */
+  pinMarks(scope: string): Promise<ReadonlyMap<string, string>>;
   /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;

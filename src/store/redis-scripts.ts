@@ -89,3 +89,41 @@ return 1
 export const IS_REVOKED_LUA = `
 return redis.call('EXISTS', KEYS[1])
 `;
+
+/**
+ * Pinned definitions of one scope (src/pins). KEYS[1]: learned digests (hash name → digest); KEYS[2]: changed marks
+ * (hash name → the approved digest the definition departed from); both share the scope's hash tag.
+ * ARGV[1]: '1' to learn first sights; ARGV[2]: '1' to mark changes; then per item: name, digest just seen, config pin
+ * ('' when the config pins nothing). One script per list, so two replicas seeing one item first agree on what was learned.
+ * Returns per item: the approved digest ('' when none) and '1' when changed (now, or marked against that approval).
+ */
+export const JUDGE_PINS_LUA = `
+local learn = ARGV[1] == '1'
+local mark = ARGV[2] == '1'
+local out = {}
+for i = 3, #ARGV, 3 do
+  local name, digest, approved = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if approved == '' then
+    approved = redis.call('HGET', KEYS[1], name)
+    if not approved then
+      approved = ''
+      if learn then
+        redis.call('HSET', KEYS[1], name, digest)
+        approved = digest
+      end
+    end
+  end
+  local changed = '0'
+  if approved ~= '' then
+    if digest ~= approved then
+      changed = '1'
+      if mark then redis.call('HSET', KEYS[2], name, approved) end
+    elseif redis.call('HGET', KEYS[2], name) == approved then
+      changed = '1'
+    end
+  end
+  out[#out + 1] = approved
+  out[#out + 1] = changed
+end
+return out
+`;

@@ -1,8 +1,8 @@
 // The Redis store (ioredis): standalone, Sentinel or Cluster; one Lua script per operation; fails fast when down.
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { checkCounters, StoreUnavailableError, type Consumed, type Counter, type Receipt, type Store } from './port.js';
-import { CONSUME_LUA, IS_REVOKED_LUA, REFUND_LUA, REVOKE_LUA } from './redis-scripts.js';
+import { checkCounters, StoreUnavailableError, type Consumed, type Counter, type PinSighting, type PinVerdict, type Receipt, type Store } from './port.js';
+import { CONSUME_LUA, IS_REVOKED_LUA, JUDGE_PINS_LUA, REFUND_LUA, REVOKE_LUA } from './redis-scripts.js';
 
 export interface RedisStoreOptions {
   /** Exactly one of url, sentinels (+ name) or nodes. */
@@ -29,11 +29,14 @@ interface ScriptCommands {
   toolgateRefund(numberOfKeys: number, ...keys: string[]): Promise<unknown>;
   toolgateRevoke(key: string, untilEpochSeconds: string): Promise<unknown>;
   toolgateIsRevoked(key: string): Promise<unknown>;
+  toolgateJudgePins(learnedKey: string, marksKey: string, ...args: string[]): Promise<unknown>;
 }
 
 type Client = (Redis | Cluster) & ScriptCommands;
 
 const REVOKED = 'rev:';
+/** Both hashes of one pin scope share its hash tag (Redis Cluster: one slot, one script). */
+const pinKeys = (scope: string): [string, string] => [`pin:{${scope}}:learned`, `pin:{${scope}}:changed`];
 // Reconnect soon after an outage, but never hammer a dead server: 100 ms, 200 ms, … capped at 1 s.
 const retryDelay = (times: number): number => Math.min(100 * times, 1000);
 
@@ -43,6 +46,7 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Redis
   client.defineCommand('toolgateRefund', { lua: REFUND_LUA });
   client.defineCommand('toolgateRevoke', { lua: REVOKE_LUA, numberOfKeys: 1 });
   client.defineCommand('toolgateIsRevoked', { lua: IS_REVOKED_LUA, numberOfKeys: 1, readOnly: true });
+  client.defineCommand('toolgateJudgePins', { lua: JUDGE_PINS_LUA, numberOfKeys: 2 });
   const health = watchHealth(client, log, describeTarget(options));
 
   // Every failure — refused connection, timeout, script error — becomes StoreUnavailableError for the caller.
@@ -77,6 +81,21 @@ export function createRedisStore(options: RedisStoreOptions, log: Logger): Redis
     async isRevoked(tokenId: string): Promise<boolean> {
       const reply = await run(() => client.toolgateIsRevoked(REVOKED + tokenId));
       return Number(reply) === 1;
+    },
+    async judgePins(scope: string, sightings: readonly PinSighting[], options: { learn: boolean; mark: boolean }): Promise<PinVerdict[]> {
+      if (sightings.length === 0) return [];
+      const args = [options.learn ? '1' : '0', options.mark ? '1' : '0'];
+      for (const s of sightings) args.push(s.name, s.digest, s.pinned ?? '');
+      const reply = await run(() => client.toolgateJudgePins(...pinKeys(scope), ...args));
+      if (!Array.isArray(reply) || reply.length !== sightings.length * 2) throw new StoreUnavailableError(`unexpected pins reply ${JSON.stringify(reply)}`);
+      return sightings.map((_, i) => {
+        const approved = String(reply[2 * i]);
+        return { approved: approved === '' ? undefined : approved, changed: String(reply[2 * i + 1]) === '1' };
+      });
+    },
+    async pinMarks(scope: string): Promise<ReadonlyMap<string, string>> {
+      const all = await run(() => client.hgetall(pinKeys(scope)[1]));
+      return new Map(Object.entries(all));
     },
     async ping(): Promise<void> {
       await run(() => client.ping());

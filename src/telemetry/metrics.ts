@@ -83,7 +83,14 @@ const configReloads = new Counter({
 collectDefaultMetrics({ register: registry });
 
 // Known label values start at 0, so the series exist before the first event and `increase()` sees the first one.
-for (const feature of ['quota', 'budget', 'loop', 'revocation']) storeErrors.inc({ feature }, 0);
+const pinChanges = new Counter({
+  name: 'toolgate_pin_changes_total',
+  help: 'List items whose definition differs from the approved one (pins), by backend, kind (tools|prompts|resourceTemplates) and action (hidden|observed|unpinned).',
+  labelNames: ['backend', 'kind', 'action'] as const,
+  registers: [registry],
+});
+
+for (const feature of ['quota', 'budget', 'loop', 'revocation', 'pins']) storeErrors.inc({ feature }, 0);
 for (const reason of ['malformed', 'unknown-key', 'tampered', 'expired', 'wrong-subject'] satisfies OpenFailureReason[]) sessionRejections.inc({ reason }, 0);
 for (const result of ['success', 'failure']) configReloads.inc({ result }, 0);
 for (const reason of HANDOFF_FAILURES) handoffRejections.inc({ reason }, 0);
@@ -101,6 +108,11 @@ export function countSessionRejection(reason: string): void {
 /** For the ext_proc adapter: one stream refused; `reason` is a `HandoffFailure`. */
 export function countHandoffRejection(reason: string): void {
   handoffRejections.inc({ reason });
+}
+
+/** For the pins code: one changed (or unpinned) list item seen; backend names come from the config, kinds and actions from fixed sets. */
+export function countPinChange(backend: string, kind: string, action: 'hidden' | 'observed' | 'unpinned'): void {
+  pinChanges.inc({ backend, kind, action });
 }
 
 export function countConfigReload(result: 'success' | 'failure'): void {

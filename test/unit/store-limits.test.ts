@@ -64,6 +64,8 @@ const deadStore: Store = {
   refund: () => Promise.reject(new StoreUnavailableError('connection refused')),
   revoke: () => Promise.reject(new StoreUnavailableError('connection refused')),
   isRevoked: () => Promise.reject(new StoreUnavailableError('connection refused')),
+  judgePins: () => Promise.reject(new StoreUnavailableError('connection refused')),
+  pinMarks: () => Promise.reject(new StoreUnavailableError('connection refused')),
   ping: () => Promise.reject(new StoreUnavailableError('connection refused')),
   close: async () => undefined,
 };
