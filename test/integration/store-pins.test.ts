@@ -1,0 +1,84 @@
+// The stores' pinned-definition operations, memory and a real Redis, with one table of cases: first sight is learned
+// atomically (replicas agree), changes are marked against the approval they departed from, and marks are sticky.
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/store/memory.js';
+import type { Store } from '../../src/store/port.js';
+import { createRedisStore } from '../../src/store/redis.js';
+import { startRedis, type TestRedis } from '../harness/redis.js';
+
+const A = `sha256-${'a'.repeat(64)}`;
+const B = `sha256-${'b'.repeat(64)}`;
+const C = `sha256-${'c'.repeat(64)}`;
+const LEARN = { learn: true, mark: true };
+
+let redis: TestRedis;
+const opened: Store[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  for (const s of opened) await s.close();
+  await redis?.dispose();
+});
+
+/** Two handles on one store: two replicas. Memory has only one process, so both handles are the same store. */
+const engines: Array<[string, () => Promise<[Store, Store]>]> = [
+  ['memory', async () => {
+    const s = createMemoryStore();
+    opened.push(s);
+    return [s, s];
+  }],
+  ['redis', async () => {
+    const keyPrefix = `pins-${randomUUID()}:`;
+    const make = async () => {
+      const s = createRedisStore({ url: redis.url, keyPrefix, connectTimeoutMs: 2000, commandTimeoutMs: 2000 }, pino({ level: 'silent' }));
+      opened.push(s);
+      await s.waitUntilReady(2000);
+      return s;
+    };
+    return [await make(), await make()];
+  }],
+];
+
+describe.each(engines)('pins in the %s store', (_name, open) => {
+  it('learns the first sight, then reports a different definition as changed and marks it', async () => {
+    const [a, b] = await open();
+    expect(await a.judgePins('x/tools', [{ name: 'echo', digest: A }], LEARN)).toEqual([{ approved: A, changed: false }]);
+    expect(await b.judgePins('x/tools', [{ name: 'echo', digest: B }], LEARN)).toEqual([{ approved: A, changed: true }]);
+    expect(await b.pinMarks('x/tools')).toEqual(new Map([['echo', A]]));
+    // Sticky: showing the approved definition again does not lift the mark (a backend may show each client another list).
+    expect(await a.judgePins('x/tools', [{ name: 'echo', digest: A }], LEARN)).toEqual([{ approved: A, changed: true }]);
+  });
+
+  it('agrees on one first sight when two replicas see different definitions at once', async () => {
+    const [a, b] = await open();
+    const [ra, rb] = await Promise.all([a.judgePins('y/tools', [{ name: 't', digest: A }], LEARN), b.judgePins('y/tools', [{ name: 't', digest: B }], LEARN)]);
+    expect(ra[0]?.approved).toBe(rb[0]?.approved);
+    expect([ra[0]?.changed, rb[0]?.changed].sort()).toEqual([false, true]);
+  });
+
+  it('compares with a config pin and never learns over it; a new config pin outranks an old mark', async () => {
+    const [a] = await open();
+    expect(await a.judgePins('z/tools', [{ name: 't', digest: B, pinned: A }], LEARN)).toEqual([{ approved: A, changed: true }]);
+    expect(await a.pinMarks('z/tools')).toEqual(new Map([['t', A]]));
+    // Re-approved in the config: the mark was made against A, so it no longer counts.
+    expect(await a.judgePins('z/tools', [{ name: 't', digest: B, pinned: B }], LEARN)).toEqual([{ approved: B, changed: false }]);
+  });
+
+  it('does not learn or mark when told not to (learn mode marks nothing; refuse learns nothing)', async () => {
+    const [a] = await open();
+    expect(await a.judgePins('w/tools', [{ name: 't', digest: A }], { learn: false, mark: true })).toEqual([{ approved: undefined, changed: false }]);
+    expect(await a.judgePins('w/tools', [{ name: 't', digest: A }], { learn: true, mark: false })).toEqual([{ approved: A, changed: false }]);
+    expect(await a.judgePins('w/tools', [{ name: 't', digest: C }], { learn: true, mark: false })).toEqual([{ approved: A, changed: true }]);
+    expect(await a.pinMarks('w/tools')).toEqual(new Map());
+  });
+
+  it('keeps scopes apart and judges many items in one call', async () => {
+    const [a] = await open();
+    await a.judgePins('v/tools', [{ name: 'p', digest: A }], LEARN);
+    const verdicts = await a.judgePins('v/prompts', [{ name: 'p', digest: B }, { name: 'q', digest: C }], LEARN);
+    expect(verdicts).toEqual([{ approved: B, changed: false }, { approved: C, changed: false }]);
+  });
+});
