@@ -3,13 +3,19 @@
 // enforce): between two sessions, and mid-session with notifications/tools/list_changed. Each case asserts what the
 // client saw (the tool gone from tools/list, a call refused with a sentence) and, through the journal, that the
 // backend did NOT execute the refused call.
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { parseConfigText } from '../../src/config/load.js';
 import type { RawConfig } from '../../src/config/schema.js';
+import { definitionDigest } from '../../src/pins/digest.js';
 import { connectAs, eventually, type Connected } from '../e2e/helpers/client.js';
+import { TOOLGATE_BIN } from '../e2e/helpers/toolgate.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { MODES, rpc, startSecurityStack, type Mode, type SecurityStack } from './harness.js';
@@ -49,6 +55,29 @@ describe.each(MODES)('pinned tool definitions, %s mode', (mode) => {
   afterAll(async () => {
     for (const c of open) await c.close().catch(() => undefined);
     await s?.stop();
+  });
+
+  // First: the later cases change definitions, which then leave the lists this command reads.
+  it('toolgate pins lists through Envoy and prints the digests in config syntax, ready to paste', async () => {
+    const c = await connect();
+    const echo = (await c.client.listTools()).tools.find((t) => t.name === s.tool('echo'));
+    expect(echo).toBeDefined();
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'toolgate-pins-')), 'token');
+    writeFileSync(tokenFile, `${await s.token()}\n`, { mode: 0o600 });
+    const { stdout } = await promisify(execFile)(process.execPath, [TOOLGATE_BIN, 'pins', '--config', s.toolgate.configPath, '--token-file', tokenFile]);
+    const printed = parse(stdout) as Partial<RawConfig>;
+    const pins = (mode === 'sidecar' ? printed.backendPins : printed.backends?.billing?.pins) as { mode: string; tools: Record<string, string>; prompts: Record<string, string> };
+    expect(pins.mode).toBe('enforce');
+    expect(pins.tools.echo).toBe(definitionDigest('tools', echo as Record<string, unknown>, 'echo'));
+    expect(Object.keys(pins.tools).sort()).toEqual(['echo', 'lookup_charge', 'refund']);
+    expect(Object.keys(pins.prompts)).toEqual(['refund_policy']);
+    // Pasted over the running config, it is a valid config whose pins approve exactly these definitions.
+    const running = parse(readFileSync(s.toolgate.configPath, 'utf8')) as { backendPins?: unknown; backends?: Record<string, Record<string, unknown>> };
+    if (mode === 'sidecar') running.backendPins = pins;
+    else running.backends = { ...running.backends, billing: { ...running.backends?.billing, pins } };
+    const config = parseConfigText(stringify(running), 'pasted.yaml');
+    const pasted = mode === 'sidecar' ? config.backendPins : config.backends.billing?.pins;
+    expect(pasted?.tools.echo).toBe(pins.tools.echo);
   });
 
   it('a description changed between two sessions: the tool leaves tools/list and a call is refused, not executed', async () => {
