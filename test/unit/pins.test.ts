@@ -225,3 +225,32 @@ describe('ext_authz refuses a call to a changed tool', () => {
     }
   });
 });
+
+describe('sidecar list bodies', () => {
+  it('reads the items of an SSE-framed list and drops hidden ones from every event', async () => {
+    const { filterListBody, listItems } = await import('../../src/routing/lists.js');
+    const rt = load('backendPins: enforce');
+    const result = { jsonrpc: '2.0', id: 2, result: { tools: [ECHO, { name: 'lookup' }] } };
+    const sse = `event: message\nid: 7\ndata: ${JSON.stringify(result)}\n\n`;
+    expect(listItems('tools/list', 'text/event-stream', sse)).toEqual(result.result.tools);
+    const filtered = filterListBody(rt.policy, ['t'], 'tools/list', 'text/event-stream', sse, new Set(['echo']));
+    expect(filtered).toContain('id: 7');
+    expect(filtered).not.toContain('"echo"');
+    expect(filtered).toContain('"lookup"');
+  });
+});
+
+describe('prompts are pinned too', () => {
+  it('refuses prompts/get of a prompt whose definition changed, as a JSON-RPC error with the sentence', async () => {
+    const rt = load('backendPins: enforce');
+    const store = createMemoryStore();
+    const brief = { name: 'brief', description: 'Summarise', arguments: [{ name: 'topic' }] };
+    await judgeList(rt.pins, store, silent, '_', 'prompts', [brief]);
+    const hidden = await judgeList(rt.pins, store, silent, '_', 'prompts', [{ ...brief, arguments: [{ name: 'topic' }, { name: 'exfiltrate_to' }] }]);
+    expect([...hidden]).toEqual(['brief']);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'prompts/get', params: { name: 'brief', arguments: { topic: 'x' } } });
+    const out = await authorize(rt, { method: 'POST', path: '/mcp', headers: { 'content-type': 'application/json', authorization: `Bearer ${await sign()}` }, body: Buffer.from(body) }, store);
+    expect(out).toMatchObject({ kind: 'reply', audit: { reason: 'definition-changed' } });
+    if (out.kind === 'reply') expect(JSON.parse(out.reply.body)).toMatchObject({ id: 5, error: { code: -32001, message: expect.stringMatching(/prompt "brief" is blocked/) } });
+  });
+});
