@@ -3,6 +3,9 @@
 // how much of toolgate's per-request CPU is its own logic rather than transport.
 import { bench, describe } from 'vitest';
 import { authorize } from '../../src/authz/authorize.js';
+import { refuseChangedDefinition } from '../../src/authz/pins-gate.js';
+import { readRequest } from '../../src/mcp/body.js';
+import { embeddedStore } from '../../src/store/index.js';
 import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime, token } = await fixture();
@@ -15,8 +18,28 @@ const allowed = async (input: typeof echo2025) => {
   if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
 };
 
+// Pins enforced (issue 14.3): the changed marks are read from the embedded store once per second, cached in between.
+const pinned = await fixture({ backendPins: 'enforce' });
+const pinnedEcho = call2025('echo', { text: 'hello from the toolgate benchmark' }, pinned.token);
+const allowedPinned = async (input: typeof echo2025) => {
+  const outcome = await authorize(pinned.runtime, input);
+  if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
+};
+
 describe('authorize() (no gRPC)', () => {
   bench('2025 tools/call echo (JWT + body + decide)', () => allowed(echo2025));
   bench('2025 tools/call refund (JWT + body + CEL)', () => allowed(refund2025));
   bench('2026 headers-only tools/call echo', () => allowed(echo2026));
+  bench('2025 tools/call echo, pins: enforce', () => allowedPinned(pinnedEcho));
+});
+
+// The pins step alone, as authorize() runs it when a backend enforces pins (marks cached: the usual case).
+const pinnedCall = readRequest(pinnedEcho);
+if (pinnedCall.type !== 'call') throw new Error('bench call did not read as a call');
+const store = embeddedStore();
+
+describe('pins step of authorize()', () => {
+  bench('refuseChangedDefinition, pins: enforce, marks cached', async () => {
+    if (await refuseChangedDefinition(pinned.runtime, store, pinnedCall, 'support')) throw new Error('expected no refusal');
+  });
 });

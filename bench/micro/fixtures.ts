@@ -40,12 +40,13 @@ export interface Fixture {
   readonly jwksFile: string;
 }
 
-export async function fixture(): Promise<Fixture> {
+/** `extra`: top-level config sections merged over the bench config (e.g. `backendPins`). */
+export async function fixture(extra: Partial<RawConfig> = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'toolgate-micro-'));
   const idp = await startTestIdp({ serve: false, issuer: 'https://idp.bench.test', audience: RESOURCE, subject: 'bench-agent' });
   const jwksFile = await idp.writeJwksFile(join(dir, 'jwks.json'));
   const configFile = join(dir, 'toolgate.yaml');
-  const text = stringify(benchConfig(jwksFile));
+  const text = stringify({ ...benchConfig(jwksFile), ...extra });
   writeFileSync(configFile, text);
   const runtime = buildRuntime(parseConfigText(text, configFile), configFile);
   return { runtime, token: await idp.mint(CLAIMS, { expiresIn: 3600 }), es256Token: undefined, jwksFile };
