@@ -52,6 +52,8 @@ export interface SecurityStackOptions {
   readonly tasks?: TasksConfig;
   /** Top-level config sections merged over the generated ones. */
   readonly extra?: Partial<RawConfig>;
+  /** Gateway: serve the GET stream with toolgate's event-stream server (`server.eventsPort`); off: gateway GET is 405. */
+  readonly eventStream?: boolean;
 }
 
 export interface PostOptions {
@@ -141,8 +143,9 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
           INVENTORY_2_ADDRESS: '127.0.0.1', INVENTORY_2_PORT: i2.port,
         },
       });
-      // The GET stream is served by toolgate's event-stream server: list_changed reaches gateway clients through it.
-      extra = { ...gatewaySections(egressPort), server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '5s', adminTokenFile: ADMIN_TOKEN_FILE, eventsPort } };
+      extra = gatewaySections(egressPort);
+      // toolgate's event-stream server merges the backends' GET streams (list_changed reaches gateway clients there).
+      if (opts.eventStream) extra.server = { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '5s', adminTokenFile: ADMIN_TOKEN_FILE, eventsPort };
     }
     cleanup.push(() => envoy.stop());
     const endpoint = `${envoy.url}/mcp`;

@@ -50,7 +50,7 @@ describe.each(MODES)('pinned tool definitions, %s mode', (mode) => {
   const listed = async (c: Connected): Promise<string[]> => (await c.client.listTools()).tools.map((t) => t.name);
 
   beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend: 'express', extra: pinsEnforced(mode) });
+    s = await startSecurityStack({ mode, backend: 'express', extra: pinsEnforced(mode), eventStream: true });
   }, 60_000);
   afterAll(async () => {
     for (const c of open) await c.close().catch(() => undefined);
