@@ -144,7 +144,7 @@ describe.each(CASES)('2026-07-28 with real 2.x peers, $mode mode', (c) => {
     expect(result.isError).toBe(true);
     const [text] = result.content as Array<{ type: string; text: string }>;
     expect(text?.text).toContain(c.forbidden);
-    expect(result.structuredContent).toMatchObject({ code: 'tool-not-allowed' });
+    expect(result.structuredContent).toMatchObject({ code: 'tool-not-in-task' });
     expect(stack.journal.carrying(marker)).toEqual([]);
     expect(stack.journal.tools('delete_account')).toEqual([]);
   });
