@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { printLogsOnFailure } from '../harness/logs.js';
+import { ACCENTED_TOOL } from '../harness/mcp-server-v2.js';
 import { eventually, post, type RawAnswer } from './helpers/client.js';
 import { connect2025, connect2026, STATELESS, startGateway2026, startSidecar2026, type Stack2026 } from './helpers/gen2026-stack.js';
 
@@ -32,7 +33,7 @@ const CASES: readonly ModeCase[] = [
   {
     mode: 'sidecar',
     start: startSidecar2026,
-    listed: ['lookup_charge', 'refund'],
+    listed: ['lookup_charge', 'refund', ACCENTED_TOOL],
     fast: { name: 'lookup_charge', replica: 'sidecar' },
     judged: { name: 'refund', backendName: 'refund', replica: 'sidecar' },
     forbidden: 'delete_account',
@@ -41,7 +42,7 @@ const CASES: readonly ModeCase[] = [
   {
     mode: 'gateway',
     start: startGateway2026,
-    listed: ['billing.lookup_charge', 'billing.refund', 'lookup_charge', 'refund'],
+    listed: ['billing.lookup_charge', 'billing.refund', 'lookup_charge', 'refund', ACCENTED_TOOL],
     fast: { name: 'lookup_charge', replica: 'inventory' },
     judged: { name: 'billing.refund', backendName: 'refund', replica: 'billing' },
     forbidden: 'billing.delete_account',
@@ -127,6 +128,27 @@ describe.each(CASES)('2026-07-28 with real 2.x peers, $mode mode', (c) => {
     ]);
     const [arrived] = stack.journal.carrying(marker);
     expect(arrived?.headers['mcp-name']).toBe(c.judged.backendName);
+  });
+
+  it('a name that is not plain ASCII arrives as Mcp-Name =?base64?…?=; toolgate decodes it before comparing, and routes it', async () => {
+    const marker = `cv_${c.mode}`;
+    const result = await client.callTool({ name: ACCENTED_TOOL, arguments: { text: marker } });
+    expect(result.isError).toBeFalsy();
+    expect(result.content).toEqual([{ type: 'text', text: `summary of ${marker} on ${c.fast.replica}` }]);
+    const [arrived] = stack.journal.carrying(marker);
+    expect(arrived?.headers['mcp-name']).toBe(`=?base64?${Buffer.from(ACCENTED_TOOL, 'utf8').toString('base64')}?=`);
+    expect(stack.journal.tools(ACCENTED_TOOL).filter((e) => e.args.text === marker)).toHaveLength(1);
+  });
+
+  it('a sentinel Mcp-Name that decodes to another name than the body\'s is still a mismatch', async () => {
+    const marker = `cv_mismatch_${c.mode}`;
+    const res = await post(stack.endpoint, call2026(ACCENTED_TOOL, { text: marker }, 'mm-4'), {
+      authorization: `Bearer ${stack.token}`, 'mcp-protocol-version': STATELESS, 'mcp-method': 'tools/call',
+      'mcp-name': `=?base64?${Buffer.from('resume', 'utf8').toString('base64')}?=`,
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ id: 'mm-4', error: { code: -32020, message: expect.stringContaining('Mcp-Name') } });
+    expect(stack.journal.carrying(marker)).toEqual([]);
   });
 
   it('a call over the limit is denied with the sentence, and the backend does not execute it', async () => {

@@ -59,6 +59,8 @@ export interface V2Server {
   stop(): Promise<void>;
 }
 
+export const ACCENTED_TOOL = 'résumé';
+
 /** The tools every replica serves; each one journals its execution before it answers. */
 function factory(replica: string, journal: V2Journal) {
   return () => {
@@ -75,6 +77,11 @@ function factory(replica: string, journal: V2Journal) {
     server.registerTool('delete_account', { description: 'Delete an account', inputSchema: { account: z.string() } }, async (args) => {
       did('delete_account', args);
       return { content: [{ type: 'text', text: `deleted ${args.account}` }] };
+    });
+    // Not plain ASCII: a 2026 client sends its Mcp-Name as `=?base64?…?=`.
+    server.registerTool(ACCENTED_TOOL, { description: 'Summarise', inputSchema: { text: z.string() } }, async (args) => {
+      did(ACCENTED_TOOL, args);
+      return { content: [{ type: 'text', text: `summary of ${args.text} on ${replica}` }] };
     });
     server.registerTool('echo', { description: 'Echo', inputSchema: { text: z.string() } }, async (args) => {
       did('echo', args);

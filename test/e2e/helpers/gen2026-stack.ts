@@ -12,7 +12,7 @@ import { compilePolicy } from '../../../src/policy/compile.js';
 import { renderEnvoy } from '../../../src/render/envoy.js';
 import { startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
-import { startV2Server, V2Journal, type V2Server } from '../../harness/mcp-server-v2.js';
+import { ACCENTED_TOOL, startV2Server, V2Journal, type V2Server } from '../../harness/mcp-server-v2.js';
 import { freePort } from '../../harness/ports.js';
 import { newSessionKey } from './gateway-stack.js';
 import { startToolgate, type TasksConfig, type Toolgate } from './toolgate.js';
@@ -20,12 +20,14 @@ import { startToolgate, type TasksConfig, type Toolgate } from './toolgate.js';
 export const STATELESS = '2026-07-28' as const;
 /** What the backends are declared to speak: both generations, so the 2026 fast path is rendered for them. */
 export const BOTH_GENERATIONS: Array<'2025-11-25' | typeof STATELESS> = ['2025-11-25', STATELESS];
+/** Judged on its arguments, so it has no fast-path route (an Envoy header match on a name that is not ASCII). */
+const ACCENTED_RULE = { tool: ACCENTED_TOOL, when: "mcp.arguments.text != ''" };
 const REFUND_MESSAGE = 'Refunds above {{jwt.refund_limit}} need a human approver. Do not retry; hand the case over.';
 export const CLAIMS = { authorized_tasks: ['refund-support'], refund_limit: 100 };
 
 /** As examples/sidecar.yaml: lookup_charge is judged without arguments (a fast-path route), refund by its amount. */
 export const SIDECAR_TASKS: TasksConfig = {
-  'refund-support': { tools: [{ tool: 'lookup_charge' }, { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: REFUND_MESSAGE }] },
+  'refund-support': { tools: [{ tool: 'lookup_charge' }, { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: REFUND_MESSAGE }, ACCENTED_RULE] },
 };
 
 /** billing's names are prefixed (its calls are renamed, so their bodies are read); inventory's are bare (fast path). */
@@ -36,6 +38,7 @@ export const GATEWAY_TASKS: TasksConfig = {
       { tool: 'billing.refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: REFUND_MESSAGE },
       { tool: 'lookup_charge' },
       { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit', message: REFUND_MESSAGE },
+      ACCENTED_RULE,
     ],
   },
 };
