@@ -142,7 +142,7 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
 
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
   const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta)));
-  // A 2026-07-28 client gets its results with their resultType; a 2025 one byte for byte as before.
+  // A 2026-07-28 client gets resultType and the cache hints its revision requires; a 2025 one byte for byte as before.
   const shape = <T extends object>(result: T) => withCacheHints(result, isStatelessProtocol(protocolVersion));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
   const expired = [...results.failed.values()].filter((f) => f.error === 'session-expired');
