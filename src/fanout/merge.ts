@@ -1,5 +1,5 @@
 // Pure merges of several backends' answers into the one answer a gateway client sees.
-import { compareText, exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from './names.js';
+import { exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from './names.js';
 
 export interface GatewayInfo {
   readonly name: string;
@@ -92,6 +92,9 @@ interface NamedMerge {
  * Renames tools per prefix mode and keeps only what `visible` allows. Only `name` changes: `title`,
  * `description`, `inputSchema`, `outputSchema`, `annotations`, `_meta` pass through. Prefixing is
  * decided over ALL names before filtering, so an exposed name never depends on the caller's task.
+ * Order: backends in code-point order, each backend's items in the order it listed them — so a client
+ * of a single backend sees that backend's list as it is (a server's order can be meaningful, e.g.
+ * most-used first), and the merged order still never depends on which backend answered first.
  */
 export function mergeToolsList(
   perBackend: ReadonlyMap<string, readonly ListItem[]>,
@@ -135,11 +138,17 @@ function mergeNamed(
     lists.set(backend, list);
   }
   const exposed = exposeNames(lists, settings, onConflict);
-  const entries = [...exposed].sort(([a, refA], [b, refB]) => compareText(refA.backend, refB.backend) || compareText(a, b));
+  // The exposed name of each (backend, name) that won its name; a loser of a conflict has none.
+  const exposedOf = new Map<string, string>();
+  for (const [name, ref] of exposed) exposedOf.set(refKey(ref.backend, ref.name), name);
   const items: ListItem[] = [];
-  for (const [name, ref] of entries) {
-    const item = byRef.get(refKey(ref.backend, ref.name));
-    if (item !== undefined && visible(name)) items.push({ ...item, name });
+  for (const backend of sortedBackends(lists)) {
+    for (const own of lists.get(backend) ?? []) {
+      const key = refKey(backend, own);
+      const name = exposedOf.get(key);
+      const item = byRef.get(key);
+      if (name !== undefined && item !== undefined && visible(name)) items.push({ ...item, name });
+    }
   }
   return { items, names: exposed };
 }
@@ -164,7 +173,10 @@ export function mergeResourceTemplatesList(
   return { resourceTemplates: merged.items, templates: merged.owners };
 }
 
-/** Two backends offering the same key: the first in code-point order owns it, as for names. */
+/**
+ * Two backends offering the same key: the first in code-point order owns it, as for names. Order as for
+ * names: backends in code-point order, each backend's items as it listed them.
+ */
 function mergeByKey(
   perBackend: ReadonlyMap<string, readonly ListItem[]>,
   field: 'uri' | 'uriTemplate',
@@ -175,7 +187,6 @@ function mergeByKey(
   const items: ListItem[] = [];
   for (const backend of sortedBackends(perBackend)) {
     const own = (perBackend.get(backend) ?? []).filter((item) => typeof item[field] === 'string');
-    own.sort((a, b) => compareText(a[field] as string, b[field] as string));
     for (const item of own) {
       const key = item[field] as string;
       const owner = owners.get(key);

@@ -26,7 +26,10 @@ import { withResultType } from '../mcp/replies.js';
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
 const BUFFER_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
-/** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
+/**
+ * A 2026 call routed on its headers alone: no body to read and no response to watch. The generation has no
+ * sessions, so there is no backend session id to mask (the route removes `mcp-session-id` both ways).
+ */
 const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
