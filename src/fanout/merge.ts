@@ -23,6 +23,35 @@ export interface MergedInitialize {
   readonly instructions?: string;
 }
 
+export interface MergedDiscover {
+  readonly supportedVersions: string[];
+  readonly capabilities: MergedCapabilities;
+  readonly instructions?: string;
+}
+
+/**
+ * `server/discover` (2026-07-28) for several backends: the revisions every answering backend offers among `known`
+ * (in `known`'s order: a call may go to any of them), and `mergeInitialize`'s capabilities without the
+ * change-notification flags (`listChanged`, `subscribe`): those arrive on a backend's `subscriptions/listen` stream,
+ * which the gateway does not merge, so it does not promise them.
+ */
+export function mergeDiscover(results: ReadonlyMap<string, Result>, gateway: GatewayInfo, known: readonly string[]): MergedDiscover {
+  const merged = mergeInitialize(results, gateway, '');
+  let versions = [...known];
+  for (const result of results.values()) {
+    const offered = Array.isArray(result.supportedVersions) ? result.supportedVersions : [];
+    versions = versions.filter((v) => offered.includes(v));
+  }
+  const caps: MergedCapabilities = {};
+  if (merged.capabilities.logging) caps.logging = {};
+  if (merged.capabilities.completions) caps.completions = {};
+  if (merged.capabilities.tools) caps.tools = {};
+  if (merged.capabilities.prompts) caps.prompts = {};
+  if (merged.capabilities.resources) caps.resources = {};
+  const out = { supportedVersions: versions, capabilities: caps };
+  return merged.instructions === undefined ? out : { ...out, instructions: merged.instructions };
+}
+
 /** A list item as a backend sent it; fields the gateway does not know are kept as they are. */
 export type ListItem = Readonly<Record<string, unknown>>;
 

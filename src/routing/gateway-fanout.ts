@@ -6,7 +6,9 @@ import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTem
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../mcp/catalog.js';
-import { JsonRpcCode, type McpCall } from '../mcp/message.js';
+import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../mcp/message.js';
+import { requestEnvelope } from '../mcp/protocol.js';
+import { withCacheHints, withResultType } from '../mcp/replies.js';
 import { newTokenId, sealSession } from '../session/token.js';
 import { capabilitiesFromServer, clientCapabilitiesOf, hasCapability, type BackendEntry, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
@@ -20,11 +22,16 @@ import { embeddedStore } from '../store/index.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
-/** Per-backend call options for this client session (its own session id, its negotiated version, its affinity). */
-export function callOptions(ctx: GatewayContext, backend: string, session: Pick<Session, 'backends' | 'tokenId'> | undefined, protocolVersion: string | undefined): CallOptions {
+/**
+ * Per-backend call options for this client session (its own session id, its negotiated version, its affinity). On
+ * 2026-07-28, `clientMeta` (the client's request `_meta`) gives each backend the client's envelope.
+ */
+export function callOptions(ctx: GatewayContext, backend: string, session: Pick<Session, 'backends' | 'tokenId'> | undefined, protocolVersion: string | undefined, clientMeta?: unknown): CallOptions {
   const entry = session?.backends.get(backend);
   const path = ctx.runtime.config.backends[backend]?.path;
+  const stateless = entry === undefined && protocolVersion !== undefined && isStatelessProtocol(protocolVersion);
   return {
+    ...(stateless ? { envelope: requestEnvelope(protocolVersion, clientMeta) } : {}),
     ...(session ? { headers: { [AFFINITY_HEADER]: session.tokenId } } : {}),
     ...(entry?.sessionId ? { sessionId: entry.sessionId } : {}),
     ...(entry?.protocolVersion || protocolVersion ? { protocolVersion: entry?.protocolVersion || protocolVersion } : {}),
@@ -86,7 +93,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
 
 export async function notifyAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined): Promise<Step> {
   await fanOut(targets(ctx, session), (b) =>
-    ctx.egress.notify(b, { method: call.method, params: call.params }, callOptions(ctx, b, session, protocolVersion)),
+    ctx.egress.notify(b, { method: call.method, params: call.params }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),
   );
   return accepted();
 }
@@ -104,7 +111,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
     return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
   }
   const results = await fanOut(backends, (b) =>
-    ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion)),
+    ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),
   );
   const merged = mergeAnswers(call.method, new Map<string, RequestSuccess | EgressFailure>([...results.ok, ...results.failed]));
   switch (merged.kind) {
@@ -114,7 +121,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
       return jsonReply(merged.status, { jsonrpc: '2.0', id: call.id ?? null, error: { code: merged.code, message: merged.message, ...(merged.data === undefined ? {} : { data: merged.data }) } });
     case 'result':
       for (const [backend, what] of merged.refused) log.warn({ event: 'fanout.backend-refused', method: call.method, backend, detail: what }, 'backend did not take the request; the others did');
-      return resultReply(call.id, merged.result);
+      return resultReply(call.id, withResultType(merged.result, isStatelessProtocol(protocolVersion)));
   }
 }
 
@@ -137,7 +144,9 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
 
 /** `store` holds learned pins and changed marks (src/pins); the process's embedded store when omitted. */
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger, store: Store = embeddedStore()): Promise<Step> {
-  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion)));
+  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta)));
+  // A 2026-07-28 client gets resultType and the cache hints its revision requires; a 2025 one byte for byte as before.
+  const shape = <T extends object>(result: T) => withCacheHints(result, isStatelessProtocol(protocolVersion));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
   const expired = [...results.failed.values()].filter((f) => f.error === 'session-expired');
   if (results.ok.size === 0 && expired.length > 0) return sessionNotFound();
@@ -152,19 +161,19 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       ctx.index.tools = merged.names;
       const tools = hidden.size === 0 ? merged.tools : merged.tools.filter((t) => !hiddenRef(hidden, merged.names.get(t.name as string)));
       noteToolList(tools);
-      return resultReply(call.id, { tools });
+      return resultReply(call.id, shape({ tools }));
     }
     case 'prompts/list': {
       const hidden = await hiddenItems(runtime, store, log, 'prompts', items);
       const merged = mergePromptsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'prompts', n));
       ctx.index.prompts = merged.names;
       const prompts = hidden.size === 0 ? merged.prompts : merged.prompts.filter((p) => !hiddenRef(hidden, merged.names.get(p.name as string)));
-      return resultReply(call.id, { prompts });
+      return resultReply(call.id, shape({ prompts }));
     }
     case 'resources/list': {
       const merged = mergeResourcesList(items, (u) => visibleFor(policy, tasks, 'resources', u));
       ctx.index.resources = merged.uris;
-      return resultReply(call.id, { resources: merged.resources });
+      return resultReply(call.id, shape({ resources: merged.resources }));
     }
     case 'resources/templates/list': {
       const hidden = await hiddenItems(runtime, store, log, 'resourceTemplates', items);
@@ -175,7 +184,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
         const owner = merged.templates.get(uriTemplate);
         return !hiddenRef(hidden, owner === undefined ? undefined : { backend: owner, name: uriTemplate });
       };
-      return resultReply(call.id, { resourceTemplates: hidden.size === 0 ? merged.resourceTemplates : merged.resourceTemplates.filter(shown) });
+      return resultReply(call.id, shape({ resourceTemplates: hidden.size === 0 ? merged.resourceTemplates : merged.resourceTemplates.filter(shown) }));
     }
   }
 }

@@ -20,6 +20,8 @@ import { declaresStateless } from '../mcp/protocol.js';
 import type { SseRewriter } from '../fanout/sse-rewrite.js';
 import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server-requests.js';
 import { eventStreamStep } from './gateway-events.js';
+import { discover } from './gateway-discover.js';
+import { withResultType } from '../mcp/replies.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
@@ -92,9 +94,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     const version = headers[MCP_PROTOCOL_HEADER];
     const stateless = isStatelessProtocol(version);
     if (call.method === 'initialize') return initialize(c, call, authz, log, session && { session, store });
+    // 2026-07-28's stand-in for initialize: stateless, so it needs no session whatever header came with it.
+    if (call.method === 'server/discover') return discover(c, call, log);
     if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
-    if (call.method === 'ping') return resultReply(call.id, {});
+    if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, store);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
