@@ -33,8 +33,17 @@ export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));
  */
 export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kind: ListedKind, name: string): boolean {
   const { read, list } = KINDS[kind];
-  if (!tasks.some((t) => policy.tasks.get(t)?.[list].test(name) ?? false)) return false;
+  if (!tasks.some((t) => policy.tasks.get(t)?.[list].test(name) ?? false) && !(policy.anyDryRun && hidesNothing(policy, tasks))) return false;
   return read(name).ok;
+}
+
+/**
+ * In dry-run a call the caller's tasks do not list is forwarded (decide.ts), so its list hides nothing either: the
+ * client sees what it would see without the policy. Only when every one of its tasks is in dry-run (none: the global mode).
+ */
+function hidesNothing(policy: CompiledPolicy, tasks: readonly string[]): boolean {
+  if (tasks.length === 0) return policy.dryRun;
+  return tasks.every((t) => policy.tasks.get(t)?.dryRun ?? policy.dryRun);
 }
 
 /**
