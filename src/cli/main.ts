@@ -1,4 +1,4 @@
-// The `toolgate` command line: serve, check-config, render envoy.
+// The `toolgate` command line: serve, check-config, render envoy/istio, test and explain policies.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,10 +10,12 @@ import { concatenate, renderIstioFile } from '../render/istio.js';
 import { loadAdminAuth } from '../server/admin-auth.js';
 import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
+import { POLICY_TEST_USAGE, runExplain, runTest } from './policy-test.js';
 
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N] [--events-port N]
   toolgate check-config FILE
+${POLICY_TEST_USAGE}
   toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
   toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]`;
 
@@ -26,6 +28,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return runCheck(rest);
     case 'render':
       return runRender(rest);
+    case 'test':
+      return runTest(rest);
+    case 'explain':
+      return runExplain(rest);
     case undefined:
     case '-h':
     case '--help':
