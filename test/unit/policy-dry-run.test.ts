@@ -184,3 +184,28 @@ describe('dry-run: quotas and budgets count apart and never refuse', () => {
     await failing.close();
   });
 });
+
+describe('dry-run: the loop breaker and the config', () => {
+  it('counts repeats of a dry-run loop breaker in dry: keys and forwards the would-be loop refusal', async () => {
+    const policy = policyOf(`policy: { loopBreaker: { maxRepeats: 1, window: 1m, mode: dry-run } }
+tasks: { t: { tools: [{ tool: lookup }] } }
+`);
+    store = createMemoryStore();
+    const claims = claimsOf(['t']);
+    const once = async () => {
+      const c = call('lookup', { id: 1 });
+      return applyLimits(policy, store as Store, { claims, subject: 'agent-7', call: c, decisionId: 'd' }, decide(policy, { claims, requestedTask: undefined, call: c }));
+    };
+    const first = await once();
+    expect(first.chargedDryRun?.keys[0]).toMatch(/^ctr:\{t\/lookup\}:dry:loop:/);
+    expect(verdict((await once()).decision)).toBe('dry-run loop-detected');
+  });
+
+  it.each([
+    ['policy.mode', 'policy: { mode: shadow }\n'],
+    ['tasks.t.mode', 'tasks: { t: { mode: off, tools: [] } }\n'],
+    ['tasks.t.tools[0].quota.mode', 'tasks: { t: { tools: [{ tool: x, quota: { calls: 1, per: 1m, mode: dryrun } }] } }\n'],
+  ])('rejects a mode other than enforce or dry-run at %s', (field, yaml) => {
+    expect(() => parseConfigText(`${BASE}${yaml}`, 't.yaml')).toThrow(`${field}:`);
+  });
+});
