@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
 import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
-import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
 import type { AuditRecord } from '../log/audit.js';
+import { internalHeaders, isStatelessProtocol, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import type { Deny } from '../policy/decision.js';
 import type { Trace } from '../policy/trace.js';
@@ -64,7 +64,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   if (!decision.allow) {
     return {
       kind: 'reply',
-      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
+      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId, isStatelessProtocol(input.headers[MCP_PROTOCOL_HEADER])),
       audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail },
       message,
     };
