@@ -3,18 +3,22 @@
 // how much of toolgate's per-request CPU is its own logic rather than transport.
 import { bench, describe } from 'vitest';
 import { authorize } from '../../src/authz/authorize.js';
+import { buildRuntime } from '../../src/config/load.js';
 import { refuseChangedDefinition } from '../../src/authz/pins-gate.js';
 import { readRequest } from '../../src/mcp/body.js';
 import { embeddedStore } from '../../src/store/index.js';
 import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime, token } = await fixture();
+// The same policy with `policy.mode: dry-run`: what the feature costs when it is on.
+const dryRun = buildRuntime({ ...runtime.config, policy: { ...runtime.config.policy, mode: 'dry-run' } }, runtime.file);
+const refundOver = call2025('refund', { amount: 500, charge_id: 'ch_1' }, token);
 const echo2025 = call2025('echo', { text: 'hello from the toolgate benchmark' }, token);
 const refund2025 = call2025('refund', { amount: 50, charge_id: 'ch_1' }, token);
 const echo2026 = call2026HeadersOnly('echo', token);
 
-const allowed = async (input: typeof echo2025) => {
-  const outcome = await authorize(runtime, input);
+const allowed = async (input: typeof echo2025, on = runtime) => {
+  const outcome = await authorize(on, input);
   if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
 };
 
@@ -30,6 +34,8 @@ describe('authorize() (no gRPC)', () => {
   bench('2025 tools/call echo (JWT + body + decide)', () => allowed(echo2025));
   bench('2025 tools/call refund (JWT + body + CEL)', () => allowed(refund2025));
   bench('2026 headers-only tools/call echo', () => allowed(echo2026));
+  bench('dry-run on: 2025 tools/call echo', () => allowed(echo2025, dryRun));
+  bench('dry-run on: 2025 refund over the limit, forwarded as a would-be denial', () => allowed(refundOver, dryRun));
   bench('2025 tools/call echo, pins: enforce', () => allowedPinned(pinnedEcho));
 });
 

@@ -2,8 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
 import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
+import type { AuditRecord } from '../log/audit.js';
 import { internalHeaders, isStatelessProtocol, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
+import type { Deny } from '../policy/decision.js';
+import type { Trace } from '../policy/trace.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
@@ -19,7 +22,7 @@ export interface AuthzInput extends RawHttpFacts {
 }
 
 /** `store` holds quota, budget and loop counters; the process's embedded in-memory store when omitted. */
-export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore()): Promise<AuthzOutcome> {
+export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore(), trace?: Trace): Promise<AuthzOutcome> {
   // DNS rebinding: a Host or Origin this endpoint does not answer to gets 403 before anything is read or answered.
   const foreign = refuseForeignOrigin(runtime, input.headers);
   if (foreign) return foreign;
@@ -28,6 +31,8 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   }
   const decisionId = randomUUID();
   const identity = await runtime.verifier.verify(input.headers.authorization);
+  // Never dry-run: who is calling must be known before any policy, enforced or not, is applied.
+  trace?.push({ stage: 'identity', text: identity.ok ? `subject ${identity.subject}` : `${identity.reason}: ${identity.detail} (never dry-run)` });
   if (!identity.ok) {
     return {
       kind: 'reply',
@@ -41,7 +46,9 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   const method = message.type === 'call' ? message.method : undefined;
   const tool = message.type === 'call' ? message.target : undefined;
   const base = { decisionId, subject: identity.subject, method, tool };
+  if (trace && message.type === 'invalid') trace.push({ stage: 'request', text: `${message.reason}: ${message.message} (never dry-run)` });
   const protocol = protocolRefusal(input.headers, message);
+  if (trace && protocol) trace.push({ stage: 'request', text: `${protocol.reason}: ${protocol.message} (never dry-run)` });
   if (protocol) return { kind: 'reply', reply: protocol.reply, audit: { ...base, task: undefined, decision: 'deny', reason: protocol.reason, detail: protocol.message }, message };
   if (message.type === 'invalid') {
     return { kind: 'reply', reply: invalidReply(message), audit: { ...base, task: undefined, decision: 'deny', reason: message.reason, detail: message.message }, message };
@@ -49,9 +56,10 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
 
   const taskHeader = runtime.config.identity.task.header;
   const requestedTask = taskHeader ? input.headers[taskHeader] : undefined;
-  let decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message });
+  let decided = decide(runtime.policy, { claims: identity.claims, requestedTask, call: message, trace });
   let pinDetail: string | undefined;
-  // Pins off: one property read. On: the changed marks, cached per process (src/pins/watch.ts), before anything is charged.
+  // Pins off: one property read. On: the changed marks, cached per process (src/pins/watch.ts), before anything is
+  // charged. A pin refusal is never dry-run (a task in dry-run forwards policy refusals only); pins observe with `learn`.
   if (runtime.pins.enforcing && decided.allow && message.type === 'call') {
     const refused = await refuseChangedDefinition(runtime, store, message, decided.task);
     if (refused) {
@@ -61,7 +69,9 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   }
   // Counters are charged only once everything else allows the call.
   // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
-  const { decision, detail, charged } = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided);
+  const limited = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided, undefined, trace);
+  const { decision, detail, charged } = limited;
+  trace?.push({ stage: 'decision', text: decision.allow ? `allow (${decision.reason})` : `deny (${decision.reason})`, policy: decision.allow ? undefined : decision.policy });
   if (!decision.allow) {
     return {
       kind: 'reply',
@@ -83,10 +93,16 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
     overwriteRequestHeaders: carriesBody(input) ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
     // initialize answers with a new session token, which the old one must not overwrite.
     overwriteResponseHeaders: method === 'initialize' ? {} : echoSession(input.headers),
-    audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail },
+    audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail, ...wouldBe(decision.wouldDeny) },
     message,
     charged,
+    chargedDryRun: limited.chargedDryRun,
   };
+}
+
+/** The would-be denial of a dry-run call, for the audit record (and from there the metric and span). */
+function wouldBe(denied: Deny | undefined): Pick<AuditRecord, 'dryRun'> | undefined {
+  return denied && { dryRun: { decision: 'deny', reason: denied.reason, policy: denied.policy, message: denied.message } };
 }
 
 function headersToRemove(runtime: Runtime, headers: Readonly<Record<string, string>>): string[] {

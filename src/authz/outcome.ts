@@ -33,6 +33,8 @@ export interface AllowOutcome {
   readonly message?: McpMessage | undefined;
   /** What this call was charged (quota, budget, loop counters); ext_proc gives it back if it refuses the call. */
   readonly charged?: Charged | undefined;
+  /** What its dry-run counters were charged, under their own receipt; given back the same way. */
+  readonly chargedDryRun?: Charged | undefined;
 }
 
 export interface ReplyOutcome {

@@ -1,4 +1,4 @@
-// The `toolgate` command line: serve, check-config, render envoy/istio, pins.
+// The `toolgate` command line: serve, check-config, render envoy/istio, test and explain policies, pins.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,10 +11,12 @@ import { loadAdminAuth } from '../server/admin-auth.js';
 import { serve } from '../server/serve.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { PINS_USAGE, runPins } from './pins.js';
+import { POLICY_TEST_USAGE, runExplain, runTest } from './policy-test.js';
 
 const USAGE = `usage:
   toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N] [--events-port N]
   toolgate check-config FILE
+${POLICY_TEST_USAGE}
   toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
   toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]
 ${PINS_USAGE}`;
@@ -28,6 +30,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return runCheck(rest);
     case 'render':
       return runRender(rest);
+    case 'test':
+      return runTest(rest);
+    case 'explain':
+      return runExplain(rest);
     case 'pins':
       return runPins(rest);
     case undefined:

@@ -63,6 +63,8 @@ export const loopBreakerSchema = z
     window: duration.default('1m'),
     /** Tool names or `prefix*` patterns it watches; all tools when omitted. */
     tools: z.array(z.string().min(1)).min(1).optional(),
+    /** dry-run: repeats are counted in keys of their own and never refused; default: `policy.mode`. */
+    mode: z.enum(['enforce', 'dry-run']).optional(),
   })
   .strict();
 

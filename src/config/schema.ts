@@ -12,6 +12,12 @@ const duration = z
 const port = z.number().int().min(0).max(65535);
 
 /**
+ * enforce: a denial refuses the call. dry-run: the call is forwarded and the would-be denial is recorded (audit,
+ * metric, span). Unset on a task, rule, quota or budget: the enclosing scope's mode applies.
+ */
+export const modeSchema = z.enum(['enforce', 'dry-run']);
+
+/**
  * The MCP revisions a backend speaks. Only `2026-07-28` changes anything today: it lets the renderer give the
  * backend's argument-free tools a header-only route. Not declared: no such route (every body is read).
  */
@@ -81,6 +87,8 @@ const quota = z
     per: duration,
     /** CEL expression giving the counter key, e.g. `jwt.sub`. */
     key: z.string().min(1).default('jwt.sub'),
+    /** Dry-run counts in a key of its own and never refuses; default: the rule's mode. */
+    mode: modeSchema.optional(),
   })
   .strict();
 
@@ -91,6 +99,8 @@ const budget = z
     max: z.number().positive(),
     per: duration,
     key: z.string().min(1).default('jwt.sub'),
+    /** Dry-run counts in a key of its own and never refuses; default: the rule's mode. */
+    mode: modeSchema.optional(),
   })
   .strict();
 
@@ -104,12 +114,16 @@ const toolRule = z
     message: z.string().min(1).optional(),
     quota: quota.optional(),
     budget: budget.optional(),
+    /** Mode of this rule's `when` (and default of its quota and budget); default: the task's mode. */
+    mode: modeSchema.optional(),
   })
   .strict();
 
 const taskSchema = z
   .object({
     description: z.string().optional(),
+    /** Mode of this task's refusals (a target it does not list, its rules); default: `policy.mode`. */
+    mode: modeSchema.optional(),
     tools: z.array(toolRule).default([]),
     /** Prompt names this task may get (`*` ends a prefix pattern). */
     prompts: z.array(z.string().min(1)).default([]),
@@ -213,6 +227,11 @@ export const configSchema = z
       .default({}),
     policy: z
       .object({
+        /**
+         * enforce, or dry-run: policy denials are forwarded and recorded as would-be denials. Tasks, rules, quotas,
+         * budgets and the loop breaker may override it. Authentication and request-shape refusals are never dry-run.
+         */
+        mode: modeSchema.default('enforce'),
         /** Methods any authenticated caller may use; `*` ends a prefix pattern. */
         housekeeping: z.array(z.string().min(1)).default([...HOUSEKEEPING_DEFAULT]),
         /** How a denied tools/call is answered. */
@@ -225,7 +244,7 @@ export const configSchema = z
         loopBreaker: loopBreakerSchema.optional(),
       })
       .strict()
-      .default({ housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024, onStoreError: { quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny', pins: 'deny' } }),
+      .default({ mode: 'enforce', housekeeping: [...HOUSEKEEPING_DEFAULT], denial: 'result', maxBodyBytes: 1024 * 1024, onStoreError: { quota: 'deny', budget: 'deny', loop: 'deny', revocation: 'deny', pins: 'deny' } }),
     /** Client-facing session tokens (2025 protocol). The first key seals; the others still open older tokens. */
     session: z
       .object({
@@ -261,6 +280,7 @@ export const configSchema = z
     path: ['backendPins'],
   });
 
+export type Mode = z.output<typeof modeSchema>;
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type TaskConfig = z.output<typeof taskSchema>;

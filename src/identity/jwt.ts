@@ -33,6 +33,8 @@ export interface VerifierSettings {
   readonly resolvePath: (p: string) => string;
   /** Verified tokens remembered (0 turns the cache off). */
   readonly cacheEntries?: number;
+  /** Keys to verify with instead of jwksUri/jwksFile: `toolgate test` mints its tokens with a key of its own. */
+  readonly keys?: JWTVerifyGetKey;
 }
 
 /** How long a verified token is trusted without checking its signature again (see verified-cache.ts). */
@@ -95,6 +97,7 @@ export class KeySetUnreachable extends Error {
 
 function keySource(settings: VerifierSettings): JWTVerifyGetKey {
   const { jwt } = settings;
+  if (settings.keys) return settings.keys;
   if (jwt.jwksUri) {
     return createRemoteJWKSet(new URL(jwt.jwksUri), {
       cacheMaxAge: durationMs(jwt.jwksCacheMaxAge),

@@ -11,8 +11,11 @@ export interface AuditRecord {
   readonly reason: string;
   readonly policy?: string | undefined;
   readonly detail?: string | undefined;
+  /** Dry-run: the call was forwarded, but the policy would have refused it for this reason. */
+  readonly dryRun?: { readonly decision: 'deny'; readonly reason: string; readonly policy: string | undefined; readonly message: string } | undefined;
 }
 
 export function audit(log: Logger, record: AuditRecord): void {
-  log.info({ event: 'decision', ...record }, `${record.decision} ${record.method ?? '-'} ${record.tool ?? ''}`.trimEnd());
+  const summary = record.dryRun ? `${record.decision} (dry-run: would ${record.dryRun.decision} ${record.dryRun.reason})` : record.decision;
+  log.info({ event: 'decision', ...record }, `${summary} ${record.method ?? '-'} ${record.tool ?? ''}`.trimEnd());
 }

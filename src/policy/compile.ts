@@ -1,7 +1,7 @@
 // Turns the parsed config into a frozen policy: CEL compiled once, templates split, lookup maps built.
 import { durationMs } from '../config/duration.js';
 import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
-import type { ParsedConfig, TaskConfig, ToolRuleConfig } from '../config/schema.js';
+import type { Mode, ParsedConfig, TaskConfig, ToolRuleConfig } from '../config/schema.js';
 import type { OnStoreError } from '../config/schema-store.js';
 import { compileExpr, createCelEnvironment, type CelEnvironment, type CompiledExpr, type ExprKind } from './expr.js';
 import { createMatcher, createPatternSet, patternProblem, type Matcher, type PatternKind } from './match.js';
@@ -13,6 +13,8 @@ export interface CompiledQuota {
   readonly per: string;
   readonly windowMs: number;
   readonly key: CompiledExpr;
+  /** Counted in a dry-run key of its own, never refusing. */
+  readonly dryRun: boolean;
 }
 
 export interface CompiledBudget {
@@ -21,6 +23,7 @@ export interface CompiledBudget {
   readonly per: string;
   readonly windowMs: number;
   readonly key: CompiledExpr;
+  readonly dryRun: boolean;
 }
 
 export interface CompiledToolRule {
@@ -38,6 +41,8 @@ export interface CompiledToolRule {
   readonly budget: CompiledBudget | undefined;
   /** True when deciding needs `mcp.arguments`, so a headers-only (2026) request must have its body read. */
   readonly needsArguments: boolean;
+  /** A false (or failing) `when` is a would-be denial: the call is forwarded. */
+  readonly dryRun: boolean;
 }
 
 export interface CompiledTask {
@@ -47,6 +52,8 @@ export interface CompiledTask {
   readonly prompts: Matcher<true>;
   readonly resources: Matcher<true>;
   readonly methods: Matcher<true>;
+  /** A target this task does not list is a would-be denial when every task judging the call is in dry-run. */
+  readonly dryRun: boolean;
 }
 
 export interface CompiledPolicy {
@@ -64,6 +71,10 @@ export interface CompiledPolicy {
   readonly loopBreaker: CompiledLoopBreaker | undefined;
   /** Per feature: deny or allow when the shared store cannot answer. */
   readonly onStoreError: Readonly<OnStoreError>;
+  /** `policy.mode` is dry-run: a caller without a configured task is forwarded (and recorded). */
+  readonly dryRun: boolean;
+  /** Some scope is in dry-run; false lets the decision skip every dry-run step (the hot path pays nothing). */
+  readonly anyDryRun: boolean;
 }
 
 /** Throws ConfigError listing every bad expression, template or pattern at once. */
@@ -73,11 +84,17 @@ export function compilePolicy(config: ParsedConfig, file: string): CompiledPolic
   const housekeeping = compileList(config.policy.housekeeping, ['policy', 'housekeeping'], 'text', issues);
   const tasks = new Map<string, CompiledTask>();
   const rules = new Map<string, CompiledToolRule>();
-  const loopBreaker = compileLoopBreaker(config.policy.loopBreaker, issues);
+  const globalMode = config.policy.mode;
+  const loopBreaker = compileLoopBreaker(config.policy.loopBreaker, issues, globalMode);
   for (const [name, task] of Object.entries(config.tasks)) {
-    tasks.set(name, compileTask(env, name, task, rules, issues, loopBreaker));
+    tasks.set(name, compileTask(env, name, task, rules, issues, loopBreaker, task.mode ?? globalMode));
   }
   if (issues.length > 0) throw new ConfigError(file, issues);
+  const anyDryRun =
+    globalMode === 'dry-run' ||
+    loopBreaker?.dryRun === true ||
+    [...tasks.values()].some((t) => t.dryRun) ||
+    [...rules.values()].some((r) => r.dryRun || r.quota?.dryRun === true || r.budget?.dryRun === true);
   return Object.freeze({
     file,
     taskClaim: config.identity.task.claim,
@@ -87,6 +104,8 @@ export function compilePolicy(config: ParsedConfig, file: string): CompiledPolic
     rules,
     loopBreaker,
     onStoreError: Object.freeze({ ...config.policy.onStoreError }),
+    dryRun: globalMode === 'dry-run',
+    anyDryRun,
   });
 }
 
@@ -97,6 +116,7 @@ function compileTask(
   allRules: Map<string, CompiledToolRule>,
   issues: ConfigIssue[],
   loopBreaker: CompiledLoopBreaker | undefined,
+  mode: Mode,
 ): CompiledTask {
   const base = ['tasks', name];
   const seen = new Map<string, number>();
@@ -110,7 +130,7 @@ function compileTask(
     }
     seen.set(rule.tool, index);
     checkPattern(rule.tool, [...path, 'tool'], 'name', issues);
-    const compiled = compileRule(env, name, index, rule, issues, loopBreaker);
+    const compiled = compileRule(env, name, index, rule, issues, loopBreaker, rule.mode ?? mode);
     allRules.set(compiled.id, compiled);
     rules.push([rule.tool, compiled]);
   });
@@ -121,6 +141,7 @@ function compileTask(
     prompts: compileList(task.prompts, [...base, 'prompts'], 'name', issues),
     resources: compileList(task.resources, [...base, 'resources'], 'uri', issues),
     methods: compileList(task.methods, [...base, 'methods'], 'text', issues),
+    dryRun: mode === 'dry-run',
   });
 }
 
@@ -131,6 +152,7 @@ function compileRule(
   rule: ToolRuleConfig,
   issues: ConfigIssue[],
   loopBreaker: CompiledLoopBreaker | undefined,
+  mode: Mode,
 ): CompiledToolRule {
   const path = ['tasks', task, 'tools', index];
   const expr = (source: string, field: PropertyKey[], kind: ExprKind): CompiledExpr => {
@@ -158,7 +180,9 @@ function compileRule(
     tool: rule.tool,
     when: rule.when === undefined ? undefined : expr(rule.when, ['when'], 'condition'),
     message,
-    quota: quota && Object.freeze({ calls: quota.calls, per: quota.per, windowMs: durationMs(quota.per), key: expr(quota.key, ['quota', 'key'], 'key') }),
+    quota:
+      quota &&
+      Object.freeze({ calls: quota.calls, per: quota.per, windowMs: durationMs(quota.per), key: expr(quota.key, ['quota', 'key'], 'key'), dryRun: (quota.mode ?? mode) === 'dry-run' }),
     budget:
       budget &&
       Object.freeze({
@@ -167,9 +191,11 @@ function compileRule(
         per: budget.per,
         windowMs: durationMs(budget.per),
         key: expr(budget.key, ['budget', 'key'], 'key'),
+        dryRun: (budget.mode ?? mode) === 'dry-run',
       }),
     // The loop breaker hashes the arguments, so a watched tool's body must reach toolgate.
     needsArguments: templateReadsArguments === true || sources.some((s) => s !== undefined && readsArguments(s)) || loopBreaker?.mayWatch(rule.tool) === true,
+    dryRun: mode === 'dry-run',
   });
 }
 

@@ -1,7 +1,7 @@
 // The pure TBAC decision: facts in (claims, requested task, classified call), Decision out.
 import { readName, targetOf } from '../mcp/canonical.js';
 import type { McpBodyless, McpCall, McpReply } from '../mcp/message.js';
-import type { CompiledPolicy, CompiledTask } from './compile.js';
+import type { CompiledPolicy, CompiledTask, CompiledToolRule } from './compile.js';
 import type { Allow, Decision, Deny } from './decision.js';
 import { evaluateCondition, exprContext } from './expr.js';
 import type { Matcher } from './match.js';
@@ -15,12 +15,15 @@ import {
   type ListKind,
 } from './messages.js';
 import { readingDeny } from './reading.js';
+import { referencedValues, type Trace } from './trace.js';
 
 export interface PolicyFacts {
   readonly claims: Readonly<Record<string, unknown>>;
   /** The task header's value, when the config names a task header and the request carried it. */
   readonly requestedTask: string | undefined;
   readonly call: McpCall | McpReply | McpBodyless;
+  /** When given, every step of the decision is appended to it (`toolgate explain`); the hot path passes none. */
+  readonly trace?: Trace | undefined;
 }
 
 export type TaskResolution =
@@ -37,29 +40,62 @@ interface NotListed {
   readonly policy: string;
 }
 
-type Verdict = Allow | Deny | NotListed;
+/** A rule's refusal; `dryRun` when the rule is in dry-run, `rule` so a forwarded call is still charged its limits. */
+type RuleDeny = Deny & { readonly dryRun: boolean; readonly rule: string };
+
+type Verdict = Allow | Deny | RuleDeny | NotListed;
 
 const RESOURCE_METHODS: ReadonlySet<string> = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
 
 export function decide(policy: CompiledPolicy, facts: PolicyFacts): Decision {
-  const { call } = facts;
+  const { call, trace } = facts;
   if (call.type === 'call') {
     // Before any pattern: a target whose text is not what the server looks up would be judged as another target.
     const unreadable = readingDeny(call);
-    if (unreadable) return unreadable;
+    if (unreadable) {
+      trace?.push({ stage: 'request', text: `target is not canonical: ${unreadable.reason} (never dry-run)` });
+      return unreadable;
+    }
   }
   // Replies and bodyless requests (GET stream, DELETE) carry no method to judge; the caller is already authenticated.
-  if (call.type !== 'call' || policy.housekeeping.test(call.method)) return housekeeping(policy, facts);
+  if (call.type !== 'call' || policy.housekeeping.test(call.method)) {
+    trace?.push({ stage: 'rule', text: call.type === 'call' ? `${call.method} is housekeeping` : `${call.type} carries no method to judge`, policy: 'policy.housekeeping' });
+    return housekeeping(policy, facts);
+  }
   const resolved = resolveTasks(policy, facts.claims, facts.requestedTask);
-  if (!resolved.ok) return resolved.deny;
+  if (!resolved.ok) {
+    trace?.push({ stage: 'task', text: resolved.deny.message, policy: resolved.deny.policy, values: { [policy.taskClaim]: facts.claims[policy.taskClaim], header: facts.requestedTask } });
+    // No task judges the call, so only the global mode can make this refusal a would-be one.
+    return policy.dryRun ? shadow(resolved.deny, undefined, 'policy.mode', trace) : resolved.deny;
+  }
   const verdicts: Verdict[] = [];
   for (const task of resolved.tasks) {
-    const verdict = judge(task, facts.claims, call);
+    trace?.push({ stage: 'task', text: `judging under task ${task.name}${task.dryRun ? ' (dry-run)' : ''}`, policy: task.path });
+    const verdict = judge(task, facts.claims, call, trace);
     // The first task that allows wins, so the audit names a task that really permits the call.
     if (verdict.allow) return verdict;
     verdicts.push(verdict);
   }
-  return pickDeny(verdicts, call);
+  const denied = pickDeny(verdicts, call);
+  if (!policy.anyDryRun) return denied;
+  // Forwarded only when every task that refused did so in dry-run: an enforced refusal always stands, and is the one told.
+  const enforced = verdicts.filter((v) => !isDryRun(v));
+  if (verdicts.length === 0) return denied;
+  if (enforced.length > 0) return enforced.length === verdicts.length ? denied : pickDeny(enforced, call);
+  const ruleDeny = verdicts.find((v): v is RuleDeny => 'rule' in v && !v.allow);
+  return shadow(denied, ruleDeny?.rule, ruleDeny ? `${ruleDeny.policy ?? ''} (mode)` : 'tasks.*.mode', trace);
+}
+
+function isDryRun(verdict: Verdict): boolean {
+  if ('notListed' in verdict) return verdict.task.dryRun;
+  return 'dryRun' in verdict && verdict.dryRun;
+}
+
+/** A refusal in dry-run: the call is allowed (and charged as allowed), carrying the denial it would have got. */
+function shadow(wouldDeny: Deny, rule: string | undefined, why: string, trace: Trace | undefined): Allow {
+  trace?.push({ stage: 'mode', text: `dry-run: would deny (${wouldDeny.reason}); forwarded`, policy: why });
+  const { allow, reason, message, task, policy } = wouldDeny;
+  return { allow: true, reason: 'allowed', task, rule, wouldDeny: { allow, reason, message, task, policy } };
 }
 
 /** The caller's authorized tasks (claim ∩ config), narrowed to the requested one when a header names it. */
@@ -101,8 +137,8 @@ function visible(
   return names.filter((name) => readName(name).ok && resolved.tasks.some((task) => list(task).test(name)));
 }
 
-function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {
-  if (call.method === 'tools/call') return judgeTool(task, claims, call);
+function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall, trace: Trace | undefined): Verdict {
+  if (call.method === 'tools/call') return judgeTool(task, claims, call, trace);
   const [kind, matcher, field] =
     call.method === 'prompts/get'
       ? (['prompt', task.prompts, 'prompts'] as const)
@@ -110,7 +146,11 @@ function judge(task: CompiledTask, claims: Readonly<Record<string, unknown>>, ca
         ? (['resource', task.resources, 'resources'] as const)
         : (['method', task.methods, 'methods'] as const);
   const target = kind === 'method' ? call.method : call.target;
-  if (target === undefined || !matcher.test(target)) return notListed(kind, task, matcher.patterns, `${task.path}.${field}`);
+  if (target === undefined || !matcher.test(target)) {
+    trace?.push({ stage: 'rule', text: `${kind} ${target ?? '(none)'} is not listed`, policy: `${task.path}.${field}`, values: { allowed: matcher.patterns } });
+    return notListed(kind, task, matcher.patterns, `${task.path}.${field}`);
+  }
+  trace?.push({ stage: 'rule', text: `${kind} ${target} is listed`, policy: `${task.path}.${field}` });
   if (call.method === 'completion/complete') return judgeCompletionRef(task, call);
   return allow(task.name, undefined);
 }
@@ -131,26 +171,41 @@ function judgeCompletionRef(task: CompiledTask, call: McpCall): Verdict {
   return notListed('method', task, task.methods.patterns, `${task.path}.methods`);
 }
 
-function judgeTool(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall): Verdict {
+function judgeTool(task: CompiledTask, claims: Readonly<Record<string, unknown>>, call: McpCall, trace: Trace | undefined): Verdict {
   const tool = call.target;
   const rule = tool === undefined ? undefined : task.tools.find(tool);
-  if (tool === undefined || rule === undefined) return notListed('tool', task, task.tools.patterns, `${task.path}.tools`);
+  if (tool === undefined || rule === undefined) {
+    trace?.push({ stage: 'rule', text: `tool ${tool ?? '(none)'} is not listed`, policy: `${task.path}.tools`, values: { allowed: task.tools.patterns } });
+    return notListed('tool', task, task.tools.patterns, `${task.path}.tools`);
+  }
+  trace?.push({ stage: 'rule', text: `tool ${tool} matches rule "${rule.tool}"${rule.dryRun ? ' (dry-run)' : ''}`, policy: rule.path });
   if (rule.when === undefined) return allow(task.name, rule.id);
   const context = exprContext(claims, call, task.name);
   const result = evaluateCondition(rule.when, context);
+  trace?.push({
+    stage: 'condition',
+    text: `${rule.when.source} → ${result.ok ? String(result.value) : `error: ${result.problem}`}`,
+    policy: rule.when.path,
+    values: referencedValues(rule.when.source, context),
+  });
   if (!result.ok) {
     const message = expressionErrorMessage(tool, task.name, result.problem, result.missingClaim);
-    return deny('expression-error', message, task.name, rule.when.path);
+    return ruleDeny(deny('expression-error', message, task.name, rule.when.path), rule);
   }
   if (result.value) return allow(task.name, rule.id);
   const filled = rule.message && renderTemplate(rule.message, context);
-  return deny('condition-failed', conditionFailedMessage(tool, task.name, rule.when.source, filled), task.name, rule.when.path);
+  return ruleDeny(deny('condition-failed', conditionFailedMessage(tool, task.name, rule.when.source, filled), task.name, rule.when.path), rule);
+}
+
+/** Plain Deny when the rule enforces, so the hot path returns the same shape it always did. */
+function ruleDeny(denied: Deny, rule: CompiledToolRule): Deny | RuleDeny {
+  return rule.dryRun ? { ...denied, dryRun: true, rule: rule.id } : denied;
 }
 
 /** A rule that matched and refused says more than "not listed"; otherwise merge every task's list. */
 function pickDeny(verdicts: readonly Verdict[], call: McpCall): Deny {
-  const ruleDeny = verdicts.find((v): v is Deny => !v.allow && !('notListed' in v));
-  if (ruleDeny) return ruleDeny;
+  const refused = verdicts.find((v): v is Deny => !v.allow && !('notListed' in v));
+  if (refused) return refused;
   const lists = verdicts.filter((v): v is NotListed => 'notListed' in v);
   const first = lists[0];
   if (!first) return deny('internal-error', 'No task could judge this request. Do not retry.', undefined, undefined);

@@ -8,6 +8,8 @@ export interface Allow {
   readonly task: string | undefined;
   /** Index of the matched tool rule inside the task (for quota/budget recording). */
   readonly rule: string | undefined;
+  /** Dry-run: the denial the policy would have given; the call is forwarded all the same. */
+  readonly wouldDeny?: Deny | undefined;
 }
 
 export interface Deny {

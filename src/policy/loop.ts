@@ -11,13 +11,15 @@ export interface CompiledLoopBreaker {
   readonly windowMs: number;
   /** Config path, for audit records. */
   readonly path: string;
+  /** Repeats are counted in dry-run keys and never refused. */
+  readonly dryRun: boolean;
   /** True when calls to `tool` are counted. */
   watches(tool: string): boolean;
   /** True when some name the rule pattern `rulePattern` matches may be watched (so its arguments are needed). */
   mayWatch(rulePattern: string): boolean;
 }
 
-export function compileLoopBreaker(config: LoopBreakerConfig | undefined, issues: ConfigIssue[]): CompiledLoopBreaker | undefined {
+export function compileLoopBreaker(config: LoopBreakerConfig | undefined, issues: ConfigIssue[], mode: 'enforce' | 'dry-run' = 'enforce'): CompiledLoopBreaker | undefined {
   if (config === undefined) return undefined;
   const path = ['policy', 'loopBreaker'];
   const patterns = config.tools;
@@ -32,6 +34,7 @@ export function compileLoopBreaker(config: LoopBreakerConfig | undefined, issues
     window: config.window,
     windowMs: durationMs(config.window),
     path: formatPath(path),
+    dryRun: (config.mode ?? mode) === 'dry-run',
     watches: (tool: string) => set === undefined || set.test(tool),
     mayWatch: (rulePattern: string) => parsed === undefined || parsed.some((p) => overlap(p, parsePattern(rulePattern))),
   });

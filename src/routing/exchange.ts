@@ -72,4 +72,6 @@ export interface AuthzContext {
   readonly traceparent?: string | undefined;
   /** What ext_authz charged this call; given back when ext_proc refuses it (see refund.ts). */
   readonly charged?: Charged | undefined;
+  /** What its dry-run counters were charged, under their own receipt; given back the same way. */
+  readonly chargedDryRun?: Charged | undefined;
 }

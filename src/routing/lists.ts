@@ -34,7 +34,7 @@ export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));
  */
 export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kind: ListedKind, name: string): boolean {
   const { read, list } = KINDS[kind];
-  if (!tasks.some((t) => policy.tasks.get(t)?.[list].test(name) ?? false)) return false;
+  if (!tasks.some((t) => policy.tasks.get(t)?.[list].test(name) ?? false) && !(policy.anyDryRun && hidesNothing(policy, tasks))) return false;
   return read(name).ok;
 }
 
@@ -60,6 +60,15 @@ export function listItems(method: string, contentType: string, body: string): un
   if (!contentType.includes('text/event-stream')) return of(parse(body));
   const parser = createSseParser();
   return [...parser.push(body), ...parser.end()].flatMap((e) => of(parse(e.data)));
+}
+
+/**
+ * In dry-run a call the caller's tasks do not list is forwarded (decide.ts), so its list hides nothing either: the
+ * client sees what it would see without the policy. Only when every one of its tasks is in dry-run (none: the global mode).
+ */
+function hidesNothing(policy: CompiledPolicy, tasks: readonly string[]): boolean {
+  if (tasks.length === 0) return policy.dryRun;
+  return tasks.every((t) => policy.tasks.get(t)?.dryRun ?? policy.dryRun);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Gives back what ext_authz charged a call that ext_proc then refuses: only a forwarded call uses up a quota or budget.
 import type { Logger } from 'pino';
-import { attempt, type Store } from '../store/port.js';
+import { attempt, type Charged, type Store } from '../store/port.js';
 import type { AuthzContext, ExchangeProcessor, Step } from './exchange.js';
 
 /**
@@ -12,16 +12,19 @@ import type { AuthzContext, ExchangeProcessor, Step } from './exchange.js';
  * backend has the call.
  */
 export function refundingExchange(inner: ExchangeProcessor, authz: AuthzContext, store: Store, log: Logger): ExchangeProcessor {
-  if (authz.charged === undefined) return inner;
-  const { receipt, keys } = authz.charged;
+  // Enforced and dry-run counters each have their own receipt naming only their own keys: neither refund crosses over.
+  const charges = [authz.charged, authz.chargedDryRun].filter((c): c is Charged => c !== undefined);
+  if (charges.length === 0) return inner;
   let refunded = false;
 
   async function giveBack(why: 'refused' | 'failed'): Promise<void> {
     if (refunded) return;
     refunded = true;
-    const done = await attempt(store.refund(receipt, keys));
-    if (done.ok) log.info({ event: 'limits.refunded', decisionId: authz.decisionId, counters: done.value, why }, 'call not forwarded; its charge was given back');
-    else log.warn({ event: 'limits.refund-failed', decisionId: authz.decisionId, error: done.detail, why }, 'call not forwarded, but its charge could not be given back');
+    for (const { receipt, keys } of charges) {
+      const done = await attempt(store.refund(receipt, keys));
+      if (done.ok) log.info({ event: 'limits.refunded', decisionId: authz.decisionId, receipt, counters: done.value, why }, 'call not forwarded; its charge was given back');
+      else log.warn({ event: 'limits.refund-failed', decisionId: authz.decisionId, receipt, error: done.detail, why }, 'call not forwarded, but its charge could not be given back');
+    }
   }
 
   async function guarded(phase: () => Promise<Step> | Step): Promise<Step> {

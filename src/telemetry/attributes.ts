@@ -24,6 +24,9 @@ export const ATTR = {
   task: 'toolgate.task',
   decisionId: 'toolgate.decision_id',
   policy: 'toolgate.policy',
+  dryRunDecision: 'toolgate.dry_run.decision',
+  dryRunReason: 'toolgate.dry_run.reason',
+  dryRunPolicy: 'toolgate.dry_run.policy',
 } as const;
 
 export type Attributes = Record<string, string | number | boolean>;

@@ -9,7 +9,8 @@ import type { CheckObserver } from '../envoy/authz/check.js';
 import { isStatelessProtocol, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_HEADER, type McpMessage } from '../mcp/message.js';
 import { ATTR, defined, spanName, targetAttributes, TRACER_NAME } from './attributes.js';
 import { methodLabel, taskLabel, ToolLabels } from './labels.js';
-import { checkDuration, decisionsTotal, operationDuration } from './metrics.js';
+import type { AuditRecord } from '../log/audit.js';
+import { checkDuration, decisionsTotal, dryRunDenialsTotal, operationDuration } from './metrics.js';
 import { metaCarrier, parentContext, sessionDigest } from './trace-context.js';
 
 
@@ -26,6 +27,8 @@ interface CheckFacts {
   readonly decisionId: string | undefined;
   readonly policy: string | undefined;
   readonly message: McpMessage | undefined;
+  /** Dry-run: the denial the call would have got; it was forwarded. */
+  readonly dryRun?: AuditRecord['dryRun'];
 }
 
 export function checkTelemetry(holder: RuntimeHolder, log: Logger): CheckObserver {
@@ -52,7 +55,10 @@ function countCheck(policy: CompiledPolicy, tools: ToolLabels, facts: CheckFacts
   if (facts.method !== undefined) operationDuration.observe({ mcp_method_name: methodLabel(facts.method) }, seconds);
   if (!facts.audited) return;
   const tool = facts.method === 'tools/call' ? facts.target : undefined;
-  decisionsTotal.inc({ result: facts.decision, reason: facts.reason, task: taskLabel(policy, facts.task), tool: tools.label(policy, tool) });
+  const task = taskLabel(policy, facts.task);
+  const toolLabel = tools.label(policy, tool);
+  decisionsTotal.inc({ result: facts.decision, reason: facts.reason, task, tool: toolLabel });
+  if (facts.dryRun) dryRunDenialsTotal.inc({ task, tool: toolLabel, reason: facts.dryRun.reason });
 }
 
 function traceCheck(tracer: Tracer, input: AuthzInput, facts: CheckFacts, started: number, ended: number): void {
@@ -94,6 +100,7 @@ function checkFacts(input: AuthzInput, outcome: AuthzOutcome | undefined): Check
     decisionId: audit.decisionId,
     policy: audit.policy,
     message,
+    dryRun: audit.dryRun,
   };
 }
 
@@ -117,6 +124,9 @@ function checkAttributes(input: AuthzInput, facts: CheckFacts) {
       [ATTR.task]: facts.task,
       [ATTR.decisionId]: facts.decisionId,
       [ATTR.policy]: facts.policy,
+      [ATTR.dryRunDecision]: facts.dryRun?.decision,
+      [ATTR.dryRunReason]: facts.dryRun?.reason,
+      [ATTR.dryRunPolicy]: facts.dryRun?.policy,
     }),
     ...targetAttributes(facts.method, facts.target),
   };

@@ -21,6 +21,13 @@ export const decisionsTotal = new Counter({
   registers: [registry],
 });
 
+export const dryRunDenialsTotal = new Counter({
+  name: 'toolgate_dry_run_denials_total',
+  help: 'Calls forwarded in dry-run that the policy would have denied, by task, tool and would-be reason code (labels bounded as for decisions).',
+  labelNames: ['task', 'tool', 'reason'] as const,
+  registers: [registry],
+});
+
 export const checkDuration = new Histogram({
   name: 'toolgate_check_duration_seconds',
   help: 'Time to answer one ext_authz Check, by result (allow|deny).',

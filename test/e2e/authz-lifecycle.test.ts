@@ -121,7 +121,8 @@ describe('hot reload', () => {
 
 describe('toolgate check-config', () => {
   const run = (file: string) => spawnSync(process.execPath, [TOOLGATE_BIN, 'check-config', file], { encoding: 'utf8', timeout: 30_000 });
-  const examples = readdirSync(join(REPO_ROOT, 'examples')).filter((f) => /\.ya?ml$/.test(f));
+  // Configs only: the *.test.yaml files next to them are toolgate test case files.
+  const examples = readdirSync(join(REPO_ROOT, 'examples')).filter((f) => /\.ya?ml$/.test(f) && !f.endsWith('.test.yaml'));
 
   beforeAll(() => requireBuiltDist());
 

@@ -185,7 +185,12 @@ export function configText(issuer: string): string {
     identity: { jwt: { issuer, jwksFile: 'jwks.json', algorithms: ['RS256'] }, task: { claim: 'authorized_tasks' } },
     tasks: {
       refunds: {
-        tools: [{ tool: 'lookup_charge' }, { tool: 'refund', when: 'mcp.arguments.amount <= 100' }],
+        tools: [
+          { tool: 'lookup_charge' },
+          { tool: 'refund', when: 'mcp.arguments.amount <= 100' },
+          // A condition in dry-run: its refusals are forwarded and carried by the span and the dry-run metric.
+          { tool: 'wire', when: 'mcp.arguments.amount <= 100', mode: 'dry-run' },
+        ],
       },
     },
   });

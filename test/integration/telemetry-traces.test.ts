@@ -89,6 +89,21 @@ describe('Check spans', () => {
     expect(span.status.code).toBe(STATUS_ERROR);
   });
 
+  it('carries a dry-run call\'s would-be denial on an allowed span', async () => {
+    const tp = newTraceParent();
+    const answer = await authz.check({ headers: { authorization: `Bearer ${token}`, traceparent: tp.header }, body: toolCall(9, 'wire', { amount: 500 }) });
+    expect(answer.grpcCode).toBe(0);
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span.attributes).toMatchObject({
+      'toolgate.decision': 'allow',
+      'toolgate.dry_run.decision': 'deny',
+      'toolgate.dry_run.reason': 'condition-failed',
+      'toolgate.dry_run.policy': 'tasks.refunds.tools[2].when',
+    });
+    expect(span.attributes['error.type']).toBeUndefined();
+    expect(span.status.code).not.toBe(STATUS_ERROR);
+  });
+
   it('takes the parent from params._meta.traceparent when no header carries one', async () => {
     const tp = newTraceParent();
     const answer = await authz.check({

@@ -68,6 +68,27 @@ describe('refundingExchange', () => {
     await store.close();
   });
 
+  it('gives a dry-run charge back by its own receipt, to its own keys only', async () => {
+    const store = createMemoryStore();
+    const enforced = { key: 'ctr:{t/x}:budget:a', amount: 5, limit: 5, windowMs: 60_000 };
+    const dry = { key: 'ctr:{t/x}:dry:quota:a', amount: 1, limit: 1, windowMs: 60_000 };
+    await store.consume([enforced], { key: 'ctr:{t/x}:receipt:d', ttlMs: 60_000 });
+    await store.consume([dry], { key: 'ctr:{t/x}:dry:receipt:d', ttlMs: 60_000 });
+    // Each receipt names only its own key, even when the handoff lists both: a refund never crosses over.
+    const authz: AuthzContext = {
+      ...AUTHZ,
+      charged: { receipt: 'ctr:{t/x}:receipt:d', keys: [enforced.key, dry.key] },
+      chargedDryRun: { receipt: 'ctr:{t/x}:dry:receipt:d', keys: [dry.key, enforced.key] },
+    };
+    await drive(refundingExchange(exchange({ requestHeaders: REFUSED }), authz, store, log), ['requestHeaders']);
+    expect((await store.consume([enforced])).ok).toBe(true);
+    expect((await store.consume([dry])).ok).toBe(true);
+    // Given back once each: both are full again, not emptier than zero.
+    expect((await store.consume([enforced])).ok).toBe(false);
+    expect((await store.consume([dry])).ok).toBe(false);
+    await store.close();
+  });
+
   it('rethrows what a failing phase threw', async () => {
     const { store, authz } = await charged();
     await expect(refundingExchange(exchange({ requestHeaders: 'throw' }), authz, store, log).requestHeaders({ headers: {}, endOfStream: false })).rejects.toThrow('requestHeaders failed');

@@ -140,6 +140,8 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
         traceparent: outcome.message?.type === 'call' ? outcome.message.traceparent : undefined,
         // The receipt of what this call was charged: ext_proc gives it back if it refuses the call.
         charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
+        // Dry-run counters' receipt, kept apart so a refund gives each charge back to its own keys only.
+        charged_dry_run: outcome.chargedDryRun === undefined ? undefined : { receipt: outcome.chargedDryRun.receipt, keys: [...outcome.chargedDryRun.keys] },
       }, facts)),
     };
   }

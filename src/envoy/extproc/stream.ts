@@ -161,7 +161,7 @@ async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[
 /** The identity and decision ext_authz proved, read only from fields its signature covered. */
 function authzContext(meta: Readonly<Record<string, unknown>>): AuthzContext {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent), charged: charged(meta.charged) };
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent), charged: charged(meta.charged), chargedDryRun: charged(meta.charged_dry_run) };
 }
 
 function charged(v: unknown): AuthzContext['charged'] {
