@@ -105,7 +105,8 @@ export function destinationRule(plan: IstioPlan, backend: IstioBackend): object 
     spec: {
       host: backend.host,
       trafficPolicy: {
-        loadBalancer: { consistentHash: { httpHeaderName: AFFINITY_HEADER, minimumRingSize: 1024 } },
+        // ringHash: the ring's settings live in ConsistentHashLB.ringHash (its top-level minimumRingSize is deprecated).
+        loadBalancer: { consistentHash: { httpHeaderName: AFFINITY_HEADER, ringHash: { minimumRingSize: 1024 } } },
         connectionPool: { http: { idleTimeout: '4s', maxRequestsPerConnection: 0 } },
         outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 3, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         tls: { mode: 'ISTIO_MUTUAL' },
@@ -134,7 +135,11 @@ export function gateway(plan: IstioPlan): object {
   };
 }
 
-/** As the standalone routes: only failures where the backend never saw the request (reset-before-request: Istio 1.23+). */
+/**
+ * As the standalone routes: only failures where the backend never saw the request (reset-before-request: Istio 1.23+).
+ * No route sets `timeout`: Istio leaves a route without one undeadlined (Envoy's timeout 0, as the standalone routes'
+ * `timeout: 0s`), so long tool calls and SSE streams are not cut; Istio refuses an explicit `0s` (at least 1ms).
+ */
 const RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,reset-before-request' };
 
 /** Routes on the header toolgate's processor sets (a client's copy is removed before routing); nothing else is routed. */
@@ -152,7 +157,6 @@ export function gatewayVirtualService(plan: IstioPlan): object {
           match: [{ headers: { [BACKEND_HEADER]: { exact: b.name } } }],
           ...(b.path === undefined ? {} : { rewrite: { uriRegexRewrite: { match: '^/.*$', rewrite: b.path } } }),
           route: [{ destination: destination(b) }],
-          timeout: '0s',
           retries: RETRIES,
         })),
         note({
@@ -180,7 +184,6 @@ export function egressVirtualService(plan: IstioPlan): object {
         name: b.name,
         match: [{ headers: { [BACKEND_HEADER]: { exact: b.name } } }],
         route: [{ destination: destination(b) }],
-        timeout: '0s',
         retries: RETRIES,
       })),
     },
