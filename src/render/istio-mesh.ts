@@ -13,6 +13,9 @@ import { note } from './yaml.js';
 const HCM = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
+/** A set patch order (a relative INSERT_BEFORE without one is left to chance); after the default priority 0. */
+const ENVOYFILTER_PRIORITY = 10;
+
 const selectorOf = (plan: IstioPlan) => ({ ...(plan.mode === 'gateway' ? GATEWAY_SELECTOR : SIDECAR_SELECTOR) });
 
 /** An IstioOperator fragment: `istioctl install -f` merges it, or copy `meshConfig` into Helm values. */
@@ -71,8 +74,9 @@ export function envoyFilter(plan: IstioPlan): object {
     apiVersion: 'networking.istio.io/v1alpha3',
     kind: 'EnvoyFilter',
     metadata: { name: `${APP}-ext-proc-${plan.mode}`, namespace: ISTIO_NAMESPACE },
-    spec: {
+    spec: note({
       workloadSelector: { labels: selectorOf(plan) },
+      priority: ENVOYFILTER_PRIORITY,
       configPatches: [
         {
           applyTo: 'HTTP_FILTER',
@@ -89,7 +93,10 @@ export function envoyFilter(plan: IstioPlan): object {
             + 'Applies to every HTTP listener of the selected proxies.',
         }),
       ],
-    },
+    }, {
+      priority: 'Applied after the EnvoyFilters of default priority 0: an INSERT_BEFORE the router of theirs lands before\n'
+        + 'ext_proc, which stays next to the router. Istio warns about a relative patch without a priority (IST0151).',
+    }),
   }, {
     spec: `Istio names toolgate's gRPC port cluster ${plan.toolgateCluster} in every proxy;\n`
       + 'the filter is the same one `toolgate render envoy` writes, with that cluster name.',
