@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../config/load.js';
 import { carriesBody, FORWARDED_CONTENT_TYPE, readRequest, type RawHttpFacts } from '../mcp/body.js';
-import { internalHeaders, MCP_SESSION_HEADER } from '../mcp/message.js';
+import { internalHeaders, isStatelessProtocol, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER } from '../mcp/message.js';
 import { decide, resolveTasks } from '../policy/decide.js';
 import { embeddedStore, type Store } from '../store/index.js';
 import { refuseForeignOrigin } from './host-origin.js';
@@ -55,7 +55,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   if (!decision.allow) {
     return {
       kind: 'reply',
-      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId),
+      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId, isStatelessProtocol(input.headers[MCP_PROTOCOL_HEADER])),
       audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail },
       message,
     };

@@ -64,9 +64,10 @@ export function invalidReply(message: McpInvalid): HttpReply {
 /**
  * A tools/call denial is a tool result by default, so the agent reads a sentence rather than a status code.
  * Other requests get a JSON-RPC error at HTTP 200 (the SDK surfaces its message); notifications have no id to
- * answer, so they get the reason's HTTP status.
+ * answer, so they get the reason's HTTP status. `stateless`: the request is on 2026-07-28, whose results carry a
+ * `resultType`.
  */
-export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jsonrpc-error' | 'http-403', decisionId: string): HttpReply {
+export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jsonrpc-error' | 'http-403', decisionId: string, stateless = false): HttpReply {
   const info = REASONS[deny.reason];
   const structured = { code: deny.reason, policy: deny.policy ?? null, decisionId };
   const headers = { ...JSON_TYPE, 'x-toolgate-decision-id': decisionId };
@@ -76,7 +77,7 @@ export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jso
     return { status: mode === 'http-403' ? 403 : info.http, headers, body: jsonRpcError(call?.id, info.jsonrpc, deny.message, structured) };
   }
   if (mode === 'result' && call.method === 'tools/call' && TOOL_POLICY_REASONS.has(deny.reason)) {
-    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured, !hasOutputSchema(call.target)) };
+    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured, !hasOutputSchema(call.target), stateless) };
   }
   return { status: 200, headers, body: jsonRpcError(call.id, info.jsonrpc, deny.message, structured) };
 }

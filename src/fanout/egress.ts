@@ -1,4 +1,5 @@
 // HTTP client for toolgate's own calls to backend MCP servers, always through Envoy's egress listener.
+import { parseProtocolVersion, requestEnvelope, type RequestEnvelope } from '../mcp/protocol.js';
 import { toBackendSessionId, type BackendSessionId } from '../session/types.js';
 import { readJsonRpcResponse, type JsonRpcResponse } from './read.js';
 
@@ -33,6 +34,11 @@ export interface CallOptions {
   /** The backend's own session id (never the client-facing token). */
   readonly sessionId?: string;
   readonly protocolVersion?: string;
+  /**
+   * On 2026-07-28 (stateless): the `_meta` envelope every request carries (see `requestEnvelope`); the revision with
+   * no client capabilities when absent. Ignored on earlier revisions.
+   */
+  readonly envelope?: RequestEnvelope;
   readonly path?: string;
   /**
    * Extra headers (e.g. `traceparent`, or the gateway's `x-toolgate-affinity` hash key). The backend routing
@@ -125,7 +131,21 @@ export async function fanOut<S extends { readonly ok: true }>(
 const ACCEPT = 'application/json, text/event-stream';
 // Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped. Other x-toolgate-*
 // headers pass: the ring-hash affinity key must reach Envoy, or the initialize fan-out lands on a random replica.
-const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', BACKEND_HEADER]);
+const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id', BACKEND_HEADER]);
+
+/**
+ * A message as its revision is spoken: on 2026-07-28 every POST names its method in `Mcp-Method` and carries the
+ * `_meta` envelope (a 2.x server refuses it otherwise). toolgate fans out only methods without an `Mcp-Name` (lists,
+ * `server/discover`, notifications), so it sends none. Earlier revisions: the message as given, no extra header.
+ */
+function shaped(message: { readonly method: string; readonly params?: Record<string, unknown> }, opts: CallOptions): { params?: Record<string, unknown>; headers: Record<string, string> } {
+  const parsed = parseProtocolVersion(opts.protocolVersion);
+  if (parsed.kind !== 'known' || !parsed.stateless) return { params: message.params, headers: {} };
+  const params = message.params ?? {};
+  const meta = typeof params._meta === 'object' && params._meta !== null ? params._meta : {};
+  const envelope = opts.envelope ?? requestEnvelope(parsed.version, undefined);
+  return { params: { ...params, _meta: { ...meta, ...envelope } }, headers: { 'mcp-method': message.method } };
+}
 
 function egressHeaders(backend: string, opts: CallOptions, sessionId: string | undefined, hasBody: boolean): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -148,12 +168,12 @@ export function createEgressClient(options: EgressOptions): EgressClient {
   /** One HTTP exchange under one deadline; `read` sees the response while the deadline still runs. */
   async function exchange<T>(
     backend: string,
-    init: { method: string; body?: string; opts: CallOptions; sessionId: string | undefined },
+    init: { method: string; body?: string; opts: CallOptions; sessionId: string | undefined; rpcHeaders?: Record<string, string> },
     read: (res: Response) => Promise<T | EgressFailure>,
   ): Promise<T | EgressFailure> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-    const headers = egressHeaders(backend, init.opts, init.sessionId, init.body !== undefined);
+    const headers = { ...egressHeaders(backend, init.opts, init.sessionId, init.body !== undefined), ...init.rpcHeaders };
     const fail = (error: EgressError, detail: string, status?: number): EgressFailure => ({ ok: false, backend, error, status, detail });
     try {
       const url = `${base}${init.opts.path ?? options.path ?? '/mcp'}`;
@@ -180,8 +200,9 @@ export function createEgressClient(options: EgressOptions): EgressClient {
 
   return {
     request(backend, message, opts = {}) {
-      const body = JSON.stringify({ jsonrpc: '2.0', ...message });
-      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId }, async (res) => {
+      const { params, headers } = shaped(message, opts);
+      const body = JSON.stringify({ jsonrpc: '2.0', ...message, ...(params === undefined ? {} : { params }) });
+      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId, rpcHeaders: headers }, async (res) => {
         if (res.status !== 200) return statusFailure(backend, res);
         const read = await readJsonRpcResponse(res, message.id, maxBytes);
         if (!read.ok) return { ok: false, backend, error: 'bad-response', status: res.status, detail: read.detail };
@@ -195,8 +216,9 @@ export function createEgressClient(options: EgressOptions): EgressClient {
       });
     },
     notify(backend, message, opts = {}) {
-      const body = JSON.stringify({ jsonrpc: '2.0', ...message });
-      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId }, async (res) => {
+      const { params, headers } = shaped(message, opts);
+      const body = JSON.stringify({ jsonrpc: '2.0', ...message, ...(params === undefined ? {} : { params }) });
+      return exchange(backend, { method: 'POST', body, opts, sessionId: opts.sessionId, rpcHeaders: headers }, async (res) => {
         if (res.status !== 202 && res.status !== 200) return statusFailure(backend, res);
         await res.body?.cancel();
         return { ok: true, status: res.status };

@@ -1,5 +1,5 @@
 // Pure merges of several backends' answers into the one answer a gateway client sees.
-import { compareText, exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from './names.js';
+import { exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from './names.js';
 
 export interface GatewayInfo {
   readonly name: string;
@@ -21,6 +21,35 @@ export interface MergedInitialize {
   readonly capabilities: MergedCapabilities;
   readonly serverInfo: GatewayInfo;
   readonly instructions?: string;
+}
+
+export interface MergedDiscover {
+  readonly supportedVersions: string[];
+  readonly capabilities: MergedCapabilities;
+  readonly instructions?: string;
+}
+
+/**
+ * `server/discover` (2026-07-28) for several backends: the revisions every answering backend offers among `known`
+ * (in `known`'s order: a call may go to any of them), and `mergeInitialize`'s capabilities without the
+ * change-notification flags (`listChanged`, `subscribe`): those arrive on a backend's `subscriptions/listen` stream,
+ * which the gateway does not merge, so it does not promise them.
+ */
+export function mergeDiscover(results: ReadonlyMap<string, Result>, gateway: GatewayInfo, known: readonly string[]): MergedDiscover {
+  const merged = mergeInitialize(results, gateway, '');
+  let versions = [...known];
+  for (const result of results.values()) {
+    const offered = Array.isArray(result.supportedVersions) ? result.supportedVersions : [];
+    versions = versions.filter((v) => offered.includes(v));
+  }
+  const caps: MergedCapabilities = {};
+  if (merged.capabilities.logging) caps.logging = {};
+  if (merged.capabilities.completions) caps.completions = {};
+  if (merged.capabilities.tools) caps.tools = {};
+  if (merged.capabilities.prompts) caps.prompts = {};
+  if (merged.capabilities.resources) caps.resources = {};
+  const out = { supportedVersions: versions, capabilities: caps };
+  return merged.instructions === undefined ? out : { ...out, instructions: merged.instructions };
 }
 
 /** A list item as a backend sent it; fields the gateway does not know are kept as they are. */
@@ -63,6 +92,9 @@ interface NamedMerge {
  * Renames tools per prefix mode and keeps only what `visible` allows. Only `name` changes: `title`,
  * `description`, `inputSchema`, `outputSchema`, `annotations`, `_meta` pass through. Prefixing is
  * decided over ALL names before filtering, so an exposed name never depends on the caller's task.
+ * Order: backends in code-point order, each backend's items in the order it listed them — so a client
+ * of a single backend sees that backend's list as it is (a server's order can be meaningful, e.g.
+ * most-used first), and the merged order still never depends on which backend answered first.
  */
 export function mergeToolsList(
   perBackend: ReadonlyMap<string, readonly ListItem[]>,
@@ -106,11 +138,17 @@ function mergeNamed(
     lists.set(backend, list);
   }
   const exposed = exposeNames(lists, settings, onConflict);
-  const entries = [...exposed].sort(([a, refA], [b, refB]) => compareText(refA.backend, refB.backend) || compareText(a, b));
+  // The exposed name of each (backend, name) that won its name; a loser of a conflict has none.
+  const exposedOf = new Map<string, string>();
+  for (const [name, ref] of exposed) exposedOf.set(refKey(ref.backend, ref.name), name);
   const items: ListItem[] = [];
-  for (const [name, ref] of entries) {
-    const item = byRef.get(refKey(ref.backend, ref.name));
-    if (item !== undefined && visible(name)) items.push({ ...item, name });
+  for (const backend of sortedBackends(lists)) {
+    for (const own of lists.get(backend) ?? []) {
+      const key = refKey(backend, own);
+      const name = exposedOf.get(key);
+      const item = byRef.get(key);
+      if (name !== undefined && item !== undefined && visible(name)) items.push({ ...item, name });
+    }
   }
   return { items, names: exposed };
 }
@@ -135,7 +173,10 @@ export function mergeResourceTemplatesList(
   return { resourceTemplates: merged.items, templates: merged.owners };
 }
 
-/** Two backends offering the same key: the first in code-point order owns it, as for names. */
+/**
+ * Two backends offering the same key: the first in code-point order owns it, as for names. Order as for
+ * names: backends in code-point order, each backend's items as it listed them.
+ */
 function mergeByKey(
   perBackend: ReadonlyMap<string, readonly ListItem[]>,
   field: 'uri' | 'uriTemplate',
@@ -146,7 +187,6 @@ function mergeByKey(
   const items: ListItem[] = [];
   for (const backend of sortedBackends(perBackend)) {
     const own = (perBackend.get(backend) ?? []).filter((item) => typeof item[field] === 'string');
-    own.sort((a, b) => compareText(a[field] as string, b[field] as string));
     for (const item of own) {
       const key = item[field] as string;
       const owner = owners.get(key);

@@ -1,6 +1,6 @@
 // Classifies one HTTP request to an MCP endpoint into a plain value the policy and router can read.
 import { readJson, type JsonRefusalReason } from './json-reader.js';
-import { parseProtocolVersion } from './protocol.js';
+import { decodeHeaderValue, parseProtocolVersion } from './protocol.js';
 
 /** JSON-RPC error codes toolgate puts on the wire. */
 export const JsonRpcCode = {
@@ -110,7 +110,11 @@ export function classify(http: HttpFacts): McpMessage {
 
   if (!hasBody) {
     if (http.method === 'POST') {
-      if (headerMethod !== undefined) return headersOnlyCall(headerMethod, headerName);
+      if (headerMethod !== undefined) {
+        const name = headerName === undefined ? undefined : decodeHeaderValue(headerName);
+        if (headerName !== undefined && name === undefined) return invalid('header-mismatch', JsonRpcCode.headerMismatch, undecodableName(headerName), null);
+        return headersOnlyCall(headerMethod, name);
+      }
       return invalid('missing-body', JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message.', null);
     }
     return { type: 'bodyless', httpMethod: http.method };
@@ -184,10 +188,18 @@ function headerMismatch(call: McpCall, headerMethod: string | undefined, headerN
     return `The Mcp-Method header says "${headerMethod}" but the body says "${call.method}"; they must agree.`;
   }
   const expectsName = NAME_METHODS.has(call.method) || URI_METHODS.has(call.method);
-  if (expectsName && headerName !== call.target) {
+  // The header may carry the name in its `=?base64?…?=` form (not plain visible ASCII): compared decoded, as the spec says.
+  const named = headerName === undefined ? undefined : decodeHeaderValue(headerName);
+  if (expectsName && headerName !== undefined && named === undefined) return undecodableName(headerName);
+  if (expectsName && named !== call.target) {
     return `The Mcp-Name header says "${headerName ?? ''}" but the body names "${call.target ?? ''}"; they must agree.`;
   }
   return undefined;
+}
+
+function undecodableName(header: string): string {
+  const shown = header.length > 80 ? `${header.slice(0, 80)}…` : header;
+  return `The Mcp-Name header "${shown}" wears the =?base64?…?= form but is not canonical Base64 of UTF-8 text; send the name as is, or encoded correctly.`;
 }
 
 function targetOf(method: string, params: Record<string, unknown>): string | undefined {

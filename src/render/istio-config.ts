@@ -73,7 +73,11 @@ export function mountedConfig(text: string, config: ParsedConfig, file: string, 
     }
   }
   if (plan.mode === 'gateway') rerouteEgress(doc, plan);
-  if (config.server.eventsPort !== undefined) withoutEventStream(doc);
+  if (config.server.eventsPort !== undefined && plan.eventsPort === undefined) withoutEventStream(doc);
+  if (plan.eventsPort !== undefined) {
+    commentKey(doc, ['server', 'eventsPort'], ' Serves each client\'s GET event stream, merging the backends\': the gateway\'s VirtualService routes\n'
+      + ' granted GETs here (route events-stream, Service toolgate-events).');
+  }
   if (issues.length > 0) throw new ConfigError(file, issues);
   return { text: doc.toString({ lineWidth: 0, flowCollectionPadding: false }), files, secrets };
 }
@@ -87,13 +91,13 @@ function rerouteEgress(doc: Document, plan: IstioPlan): void {
 }
 
 /**
- * The overlay has no route from the ingress gateway to an events port (nor a Service port or NetworkPolicy rule for
- * one), so toolgate must not grant GETs it cannot be reached for: without eventsPort it answers them 405.
+ * Sidecar mode passes GET streams through to the server: only the gateway overlay routes GETs to toolgate's
+ * event-stream server (istio-events.ts), so elsewhere the port would be opened for nobody.
  */
 function withoutEventStream(doc: Document): void {
   doc.deleteIn(['server', 'eventsPort']);
-  commentKey(doc, ['server'], ' server.eventsPort removed by `toolgate render istio`: these manifests route no GET event stream to\n'
-    + ' toolgate, so gateway GET answers 405 (server messages arrive on POST responses).');
+  commentKey(doc, ['server'], ' server.eventsPort removed by `toolgate render istio`: in the sidecar pattern GET streams go to the\n'
+    + ' MCP server itself, so nothing routes to toolgate\'s event-stream server.');
 }
 
 /** Sets `keys` to `value` with `text` as the comment above it (replacing the source's line, which described another machine). */

@@ -7,6 +7,7 @@ import { EXT_AUTHZ_TIMEOUT, ROUTER, extProc } from './filters.js';
 import {
   APP, EGRESS_SERVICE, GATEWAY_SELECTOR, ISTIO_NAMESPACE, PROVIDER, SIDECAR_SELECTOR, type IstioBackend, type IstioPlan,
 } from './istio-plan.js';
+import { istioEventsRoute } from './istio-events.js';
 import { NO_BACKEND_BODY, NO_BACKEND_STATUS } from './routes.js';
 import { note } from './yaml.js';
 
@@ -166,6 +167,7 @@ export function gatewayVirtualService(plan: IstioPlan): object {
           route: [{ destination: destination(b) }],
           retries: RETRIES,
         })),
+        ...(plan.eventsPort === undefined ? [] : [istioEventsRoute(plan, plan.eventsPort)]),
         note({
           name: 'no-backend',
           directResponse: { status: NO_BACKEND_STATUS, body: { string: NO_BACKEND_BODY } },

@@ -20,7 +20,7 @@ export function networkPolicy(plan: IstioPlan): object {
       podSelector: { matchLabels: { ...SELECTOR } },
       policyTypes: ['Ingress'],
       ingress: [
-        { from: envoys, ports: [{ protocol: 'TCP', port: plan.grpcPort }] },
+        { from: envoys, ports: [plan.grpcPort, ...(plan.eventsPort === undefined ? [] : [plan.eventsPort])].map((port) => ({ protocol: 'TCP', port })) },
         {
           from: [{ namespaceSelector: byName(MONITORING_NAMESPACE) }],
           ports: [plan.adminPort, ...ISTIO_METRICS_PORTS].map((port) => ({ protocol: 'TCP', port })),
@@ -30,7 +30,7 @@ export function networkPolicy(plan: IstioPlan): object {
   }, {
     spec: [
       plan.mode === 'gateway'
-        ? 'gRPC (ext_authz, ext_proc) only from the ingress gateway\'s pods: whoever reaches that port can ask\nfor decisions and session tokens.'
+        ? 'gRPC (ext_authz, ext_proc) and the GET event stream only from the ingress gateway\'s pods: whoever reaches\nthe gRPC port can ask for decisions and session tokens.'
         : 'gRPC (ext_authz, ext_proc) only from the MCP servers\' pods (label toolgate.io/mcp=sidecar, any namespace):\nwhoever reaches that port can ask for decisions and session tokens.',
       `The admin port (metrics; revocation needs its bearer token too) and Istio's metrics ports only from the\nnamespace ${MONITORING_NAMESPACE}. Kubelet probes come from the node, which a NetworkPolicy always admits.`,
     ].join('\n'),

@@ -55,6 +55,8 @@ export interface IstioPlan {
   /** Paths toolgate must see: the MCP endpoint and its RFC 9728 metadata document. */
   readonly paths: readonly string[];
   readonly backends: readonly IstioBackend[];
+  /** Gateway mode with `server.eventsPort`: the ingress gateway routes GET streams to toolgate's event-stream server. */
+  readonly eventsPort: number | undefined;
 }
 
 export interface IstioOptions {
@@ -73,7 +75,7 @@ export function planIstio(config: ParsedConfig, file: string, opts: IstioOptions
   for (const [flag, value] of [['--namespace', namespace], ['--backend-namespace', backendNamespace]] as const) {
     if (!DNS_LABEL.test(value)) issues.push({ path: flag, message: `"${value}" is not a Kubernetes namespace name (lower-case letters, digits, -)` });
   }
-  for (const key of ['grpcPort', 'adminPort'] as const) {
+  for (const key of ['grpcPort', 'adminPort', 'eventsPort'] as const) {
     if (config.server[key] === 0) issues.push({ path: `server.${key}`, message: 'a Service needs a fixed port (0 picks a random one)' });
   }
   const configured = Object.entries(config.backends).sort(([a], [b]) => compareText(a, b));
@@ -99,6 +101,7 @@ export function planIstio(config: ParsedConfig, file: string, opts: IstioOptions
     resource,
     paths: mcpPaths(config, resource),
     backends,
+    eventsPort: mode === 'gateway' ? config.server.eventsPort : undefined,
   };
 }
 

@@ -7,6 +7,7 @@ import {
   baseKustomization, configMap, deployment, horizontalPodAutoscaler, peerAuthentication, podDisruptionBudget, service, serviceAccount,
 } from './istio-base.js';
 import { mountedConfig } from './istio-config.js';
+import { eventsService } from './istio-events.js';
 import {
   authorizationPolicy, configPatch, destinationRule, egressService, egressVirtualService, envoyFilter, gateway, gatewayVirtualService, meshConfig,
   overlayKustomization,
@@ -68,6 +69,10 @@ export function renderIstio(text: string, config: ParsedConfig, file: string, op
     put(`${dir}/virtualservice.yaml`, 'route on x-toolgate-backend', gatewayVirtualService(plan));
     put(`${dir}/egress.yaml`, 'how toolgate\'s fan-out reaches the backends (through its own sidecar)', egressService(plan), egressVirtualService(plan));
     resources.push('destinationrules.yaml', 'gateway.yaml', 'virtualservice.yaml', 'egress.yaml');
+    if (plan.eventsPort !== undefined) {
+      put(`${dir}/events.yaml`, 'toolgate\'s event-stream port, where the gateway routes GET streams', eventsService(plan, plan.eventsPort));
+      resources.push('events.yaml');
+    }
   }
   put(`${dir}/kustomization.yaml`, `kubectl apply -k istio/${dir}`, overlayKustomization(resources, 'toolgate-config.yaml'));
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -6,7 +6,9 @@ import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTem
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../mcp/catalog.js';
-import { JsonRpcCode, type McpCall } from '../mcp/message.js';
+import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../mcp/message.js';
+import { requestEnvelope } from '../mcp/protocol.js';
+import { withCacheHints, withResultType } from '../mcp/replies.js';
 import { newTokenId, sealSession } from '../session/token.js';
 import { capabilitiesFromServer, clientCapabilitiesOf, hasCapability, type BackendEntry, type Session } from '../session/types.js';
 import type { Store } from '../store/port.js';
@@ -18,11 +20,16 @@ import { revokeSession } from './revocation.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
-/** Per-backend call options for this client session (its own session id, its negotiated version, its affinity). */
-export function callOptions(ctx: GatewayContext, backend: string, session: Pick<Session, 'backends' | 'tokenId'> | undefined, protocolVersion: string | undefined): CallOptions {
+/**
+ * Per-backend call options for this client session (its own session id, its negotiated version, its affinity). On
+ * 2026-07-28, `clientMeta` (the client's request `_meta`) gives each backend the client's envelope.
+ */
+export function callOptions(ctx: GatewayContext, backend: string, session: Pick<Session, 'backends' | 'tokenId'> | undefined, protocolVersion: string | undefined, clientMeta?: unknown): CallOptions {
   const entry = session?.backends.get(backend);
   const path = ctx.runtime.config.backends[backend]?.path;
+  const stateless = entry === undefined && protocolVersion !== undefined && isStatelessProtocol(protocolVersion);
   return {
+    ...(stateless ? { envelope: requestEnvelope(protocolVersion, clientMeta) } : {}),
     ...(session ? { headers: { [AFFINITY_HEADER]: session.tokenId } } : {}),
     ...(entry?.sessionId ? { sessionId: entry.sessionId } : {}),
     ...(entry?.protocolVersion || protocolVersion ? { protocolVersion: entry?.protocolVersion || protocolVersion } : {}),
@@ -84,7 +91,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
 
 export async function notifyAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, protocolVersion: string | undefined): Promise<Step> {
   await fanOut(targets(ctx, session), (b) =>
-    ctx.egress.notify(b, { method: call.method, params: call.params }, callOptions(ctx, b, session, protocolVersion)),
+    ctx.egress.notify(b, { method: call.method, params: call.params }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),
   );
   return accepted();
 }
@@ -102,7 +109,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
     return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
   }
   const results = await fanOut(backends, (b) =>
-    ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion)),
+    ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),
   );
   const merged = mergeAnswers(call.method, new Map<string, RequestSuccess | EgressFailure>([...results.ok, ...results.failed]));
   switch (merged.kind) {
@@ -112,7 +119,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
       return jsonReply(merged.status, { jsonrpc: '2.0', id: call.id ?? null, error: { code: merged.code, message: merged.message, ...(merged.data === undefined ? {} : { data: merged.data }) } });
     case 'result':
       for (const [backend, what] of merged.refused) log.warn({ event: 'fanout.backend-refused', method: call.method, backend, detail: what }, 'backend did not take the request; the others did');
-      return resultReply(call.id, merged.result);
+      return resultReply(call.id, withResultType(merged.result, isStatelessProtocol(protocolVersion)));
   }
 }
 
@@ -134,7 +141,9 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
 }
 
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger): Promise<Step> {
-  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion)));
+  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta)));
+  // A 2026-07-28 client gets resultType and the cache hints its revision requires; a 2025 one byte for byte as before.
+  const shape = <T extends object>(result: T) => withCacheHints(result, isStatelessProtocol(protocolVersion));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
   const expired = [...results.failed.values()].filter((f) => f.error === 'session-expired');
   if (results.ok.size === 0 && expired.length > 0) return sessionNotFound();
@@ -146,22 +155,22 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
       ctx.index.tools = merged.names;
       noteToolList(merged.tools);
-      return resultReply(call.id, { tools: merged.tools });
+      return resultReply(call.id, shape({ tools: merged.tools }));
     }
     case 'prompts/list': {
       const merged = mergePromptsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'prompts', n));
       ctx.index.prompts = merged.names;
-      return resultReply(call.id, { prompts: merged.prompts });
+      return resultReply(call.id, shape({ prompts: merged.prompts }));
     }
     case 'resources/list': {
       const merged = mergeResourcesList(items, (u) => visibleFor(policy, tasks, 'resources', u));
       ctx.index.resources = merged.uris;
-      return resultReply(call.id, { resources: merged.resources });
+      return resultReply(call.id, shape({ resources: merged.resources }));
     }
     case 'resources/templates/list': {
       const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       ctx.index.templates = compileTemplateIndex(merged.templates);
-      return resultReply(call.id, { resourceTemplates: merged.resourceTemplates });
+      return resultReply(call.id, shape({ resourceTemplates: merged.resourceTemplates }));
     }
   }
 }

@@ -20,11 +20,16 @@ import { declaresStateless } from '../mcp/protocol.js';
 import type { SseRewriter } from '../fanout/sse-rewrite.js';
 import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server-requests.js';
 import { eventStreamStep } from './gateway-events.js';
+import { discover } from './gateway-discover.js';
+import { withResultType } from '../mcp/replies.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
 const BUFFER_WATCH_RESPONSE: ModeOverride = { ...BUFFER_REQUEST, responseHeaders: 'SEND' };
-/** A routed call of a session: the backend's answer repeats the backend's own session id, which must be masked. */
+/**
+ * A 2026 call routed on its headers alone: no body to read and no response to watch. The generation has no
+ * sessions, so there is no backend session id to mask (the route removes `mcp-session-id` both ways).
+ */
 const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
@@ -89,9 +94,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     const version = headers[MCP_PROTOCOL_HEADER];
     const stateless = isStatelessProtocol(version);
     if (call.method === 'initialize') return initialize(c, call, authz, log, session && { session, store });
+    // 2026-07-28's stand-in for initialize: stateless, so it needs no session whatever header came with it.
+    if (call.method === 'server/discover') return discover(c, call, log);
     if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
-    if (call.method === 'ping') return resultReply(call.id, {});
+    if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {

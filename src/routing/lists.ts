@@ -48,7 +48,10 @@ export function filterListBody(policy: CompiledPolicy, tasks: readonly string[],
   const rewrite = (message: unknown) => {
     if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result[spec.key])) return message;
     if (spec.kind === 'tools') noteToolList(message.result[spec.key] as unknown[]);
-    return { ...message, result: { ...message.result, [spec.key]: (message.result[spec.key] as unknown[]).filter(keep) } };
+    const result = { ...message.result, [spec.key]: (message.result[spec.key] as unknown[]).filter(keep) };
+    // A 2026-07-28 list says who may reuse it: filtered by this caller's task, it is no longer anyone else's.
+    if (result.cacheScope === 'public') result.cacheScope = 'private';
+    return { ...message, result };
   };
   if (contentType.includes('text/event-stream')) {
     const parser = createSseParser();

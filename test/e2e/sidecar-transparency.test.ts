@@ -5,7 +5,7 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { printLogsOnFailure } from '../harness/logs.js';
 import { bearer, connectAs, eventually, post, type Connected } from './helpers/client.js';
 import {
-  ELICITED, FEATURE_METHODS, FEATURE_PROMPTS, FEATURE_RESOURCES, FEATURE_TOOLS, HARNESS_TOOLS, SAMPLED,
+  ELICITED, FEATURE_METHODS, FEATURE_PROMPTS, FEATURE_RESOURCES, FEATURE_TOOLS, HARNESS_TOOLS, ROOTS, SAMPLED,
   registerFeatures, runScenario, type TranscriptEntry,
 } from './helpers/features.js';
 import { startStack, type Stack, type TasksConfig } from './helpers/toolgate.js';
@@ -68,6 +68,8 @@ describe('one MCP session through every feature', () => {
     expect(outcome(direct, 'tools/call sample → sampling/createMessage (request')).toMatchObject({ result: { content: [{ text: said }] } });
     expect(outcome(direct, 'tools/call sample → sampling/createMessage (standalone')).toMatchObject({ result: { content: [{ text: said }] } });
     expect(outcome(direct, 'tools/call ask')).toMatchObject({ result: { structuredContent: { action: 'accept', content: ELICITED.content } } });
+    expect(outcome(direct, 'tools/call roots')).toMatchObject({ result: { structuredContent: ROOTS }, asked: 1 });
+    expect(outcome(direct, 'ids of the server')).toEqual([expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)]);
     expect(outcome(direct, 'DELETE')).toEqual({ sessionCleared: true, statusAfterDelete: 404 });
   });
 
@@ -89,16 +91,17 @@ describe('one MCP session through every feature', () => {
     expect(new Set(afterInit.map((r) => r.httpMethod))).toEqual(new Set(['POST', 'GET', 'DELETE']));
   });
 
-  it('lets the client\'s JSON-RPC replies (sampling, elicitation) through as replies, not as calls', () => {
+  it('lets the client\'s JSON-RPC replies (sampling, elicitation, roots) through as replies, not as calls', () => {
     const replies = stack.backend.requests.filter((r) => r.httpMethod === 'POST' && r.rpcMethod === undefined);
     expect(replies.map((r) => r.body)).toEqual([
       expect.objectContaining({ result: expect.objectContaining({ model: SAMPLED.model }) }),
       expect.objectContaining({ result: expect.objectContaining({ model: SAMPLED.model }) }),
       expect.objectContaining({ result: ELICITED }),
+      expect.objectContaining({ result: ROOTS }),
     ]);
     expect(replies.every((r) => r.status === 202)).toBe(true);
     const housekept = stack.toolgate.decisions().filter((d) => d.method === undefined && d.decision === 'allow' && d.reason === 'housekeeping');
-    // Three replies, the GET stream and the DELETE carry no JSON-RPC method.
+    // Four replies, the GET stream and the DELETE carry no JSON-RPC method.
     expect(housekept.length).toBeGreaterThanOrEqual(5);
   });
 });

@@ -15,7 +15,7 @@ import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
 import { startToolgate, type Toolgate } from '../e2e/helpers/toolgate.js';
 import { Journal, startInstrumentedBackend, type BackendKind } from './backend.js';
-import { PROTOCOL, SECURITY_CLAIMS, securityTasks, type PostOptions, type RawReply } from './harness.js';
+import { PROTOCOL, SECURITY_CLAIMS, rawSender, securityTasks, type PostOptions, type RawReply } from './harness.js';
 
 /** The tool with a fast-path route: inventory's, unprefixed, allowed without reading arguments. */
 export const FAST_TOOL = 'lookup_charge';
@@ -105,24 +105,7 @@ export async function startFastPathGateway(kind: BackendKind): Promise<FastPathG
     cleanup.push(() => toolgate.dispose());
 
     const token = await idp.mint(SECURITY_CLAIMS);
-    const send = async (method: string, body: string | Uint8Array | undefined, o: PostOptions = {}): Promise<RawReply> => {
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...(o.token === null ? {} : { authorization: `Bearer ${o.token ?? token}` }),
-        ...(o.session === undefined ? {} : { 'mcp-session-id': o.session }),
-        ...o.headers,
-      };
-      const res = await fetch(endpoint, { method, headers, body });
-      const text = await res.text();
-      let messages: unknown[] = [];
-      try {
-        messages = [JSON.parse(text) as unknown];
-      } catch {
-        messages = [];
-      }
-      return { status: res.status, headers: res.headers, text, messages };
-    };
+    const send = rawSender(endpoint, token);
     const warmUp = async () => {
       const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: 'warm-up', version: '1' } } });
       const opened = await send('POST', init, { headers: { 'mcp-protocol-version': PROTOCOL } });

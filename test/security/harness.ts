@@ -153,20 +153,7 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     cleanup.push(() => toolgate.dispose());
 
     const defaultToken = await idp.mint(SECURITY_CLAIMS);
-    const send = async (method: string, body: string | Uint8Array | undefined, o: PostOptions = {}): Promise<RawReply> => {
-      const token = o.token === undefined ? defaultToken : o.token;
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': PROTOCOL,
-        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
-        ...(o.session === undefined ? {} : { 'mcp-session-id': o.session }),
-        ...o.headers,
-      };
-      const res = await fetch(endpoint, { method, headers, body });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, text, messages: messagesOf(res.headers.get('content-type'), text) };
-    };
+    const send = rawSender(endpoint, defaultToken, { 'mcp-protocol-version': PROTOCOL });
     const stack: SecurityStack = {
       mode: opts.mode,
       backend: opts.backend,
@@ -198,6 +185,28 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Sends one raw HTTP request to the MCP endpoint as a client would, with `defaultToken` unless the options say
+ * otherwise (`token: null` sends none) and `base` headers under the caller's; the reply's JSON-RPC messages are read
+ * from a JSON body or from SSE `data:` lines.
+ */
+export function rawSender(endpoint: string, defaultToken: string, base: Readonly<Record<string, string>> = {}) {
+  return async (method: string, body: string | Uint8Array | undefined, o: PostOptions = {}): Promise<RawReply> => {
+    const token = o.token === undefined ? defaultToken : o.token;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...base,
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(o.session === undefined ? {} : { 'mcp-session-id': o.session }),
+      ...o.headers,
+    };
+    const res = await fetch(endpoint, { method, headers, body });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, messages: messagesOf(res.headers.get('content-type'), text) };
+  };
 }
 
 function messagesOf(contentType: string | null, text: string): unknown[] {

@@ -101,7 +101,7 @@ describe('egress client against real MCP SDK servers', () => {
     const lists = await fanOut(['alpha', 'beta'], (b) => listAllPages(client, b, 'tools/list', opts(b)));
     const naming = compileNaming({ alpha: { prefixMode: 'collision' }, beta: { prefixMode: 'collision' } });
     const merged = mergeToolsList(new Map([...lists.ok].map(([b, l]) => [b, l.items])), naming, () => true);
-    expect(merged.tools.map((t) => t.name)).toEqual(['alpha.shared', 'echo', 'beta.shared', 'stream']);
+    expect(merged.tools.map((t) => t.name)).toEqual(['echo', 'alpha.shared', 'beta.shared', 'stream']);
   });
 
   it('passes extra headers but never lets them override routing or protocol headers', async () => {

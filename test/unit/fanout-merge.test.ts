@@ -47,10 +47,10 @@ describe('mergeToolsList', () => {
   });
 
   it.each([
-    ['everything visible', () => true, ['billing.search', 'refund', 'docs.search', 'count', 'inv.search']],
+    ['everything visible', () => true, ['billing.search', 'refund', 'docs.search', 'inv.search', 'count']],
     ['only refund and docs', (n: string) => n === 'refund' || n.startsWith('docs.'), ['refund', 'docs.search']],
     ['nothing visible', () => false, []],
-  ])('renames, orders by backend then name, filters: %s', (_name, visible, names) => {
+  ])('renames, orders by backend then as the backend listed them, filters: %s', (_name, visible, names) => {
     expect(mergeToolsList(input, settings, visible).tools.map((t) => t.name)).toEqual(names);
   });
 
@@ -77,7 +77,7 @@ describe('mergePromptsList', () => {
 describe('resources', () => {
   const res = (uri: string, name = uri) => ({ uri, name });
   it.each([
-    ['URIs kept, routed to their backend', { b: [res('file:///b')], a: [res('file:///a2'), res('file:///a1')] }, () => true, ['file:///a1', 'file:///a2', 'file:///b'], { 'file:///a1': 'a', 'file:///a2': 'a', 'file:///b': 'b' }, []],
+    ['URIs kept, routed to their backend, each backend\'s in its own order', { b: [res('file:///b')], a: [res('file:///a2'), res('file:///a1')] }, () => true, ['file:///a2', 'file:///a1', 'file:///b'], { 'file:///a1': 'a', 'file:///a2': 'a', 'file:///b': 'b' }, []],
     ['a URI two backends share goes to the first', { b: [res('mem://x', 'bx')], a: [res('mem://x', 'ax')] }, () => true, ['mem://x'], { 'mem://x': 'a' }, ['mem://x a over b']],
     ['hidden URIs still route', { a: [res('s://1'), res('s://2')] }, (u: string) => u === 's://2', ['s://2'], { 's://1': 'a', 's://2': 'a' }, []],
   ])('%s', (_name, input, visible, uris, owners, conflicts) => {

@@ -156,16 +156,36 @@ describe('istio/gateway routing', () => {
     const services = all.filter((m) => m.doc.kind === 'VirtualService').map((m) => m.doc);
     expect(services).toHaveLength(2);
     for (const vs of services) {
-      const routed = vs.spec.http.filter((h: Loose) => h.match);
+      const routed = vs.spec.http.filter((h: Loose) => h.match && h.name !== 'events-stream');
       expect(routed.map((h: Loose) => h.match[0].headers['x-toolgate-backend'].exact).sort()).toEqual(backends);
       for (const h of routed) expect(hosts).toContain(h.route[0].destination.host);
     }
   });
 
+  it('routes a granted GET to toolgate\'s event-stream port, before the catch-all, and only the gateway may reach it', () => {
+    const vs = all.find((m) => m.doc.kind === 'VirtualService' && m.doc.spec.gateways.includes('istio-system/toolgate-mcp'))?.doc;
+    const names = vs.spec.http.map((h: Loose) => h.name);
+    expect(names.slice(-2)).toEqual(['events-stream', 'no-backend']);
+    const route = vs.spec.http.find((h: Loose) => h.name === 'events-stream');
+    // Matched only once toolgate's ext_proc has set its grant (a client's copy is stripped at the edge).
+    expect(route.match).toEqual([{ method: { exact: 'GET' }, headers: { 'x-toolgate-events-grant': {} } }]);
+    expect(route.timeout).toBe('0s');
+    const events = all.find((m) => m.doc.kind === 'Service' && m.doc.metadata.name === 'toolgate-events')?.doc;
+    expect(route.route[0].destination).toEqual({
+      host: `toolgate-events.${events.metadata.namespace}.svc.cluster.local`,
+      port: { number: config.server.eventsPort },
+    });
+    expect(events.spec.ports).toEqual([expect.objectContaining({ port: config.server.eventsPort, targetPort: config.server.eventsPort, appProtocol: 'http' })]);
+    expect(events.spec.selector).toEqual(only(all, 'Deployment').spec.selector.matchLabels);
+    const policy = only(all, 'NetworkPolicy', 'gateway');
+    const admitting = policy.spec.ingress.filter((r: Loose) => r.ports.some((p: Loose) => p.port === config.server.eventsPort));
+    expect(admitting.map((r: Loose) => r.from)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { istio: 'ingressgateway' } } }]]);
+  });
+
   it('toolgate\'s fan-out goes to the egress name its sidecar routes, not to a loopback listener', () => {
     const egress = all.find((m) => m.doc.kind === 'VirtualService' && m.doc.spec.gateways.includes('mesh'))?.doc;
     expect(`http://${egress.spec.hosts[0]}`).toBe(config.egress.url);
-    const service = all.find((m) => m.doc.kind === 'Service' && m.file.startsWith('gateway/'))?.doc;
+    const service = all.find((m) => m.doc.kind === 'Service' && m.file === 'gateway/egress.yaml')?.doc;
     expect(`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`).toBe(egress.spec.hosts[0]);
   });
 });

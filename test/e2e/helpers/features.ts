@@ -1,5 +1,6 @@
-// MCP features beyond the harness tools (sampling, elicitation, logging, completions, templates, subscriptions),
-// and a scripted MCP SDK client that exercises every one of them and returns a normalized transcript.
+// MCP features beyond the harness tools (sampling, elicitation, roots, logging, completions, templates, subscriptions),
+// and a scripted MCP SDK client that exercises every one of them and returns a normalized transcript: the one
+// session both transparency suites (sidecar and gateway) replay directly and through Envoy + toolgate.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
@@ -7,6 +8,7 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
   SubscribeRequestSchema,
@@ -14,6 +16,7 @@ import {
   UnsubscribeRequestSchema,
   type CreateMessageResult,
   type ElicitResult,
+  type ListRootsResult,
   type LoggingLevel,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -22,7 +25,7 @@ import { eventually } from './client.js';
 
 /** Every tool the scenario's server offers: the harness's and these. */
 export const HARNESS_TOOLS = ['echo', 'add', 'refund', 'lookup_charge', 'slow', 'whoami'] as const;
-export const FEATURE_TOOLS = ['sample', 'ask', 'chatty', 'notify', 'touch'] as const;
+export const FEATURE_TOOLS = ['sample', 'ask', 'roots', 'chatty', 'notify', 'touch'] as const;
 export const FEATURE_PROMPTS = ['greeting', 'plan_trip'] as const;
 /** URI patterns of every resource: the harness's `demo://info`, the readme and the city template. */
 export const FEATURE_RESOURCES = ['demo://*', 'docs://*', 'cities://*'] as const;
@@ -42,6 +45,7 @@ export const SAMPLED: CreateMessageResult = {
   stopReason: 'endTurn',
 };
 export const ELICITED: ElicitResult = { action: 'accept', content: { colour: 'teal', confirmed: true } };
+export const ROOTS: ListRootsResult = { roots: [{ uri: 'file:///work/transparency', name: 'transparency' }] };
 
 /** For startMcpServer's `extend`: registers the extra features on each server instance. */
 export function registerFeatures(server: McpServer): void {
@@ -86,6 +90,13 @@ export function registerFeatures(server: McpServer): void {
       },
     }, { relatedRequestId: extra.requestId });
     return { ...text(`user ${answer.action}ed`), structuredContent: { action: answer.action, content: answer.content ?? null } };
+  });
+
+  server.registerTool('roots', {
+    description: 'Asks the client for its roots (roots/list) and returns them.',
+  }, async (extra) => {
+    const { roots } = await server.server.listRoots(undefined, { relatedRequestId: extra.requestId });
+    return { ...text(roots.map((r) => r.uri).join(',')), structuredContent: { roots } };
   });
 
   server.registerTool('chatty', {
@@ -144,6 +155,11 @@ export interface ScenarioOptions {
   readonly headers?: Record<string, string>;
   /** Called once the session is up, before anything else (tests use it to look at the session id). */
   readonly onConnected?: (transport: StreamableHTTPClientTransport, client: Client) => Promise<void> | void;
+  /**
+   * The `slow` call of the long-call step: long enough, through Envoy, to outlive Envoy's cached gRPC client for
+   * toolgate when the bootstrap shortens `max_cached_entry_idle_duration`. Default: 2 steps of 10 ms.
+   */
+  readonly longCall?: { readonly steps: number; readonly delayMs: number };
 }
 
 export interface TranscriptEntry {
@@ -155,6 +171,9 @@ export interface TranscriptEntry {
 interface Observed {
   sampling: unknown[];
   elicitation: unknown[];
+  roots: number;
+  /** The JSON-RPC id of every request the server sent the client, in arrival order. */
+  requestIds: Array<string | number>;
   logs: unknown[];
   toolListChanged: number;
   resourceUpdated: unknown[];
@@ -166,15 +185,22 @@ interface Observed {
  */
 export async function runScenario(endpoint: string, opts: ScenarioOptions = {}): Promise<TranscriptEntry[]> {
   const headers = opts.headers ?? {};
-  const seen: Observed = { sampling: [], elicitation: [], logs: [], toolListChanged: 0, resourceUpdated: [] };
-  const client = new Client({ name: 'transparency-scenario', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
-  client.setRequestHandler(CreateMessageRequestSchema, (req) => {
+  const seen: Observed = { sampling: [], elicitation: [], roots: 0, requestIds: [], logs: [], toolListChanged: 0, resourceUpdated: [] };
+  const client = new Client({ name: 'transparency-scenario', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, (req, extra) => {
+    seen.requestIds.push(extra.requestId);
     seen.sampling.push(req.params);
     return SAMPLED;
   });
-  client.setRequestHandler(ElicitRequestSchema, (req) => {
+  client.setRequestHandler(ElicitRequestSchema, (req, extra) => {
+    seen.requestIds.push(extra.requestId);
     seen.elicitation.push(req.params);
     return ELICITED;
+  });
+  client.setRequestHandler(ListRootsRequestSchema, (_req, extra) => {
+    seen.requestIds.push(extra.requestId);
+    seen.roots++;
+    return ROOTS;
   });
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { seen.logs.push(n.params); });
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => { seen.toolListChanged++; });
@@ -261,6 +287,22 @@ export async function runScenario(endpoint: string, opts: ScenarioOptions = {}):
       const result = await client.callTool({ name: 'ask', arguments: { question: 'Which colour?' } });
       return { result, asked: seen.elicitation.splice(0) };
     });
+    await step('tools/call roots → roots/list', async () => {
+      const result = await client.callTool({ name: 'roots', arguments: {} });
+      const asked = seen.roots;
+      seen.roots = 0;
+      return { result, asked };
+    });
+    await step('tools/call slow (long call)', async () => {
+      const { steps, delayMs } = opts.longCall ?? { steps: 2, delayMs: 10 };
+      const progress: Progress[] = [];
+      const result = await client.callTool(
+        { name: 'slow', arguments: { steps, delay_ms: delayMs } },
+        undefined,
+        { onprogress: (p) => progress.push(p), timeout: 60_000 },
+      );
+      return { result, progress: progress.map((p) => p.progress) };
+    });
     await step('ping', () => client.ping());
     await step('DELETE (terminateSession)', async () => {
       const ended = transport.sessionId;
@@ -280,8 +322,10 @@ export async function runScenario(endpoint: string, opts: ScenarioOptions = {}):
       await res.body?.cancel();
       return { sessionCleared: transport.sessionId === undefined, statusAfterDelete: res.status };
     });
+    // A client sees the id of each request a server sends it (and answers with it).
+    await step('ids of the server\'s requests', async () => seen.requestIds);
     await step('server pushes nobody asked for', async () => ({
-      sampling: seen.sampling, elicitation: seen.elicitation, logs: seen.logs, resourceUpdated: seen.resourceUpdated,
+      sampling: seen.sampling, elicitation: seen.elicitation, roots: seen.roots, logs: seen.logs, resourceUpdated: seen.resourceUpdated,
     }));
   } finally {
     await client.close().catch(() => undefined);

@@ -64,6 +64,11 @@ export interface GatewayConfigChanges {
 }
 
 export interface GatewayStackOptions extends GatewayConfigChanges {
+  /**
+   * Every backend's `prefixMode` (default: the example's `always`). The rendered bootstrap routes 2025 traffic the
+   * same for any mode (only 2026 fast-path routes depend on it, and the example's backends are 2025-only).
+   */
+  readonly prefixMode?: 'always' | 'collision' | 'never';
   /** TOOLGATE_LOG_LEVEL; default info. */
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
@@ -108,8 +113,13 @@ export interface GatewayStack {
  */
 export function gatewayConfigText(base: {
   envoyUrl: string; egressPort: number; grpcPort: number; adminPort: number; eventsPort?: number; idp: Pick<TestIdp, 'issuer' | 'jwksUrl'>;
+  prefixMode?: 'always' | 'collision' | 'never';
 }, changes: Required<GatewayConfigChanges>): string {
   const example = parse(readFileSync(GATEWAY_EXAMPLE, 'utf8')) as RawConfig;
+  const mode = base.prefixMode;
+  const backends = mode === undefined
+    ? example.backends
+    : Object.fromEntries(Object.entries(example.backends ?? {}).map(([name, b]) => [name, { ...b, prefixMode: mode }]));
   if (!base.idp.jwksUrl) throw new Error('gatewayConfigText: the IdP must serve its JWKS over HTTP');
   const config: RawConfig = {
     ...example,
@@ -119,6 +129,7 @@ export function gatewayConfigText(base: {
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
     egress: { ...example.egress, url: `http://127.0.0.1:${base.egressPort}` },
+    ...(backends === undefined ? {} : { backends }),
     tasks: changes.tasks,
   };
   return stringify(config);
@@ -163,7 +174,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       keys: opts.keys ?? [newSessionKey('k1')],
     };
     const configText = (changes: GatewayConfigChanges = {}) =>
-      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp }, { ...initial, ...changes });
+      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}) }, { ...initial, ...changes });
     const toolgate = await launchToolgate(configText(), grpcPort, adminPort, opts.logLevel ?? 'info');
     cleanup.push(() => toolgate.dispose());
     return { idp, envoy, toolgate, replicas, endpoint, eventsUrl: `http://127.0.0.1:${eventsPort}/mcp`, configText, stop: unwind };
