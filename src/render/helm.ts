@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import { parseConfigText } from '../config/load.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { mountedConfig } from './istio-config.js';
+import { eventsService } from './istio-events.js';
 import {
   authorizationPolicy, destinationRule, egressService, egressVirtualService, envoyFilter, gateway, gatewayVirtualService, meshConfig,
 } from './istio-mesh.js';
@@ -52,6 +53,7 @@ export function renderHelmValues(text: string, config: ParsedConfig, file: strin
       { part: 'routing', object: egressService(plan) },
       { part: 'routing', object: egressVirtualService(plan) },
     );
+    if (plan.eventsPort !== undefined) objects.push({ part: 'routing', object: eventsService(plan, plan.eventsPort) });
   }
   const provider = (meshConfig(plan) as { spec: { meshConfig: { extensionProviders: object[] } } }).spec.meshConfig.extensionProviders;
   const rendered = note({

@@ -31,7 +31,7 @@ describe.each(PATTERNS)('toolgate render helm, %s example', (pattern) => {
     const config = docsOf(`${pattern}/toolgate-config.yaml`)[0];
     expect(Object.fromEntries(values.rendered.configFiles.map((f: Loose) => [f.name, f.content]))).toEqual(config.data);
     const files = ['networkpolicy.yaml', 'authorizationpolicy.yaml', 'envoyfilter.yaml',
-      ...(pattern === 'gateway' ? ['destinationrules.yaml', 'gateway.yaml', 'virtualservice.yaml', 'egress.yaml'] : [])];
+      ...(pattern === 'gateway' ? ['destinationrules.yaml', 'gateway.yaml', 'virtualservice.yaml', 'egress.yaml', 'events.yaml'] : [])];
     const expected = [...files.flatMap((f) => docsOf(`${pattern}/${f}`)), ...docsOf('base/peerauthentication.yaml')];
     const key = (o: Loose) => `${o.kind}/${o.metadata.name}`;
     expect(values.rendered.objects.map((o: Loose) => key(o.object)).sort()).toEqual(expected.map(key).sort());
