@@ -1,10 +1,12 @@
 # toolgate: compiled with the full toolchain, run on a slim Node image with production dependencies only.
+# Node is the LTS pinned in .nvmrc (test/unit/dockerfile.test.ts keeps every FROM on that exact version; `npm test` runs
+# the suite on the same major).
 #   docker build -t toolgate:0.1.0 .
 #   docker run --read-only --tmpfs /tmp -v $PWD/config:/etc/toolgate:ro -p 9001:9001 -p 9002:9002 toolgate:0.1.0 --host 0.0.0.0
 # The config (and any secret files it names) is mounted at run time; nothing secret is in the image.
 
 # ---- build: TypeScript → dist/ ----
-FROM node:20-bookworm AS build
+FROM node:24.22.3-trixie AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would compile before the sources are here; nothing else needs an install script.
@@ -14,13 +16,13 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json
 
 # ---- production dependencies only ----
-FROM node:20-bookworm AS deps
+FROM node:24.22.3-trixie AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.22.3-trixie-slim AS runtime
 ENV NODE_ENV=production \
     TOOLGATE_HEALTH_URL=http://127.0.0.1:9002/healthz
 WORKDIR /app

@@ -1,4 +1,4 @@
-// The `toolgate` command line: serve, check-config, render envoy/istio, test and explain policies, pins.
+// The `toolgate` command line: serve, check-config, render envoy | istio | helm, test and explain policies, pins.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { renderEnvoyFile } from '../render/envoy.js';
+import { renderHelmValuesFile } from '../render/helm.js';
 import { concatenate, renderIstioFile } from '../render/istio.js';
 import { loadAdminAuth } from '../server/admin-auth.js';
 import { serve } from '../server/serve.js';
@@ -19,6 +20,7 @@ const USAGE = `usage:
 ${POLICY_TEST_USAGE}
   toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
   toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]
+  toolgate render helm --config FILE [--namespace NS] [--backend-namespace NS] [--out FILE]
 ${PINS_USAGE}`;
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -69,8 +71,9 @@ function runCheck(args: string[]): number {
 function runRender(args: string[]): number {
   const [target, ...rest] = args;
   if (target === 'istio') return runRenderIstio(rest);
+  if (target === 'helm') return runRenderHelm(rest);
   if (target !== 'envoy') {
-    console.error(`toolgate render: unknown target "${target ?? ''}" (envoy or istio)\n${USAGE}`);
+    console.error(`toolgate render: unknown target "${target ?? ''}" (envoy, istio or helm)\n${USAGE}`);
     return 2;
   }
   const { values } = parseArgs({
@@ -142,6 +145,34 @@ function runRenderIstio(args: string[]): number {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, text);
   }
+  return 0;
+}
+
+/** The values file for charts/toolgate (`helm install -f`), to --out or stdout. */
+function runRenderHelm(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      namespace: { type: 'string', short: 'n' },
+      'backend-namespace': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+    },
+    strict: true,
+  });
+  if (!values.config) {
+    console.error(`toolgate render helm: --config FILE is required\n${USAGE}`);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = renderHelmValuesFile(values.config, { source: displayPath(values.config), namespace: values.namespace, backendNamespace: values['backend-namespace'] });
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  if (values.out) writeFileSync(values.out, text);
+  else process.stdout.write(text);
   return 0;
 }
 

@@ -5,7 +5,8 @@ import { note } from './yaml.js';
 
 /** Non-root, and the same numeric uid the Dockerfile's USER names. */
 export const RUN_AS = 10001;
-export const IMAGE = 'toolgate:0.1.0';
+export const VERSION = '0.1.0';
+export const IMAGE = `toolgate:${VERSION}`;
 
 export const SELECTOR = { 'app.kubernetes.io/name': APP } as const;
 const LABELS = { ...SELECTOR, app: APP, 'app.kubernetes.io/component': 'policy' } as const;
@@ -78,10 +79,10 @@ export function deployment(plan: IstioPlan, mounted: MountedConfig): object {
       replicas: 2,
       selector: { matchLabels: { ...SELECTOR } },
       template: {
-        metadata: {
-          labels: { ...LABELS, 'sidecar.istio.io/inject': 'true' },
+        metadata: note({
+          labels: { ...LABELS, 'app.kubernetes.io/version': VERSION, 'sidecar.istio.io/inject': 'true' },
           annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(plan.adminPort), 'prometheus.io/path': '/metrics' },
-        },
+        }, { labels: 'Name and version: Istio\'s canonical service labels for its metrics and telemetry (istioctl validate asks for both).' }),
         spec: note({
           serviceAccountName: APP,
           automountServiceAccountToken: false,

@@ -18,9 +18,9 @@ export function istioEventsRoute(plan: IstioPlan, eventsPort: number): object {
     // An empty match value checks that the header is present.
     match: [{ method: { exact: 'GET' }, headers: { [EVENTS_GRANT_HEADER]: {} } }],
     route: [{ destination: { host: `${EVENTS_SERVICE}.${plan.namespace}.svc.cluster.local`, port: { number: eventsPort } } }],
-    timeout: '0s',
   }, {
-    timeout: 'A GET stream lasts as long as the client keeps it; toolgate writes a keep-alive comment every 15 s.',
+    route: 'No timeout: a GET stream lasts as long as the client keeps it (toolgate writes a keep-alive comment every\n'
+      + '15 s). Istio leaves a route without one undeadlined and refuses an explicit 0s.',
   });
 }
 

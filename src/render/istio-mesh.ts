@@ -14,6 +14,9 @@ import { note } from './yaml.js';
 const HCM = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
+/** A set patch order (a relative INSERT_BEFORE without one is left to chance); after the default priority 0. */
+const ENVOYFILTER_PRIORITY = 10;
+
 const selectorOf = (plan: IstioPlan) => ({ ...(plan.mode === 'gateway' ? GATEWAY_SELECTOR : SIDECAR_SELECTOR) });
 
 /** An IstioOperator fragment: `istioctl install -f` merges it, or copy `meshConfig` into Helm values. */
@@ -72,8 +75,9 @@ export function envoyFilter(plan: IstioPlan): object {
     apiVersion: 'networking.istio.io/v1alpha3',
     kind: 'EnvoyFilter',
     metadata: { name: `${APP}-ext-proc-${plan.mode}`, namespace: ISTIO_NAMESPACE },
-    spec: {
+    spec: note({
       workloadSelector: { labels: selectorOf(plan) },
+      priority: ENVOYFILTER_PRIORITY,
       configPatches: [
         {
           applyTo: 'HTTP_FILTER',
@@ -90,7 +94,10 @@ export function envoyFilter(plan: IstioPlan): object {
             + 'Applies to every HTTP listener of the selected proxies.',
         }),
       ],
-    },
+    }, {
+      priority: 'Applied after the EnvoyFilters of default priority 0: an INSERT_BEFORE the router of theirs lands before\n'
+        + 'ext_proc, which stays next to the router. Istio warns about a relative patch without a priority (IST0151).',
+    }),
   }, {
     spec: `Istio names toolgate's gRPC port cluster ${plan.toolgateCluster} in every proxy;\n`
       + 'the filter is the same one `toolgate render envoy` writes, with that cluster name.',
@@ -106,7 +113,8 @@ export function destinationRule(plan: IstioPlan, backend: IstioBackend): object 
     spec: {
       host: backend.host,
       trafficPolicy: {
-        loadBalancer: { consistentHash: { httpHeaderName: AFFINITY_HEADER, minimumRingSize: 1024 } },
+        // ringHash: the ring's settings live in ConsistentHashLB.ringHash (its top-level minimumRingSize is deprecated).
+        loadBalancer: { consistentHash: { httpHeaderName: AFFINITY_HEADER, ringHash: { minimumRingSize: 1024 } } },
         connectionPool: { http: { idleTimeout: '4s', maxRequestsPerConnection: 0 } },
         outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 3, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         tls: { mode: 'ISTIO_MUTUAL' },
@@ -135,7 +143,11 @@ export function gateway(plan: IstioPlan): object {
   };
 }
 
-/** As the standalone routes: only failures where the backend never saw the request (reset-before-request: Istio 1.23+). */
+/**
+ * As the standalone routes: only failures where the backend never saw the request (reset-before-request: Istio 1.23+).
+ * No route sets `timeout`: Istio leaves a route without one undeadlined (Envoy's timeout 0, as the standalone routes'
+ * `timeout: 0s`), so long tool calls and SSE streams are not cut; Istio refuses an explicit `0s` (at least 1ms).
+ */
 const RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,reset-before-request' };
 
 /** Routes on the header toolgate's processor sets (a client's copy is removed before routing); nothing else is routed. */
@@ -153,7 +165,6 @@ export function gatewayVirtualService(plan: IstioPlan): object {
           match: [{ headers: { [BACKEND_HEADER]: { exact: b.name } } }],
           ...(b.path === undefined ? {} : { rewrite: { uriRegexRewrite: { match: '^/.*$', rewrite: b.path } } }),
           route: [{ destination: destination(b) }],
-          timeout: '0s',
           retries: RETRIES,
         })),
         ...(plan.eventsPort === undefined ? [] : [istioEventsRoute(plan, plan.eventsPort)]),
@@ -182,7 +193,6 @@ export function egressVirtualService(plan: IstioPlan): object {
         name: b.name,
         match: [{ headers: { [BACKEND_HEADER]: { exact: b.name } } }],
         route: [{ destination: destination(b) }],
-        timeout: '0s',
         retries: RETRIES,
       })),
     },

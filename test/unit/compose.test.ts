@@ -121,10 +121,12 @@ describe('docker-compose.yml', () => {
     expect(services.idp.entrypoint).toEqual(expect.arrayContaining(['--issuer', config.identity.jwt.issuer, '--audience', config.resource]));
     expect(config.store.type).toBe('redis');
     const redis = new URL((config.store as { url: string }).url);
-    expect(services[redis.hostname].image).toMatch(/^redis:/);
+    expect(services[redis.hostname].image).toMatch(/^redis:(8|9)\.\d+-alpine$/);
     const otlp = new URL(services.toolgate.environment.OTEL_EXPORTER_OTLP_ENDPOINT);
-    expect(services[otlp.hostname].image).toMatch(/^jaegertracing\/all-in-one:/);
-    expect(services[otlp.hostname].environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+    // Jaeger v2 (jaegertracing/jaeger): OTLP is on by default, on 4318 for HTTP. The v1 all-in-one image is end of life.
+    expect(services[otlp.hostname].image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+    expect(otlp.port).toBe('4318');
+    expect(services.toolgate.environment.OTEL_EXPORTER_OTLP_PROTOCOL).toBe('http/protobuf');
     // The demo token's audience is the endpoint clients on the host use.
     expect(config.resource).toBe(`http://localhost:${listener('mcp').address.socket_address.port_value}/mcp`);
   });

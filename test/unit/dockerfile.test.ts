@@ -65,8 +65,8 @@ const stageNamed = (name: string) => stages.find((s) => s.name === name);
 describe('Dockerfile', () => {
   it('is multi-stage: a build stage with the toolchain, and a slim runtime stage', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(stages[0]?.image).toMatch(/^node:20\b/);
-    expect(runtime.image).toMatch(/^(node:20[-.\w]*slim[-.\w]*|gcr\.io\/distroless\/nodejs20\S*)$/);
+    expect(stages[0]?.image).toMatch(/^node:\d/);
+    expect(runtime.image).toMatch(/^(node:[\d.]+-[-.\w]*slim[-.\w]*|gcr\.io\/distroless\/nodejs\d+\S*)$/);
     const build = stages.find((s) => all(s, 'RUN').some((r) => /\btsc\b/.test(r.args)));
     expect(build, 'a stage compiles with tsc').toBeDefined();
     expect(all(build as Stage, 'RUN').some((r) => /\bnpm ci\b/.test(r.args))).toBe(true);
@@ -132,6 +132,30 @@ describe('Dockerfile', () => {
         if (i.keyword === 'COPY' || i.keyword === 'ADD') expect(i.args).not.toMatch(/secrets|\.key\b|\.pem\b|\.env\b/);
       }
     }
+  });
+});
+
+describe('the Node runtime: one pinned LTS for the image, the suite and engines', () => {
+  const pin = readFileSync(join(REPO_ROOT, '.nvmrc'), 'utf8').trim();
+  const major = Number(pin.split('.')[0]);
+
+  it('.nvmrc pins one exact version of a supported LTS line (even major, 24 or later: Node 20 ended in April 2026)', () => {
+    expect(pin).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(major % 2, 'only even majors become LTS').toBe(0);
+    expect(major).toBeGreaterThanOrEqual(24);
+  });
+
+  it('every stage of the Dockerfile builds on exactly that version', () => {
+    for (const stage of stages) expect(stage.image, stage.name).toMatch(new RegExp(`^node:${pin.replaceAll('.', '\\.')}-`));
+  });
+
+  it('package.json engines names that major alone', () => {
+    const engines = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).engines.node as string;
+    expect(engines).toBe(`>=${pin} <${major + 1}`);
+  });
+
+  it('this suite runs on that major (run it with `npm test`, which installs the pinned Node when the machine\'s is older)', () => {
+    expect(Number(process.versions.node.split('.')[0]), `running on Node ${process.version}`).toBe(major);
   });
 });
 

@@ -17,14 +17,14 @@ export function renderPattern(pattern: Pattern): RenderedFiles {
   return renderIstioFile(join(REPO_ROOT, 'examples', `${pattern}.yaml`), { source: `examples/${pattern}.yaml` });
 }
 
-/** Every file under istio/ (slash-separated, relative), README files excluded. */
+/** Every file under istio/ (slash-separated, relative), README files and the istioctl pin excluded. */
 export function checkedInFiles(): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (!/^README/i.test(entry.name)) out.push(relative(ISTIO_DIR, path).split(sep).join('/'));
+      else if (!/^README/i.test(entry.name) && entry.name !== 'ISTIOCTL_VERSION') out.push(relative(ISTIO_DIR, path).split(sep).join('/'));
     }
   };
   walk(ISTIO_DIR);
