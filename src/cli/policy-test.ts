@@ -5,7 +5,7 @@ import { loadConfigFile, type Runtime } from '../config/load.js';
 import { describeExpectation, loadCaseFile, type CaseFile } from '../policytest/cases.js';
 import { testIdentity, type TestIdentity } from '../policytest/identity.js';
 import { caseLine, summaryLine, traceLines } from '../policytest/report.js';
-import { describeObserved, runCase, type CaseResult } from '../policytest/run.js';
+import { CaseError, describeObserved, runCase, type CaseResult } from '../policytest/run.js';
 
 export const POLICY_TEST_USAGE = `  toolgate test [--config FILE] CASES...
   toolgate explain [--config FILE] CASES [--case NAME]`;
@@ -24,7 +24,8 @@ export async function runTest(args: string[]): Promise<number> {
     }
     console.log(`${caseFile.file} (config ${path.relative(process.cwd(), judge.runtime.file) || judge.runtime.file})`);
     for (const c of caseFile.cases) {
-      const result = await runCase(judge.runtime, judge.identity, c);
+      const result = await runCase(judge.runtime, judge.identity, c).catch((err: unknown) => caseError(caseFile.file, c.name, err));
+      if (typeof result === 'number') return result;
       all.push(result);
       console.log(caseLine(result));
       const failed = result.pass ? undefined : result.calls[result.calls.length - 1];
@@ -55,7 +56,8 @@ export async function runExplain(args: string[]): Promise<number> {
     console.error(judge);
     return 2;
   }
-  const result = await runCase(judge.runtime, judge.identity, c);
+  const result = await runCase(judge.runtime, judge.identity, c).catch((err: unknown) => caseError(caseFile.file, c.name, err));
+  if (typeof result === 'number') return result;
   console.log(`case "${c.name}" (${caseFile.file}, config ${judge.runtime.file})`);
   for (const call of result.calls) {
     console.log(`call ${call.call}: expected ${describeExpectation(call.expected)}, got ${describeObserved(call.observed)}  ${call.pass ? 'ok' : 'MISMATCH'}`);
@@ -120,4 +122,11 @@ async function judgeFor(caseFile: CaseFile, override: string | undefined, cache:
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/** A case the config cannot run as written: exit 2 with the reason, as for an unreadable case file. */
+function caseError(file: string, name: string, err: unknown): number {
+  if (!(err instanceof CaseError)) throw err;
+  console.error(`${file}: case "${name}": ${err.message}`);
+  return 2;
 }

@@ -7,6 +7,11 @@ import type { PinKind } from './digest.js';
 /** The name a single backend has when the config names none (as in the session token: routing/sidecar.ts). */
 const SOLE_BACKEND = '_';
 
+/** The backend name pins use in a config with no `backends` (the sole backend). */
+export function soleBackendName(): string {
+  return SOLE_BACKEND;
+}
+
 export interface BackendPins {
   readonly mode: Exclude<PinMode, 'off'>;
   readonly unpinned: 'learn' | 'refuse';

@@ -32,6 +32,18 @@ const step = z
   })
   .strict();
 
+/** Definitions one backend listed before the calls; each list is judged against the config's pins as ext_proc judges it. */
+const definitions = z.array(z.record(z.string(), z.unknown()));
+const listed = z
+  .object({
+    /** The backend that listed them; leave it out in a single-backend (sidecar) config. */
+    backend: z.string().min(1).optional(),
+    tools: definitions.optional(),
+    prompts: definitions.optional(),
+    resourceTemplates: definitions.optional(),
+  })
+  .strict();
+
 const testCase = z
   .object({
     name: z.string().min(1),
@@ -40,6 +52,8 @@ const testCase = z
     /** A real signed token instead, verified with the config's own key set (jwksFile, or jwksUri over the network). */
     token: z.string().min(1).optional(),
     headers: headers.default({}),
+    /** Lists that passed through before the calls (pinned definitions: a changed item's calls are refused). */
+    listed: z.array(listed).optional(),
     /** The JSON-RPC request; leave it out for a bodyless (2026 headers-only) request. */
     request: request.optional(),
     /** HTTP method and path; default POST on the path of `resource`. */
@@ -64,6 +78,7 @@ export type Expectation = z.output<typeof expectation>;
 export type TestRequest = z.output<typeof request>;
 export type TestStep = z.output<typeof step>;
 export type TestCase = z.output<typeof testCase>;
+export type Listed = z.output<typeof listed>;
 
 export interface CaseFile {
   readonly file: string;

@@ -1,10 +1,14 @@
 // Runs policy test cases through the same authorize() that serves Envoy's Check, with a fresh embedded store per case.
+import { pino } from 'pino';
 import type { Runtime } from '../config/load.js';
 import { authorize, type AuthzInput } from '../authz/authorize.js';
 import type { AuthzOutcome } from '../authz/outcome.js';
 import type { Trace } from '../policy/trace.js';
+import { judgeList } from '../pins/judge.js';
+import { soleBackendName } from '../pins/settings.js';
 import { createMemoryStore } from '../store/memory.js';
-import { stepsOf, type Expectation, type TestCase, type TestRequest } from './cases.js';
+import type { Store } from '../store/port.js';
+import { stepsOf, type Expectation, type Listed, type TestCase, type TestRequest } from './cases.js';
 import type { TestIdentity } from './identity.js';
 
 /** What one call came to, in the words of an expectation. */
@@ -42,6 +46,7 @@ export async function runCase(runtime: Runtime, identity: TestIdentity, c: TestC
     const token = c.token ?? (c.claims ? await identity.mint(c.claims) : undefined);
     // A real token is verified with the config's own key set; minted ones with the test key only.
     const judge = c.token ? runtime : identity.runtime;
+    for (const list of c.listed ?? []) await judgeListed(judge, store, list);
     for (const step of stepsOf(c)) {
       for (let i = 0; i < step.times; i += 1) {
         const trace: Trace = [];
@@ -57,6 +62,26 @@ export async function runCase(runtime: Runtime, identity: TestIdentity, c: TestC
     await store.close();
   }
 }
+
+const QUIET = pino({ level: 'silent' });
+const PIN_KINDS = ['tools', 'prompts', 'resourceTemplates'] as const;
+
+/** A case's `listed` entry, judged by the same code ext_proc runs on a list answer, into the case's store. */
+async function judgeListed(runtime: Runtime, store: Store, list: Listed): Promise<void> {
+  const backends = Object.keys(runtime.config.backends);
+  const backend = list.backend ?? (backends.length === 0 ? soleBackendName() : undefined);
+  if (backend === undefined) throw new CaseError(`listed: name the backend that listed these (one of ${backends.join(', ')})`);
+  if (!runtime.pins.backends.has(backend)) {
+    throw new CaseError(`listed: ${backends.length === 0 ? 'the backend' : `backend "${backend}"`} has pins off in the config, so its lists are not judged`);
+  }
+  for (const kind of PIN_KINDS) {
+    const items = list[kind];
+    if (items !== undefined) await judgeList(runtime.pins, store, QUIET, backend, kind, items);
+  }
+}
+
+/** A case the config cannot run as written (not a policy mismatch). */
+export class CaseError extends Error {}
 
 /** The request as Envoy would hand it to Check: Host of the resource, JSON body bytes, the bearer token. */
 export function inputOf(runtime: Runtime, c: TestCase, request: TestRequest | undefined, headers: Readonly<Record<string, string>>, token: string | undefined): AuthzInput {
