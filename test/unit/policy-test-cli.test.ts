@@ -142,4 +142,14 @@ cases:
     expect(out.status).toBe(2);
     expect(out.stderr).toContain(said);
   });
+
+  it.each([
+    ['names no backend in a gateway config', '      - tools: []\n', 'name the backend that listed these (one of billing, inventory)'],
+    ['names a backend whose pins are off', '      - { backend: nowhere, tools: [] }\n', 'backend "nowhere" has pins off'],
+  ])('exits 2 when a case\'s listed entry %s', async (_label, entry, said) => {
+    const text = `config: ${join(REPO_ROOT, 'examples', 'pins.yaml')}\ncases:\n  - name: x\n    claims: { sub: a }\n    listed:\n${entry}    request: { method: tools/list }\n    expect: allow\n`;
+    const out = run('test', await write('listed.test.yaml', text));
+    expect(out.stderr).toContain(said);
+    expect(out.status).toBe(2);
+  });
 });
