@@ -11,7 +11,7 @@ import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextproto
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { McpTestServer } from '../harness/mcp-server.js';
 import { bearer, post } from './helpers/client.js';
-import { GATEWAY_TASKS, OPERATOR_CLAIMS, startGatewayStack, type GatewayStack, type ReplicaName } from './helpers/gateway-stack.js';
+import { GATEWAY_TASKS, OPERATOR_CLAIMS, SUPPORT_CLAIMS, startGatewayStack, type GatewayStack, type ReplicaName } from './helpers/gateway-stack.js';
 
 printLogsOnFailure();
 
@@ -61,9 +61,9 @@ afterAll(async () => {
 
 const WITHIN = { timeout: 10_000 };
 
-async function connect(): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+async function connect(token = jwt): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name: 'toolgate-e2e-tasks', version: '1.0.0' }, { capabilities: {} });
-  const transport = new StreamableHTTPClientTransport(new URL(stack.endpoint), { requestInit: { headers: { authorization: `Bearer ${jwt}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(stack.endpoint), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
   await client.connect(transport);
   return { client, transport };
 }
@@ -167,6 +167,21 @@ describe('tasks through the gateway', () => {
       expect(taskRequests()).toEqual([]);
     } finally {
       await other.client.close();
+    }
+  });
+
+  it('a task whose policy does not list tasks/* gets them refused by ext_authz, as in sidecar mode; no backend hears of it', async () => {
+    const created = await agent.client.request({ method: 'tools/call', params: { name: 'billing.crunch', arguments: { word: 'y' }, task: {} } }, CreateTaskResultSchema, WITHIN);
+    // Task `support` lists tools only; tasks/* are methods, and a task must list them (default deny).
+    const support = await connect(await stack.idp.mint(SUPPORT_CLAIMS));
+    try {
+      for (const [, r] of allReplicas()) r.clearRequests();
+      await expect(support.client.experimental.tasks.getTask(created.task.taskId, WITHIN)).rejects.toThrow(/tasks\/get/);
+      await expect(support.client.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema, WITHIN)).rejects.toThrow(/tasks\/result/);
+      await expect(support.client.experimental.tasks.listTasks(undefined, WITHIN)).rejects.toThrow(/tasks\/list/);
+      expect(taskRequests()).toEqual([]);
+    } finally {
+      await support.client.close();
     }
   });
 });
