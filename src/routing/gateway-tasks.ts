@@ -96,7 +96,8 @@ function relay(ctx: GatewayContext, call: McpCall, session: Session, backend: st
       answer.error === 'timeout'
         ? `Backend "${backend}" did not answer ${call.method} in time (${answer.detail}). For a task still working, poll tasks/get until it is terminal, then ask tasks/result.`
         : `Backend "${backend}" could not be reached for ${call.method} (${answer.error}). Try again later.`;
-    return errorReply(call.id, JsonRpcCode.internalError, why, 502);
+    // A JSON-RPC error the client's SDK surfaces with its sentence; a bare 502 would reach the agent as a transport failure.
+    return errorReply(call.id, JsonRpcCode.internalError, why, call.id === undefined ? 502 : 200);
   }
   const message = answer.message;
   if ('error' in message) return jsonReply(200, { jsonrpc: '2.0', id: call.id ?? null, error: message.error });

@@ -181,4 +181,13 @@ describe('task routing', () => {
     expect(listed.map((t) => openTaskId(runtime.sessions.keyring, session.tokenId, t.taskId))).toEqual([{ backend: 'billing', id: 'A' }, { backend: 'billing', id: 'B' }]);
     expect(body(step).result.nextCursor).toBeUndefined();
   });
+
+  it('a tasks/result the backend does not answer in time says to poll tasks/get first', async () => {
+    const { ctx } = scripted(() => ({}));
+    const slow: GatewayContext = { ...ctx, egress: { ...ctx.egress, request: async (backend) => ({ ok: false, backend, error: 'timeout', detail: 'no answer within 5000 ms' }) } };
+    const issued = taskIdFor(runtime.sessions.keyring, session.tokenId, 'billing', 'T1');
+    const step = await routeTaskRequest(slow, call('tasks/result', { taskId: issued }), session, '2025-11-25');
+    expect(step).toMatchObject({ kind: 'immediate', status: 200 });
+    expect(body(step).error.message).toContain('poll tasks/get until it is terminal, then ask tasks/result');
+  });
 });
