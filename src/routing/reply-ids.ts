@@ -2,7 +2,7 @@
 import type { Keyring } from '../session/keys.js';
 import type { TokenId } from '../session/types.js';
 import { macMatches, macOf } from './gateway-macs.js';
-import { toClientTaskMessage, type TaskIdEncoder } from './task-ids.js';
+import { toClientTaskMessage, type TaskIdEncoder } from './task-rewrite.js';
 
 /** A JSON-RPC request id as a backend sent it. */
 export type ServerRequestId = string | number;

@@ -3,13 +3,10 @@ import type { Keyring } from '../session/keys.js';
 import type { TokenId } from '../session/types.js';
 import { gatewayIdFor, openGatewayId, type OpenedReplyId } from './reply-ids.js';
 
-/** The `_meta` key under which a message names the task it belongs to. */
-export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task';
+export { RELATED_TASK_META, toClientTaskMessage, withClientTaskIds, type TaskIdEncoder } from './task-rewrite.js';
 
 /** The methods that name a task by `params.taskId` alone. */
 export const TASK_ID_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);
-
-export type TaskIdEncoder = (backendTaskId: string) => string;
 
 /** Task ids have their own MAC purpose: a reply id can never be presented as a task id, nor the reverse. */
 export function taskIdFor(keyring: Keyring, tokenId: TokenId, backend: string, backendTaskId: string): string {
@@ -21,42 +18,4 @@ export function openTaskId(keyring: Keyring, tokenId: TokenId, presented: unknow
   const opened = openGatewayId(keyring, 'task-id', tokenId, presented);
   // The spec's task ids are strings; a number under a valid tag was never issued as one.
   return opened && typeof opened.id === 'string' ? { backend: opened.backend, id: opened.id } : undefined;
-}
-
-/**
- * A result or notification params with every task id in the gateway's form: a CreateTaskResult's `task.taskId`, a
- * Task's own `taskId` (tasks/get, tasks/cancel, notifications/tasks/status), each of tasks/list's `tasks[].taskId`, and
- * the related-task `_meta`. Everything else is kept as the backend sent it; the input is not changed.
- */
-export function withClientTaskIds(value: Readonly<Record<string, unknown>>, encode: TaskIdEncoder): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...value };
-  if (typeof out.taskId === 'string') out.taskId = encode(out.taskId);
-  if (isObject(out.task) && typeof out.task.taskId === 'string') out.task = { ...out.task, taskId: encode(out.task.taskId) };
-  if (Array.isArray(out.tasks)) {
-    out.tasks = out.tasks.map((t: unknown) => (isObject(t) && typeof t.taskId === 'string' ? { ...t, taskId: encode(t.taskId) } : t));
-  }
-  if (isObject(out._meta)) {
-    const related = out._meta[RELATED_TASK_META];
-    if (isObject(related) && typeof related.taskId === 'string') {
-      out._meta = { ...out._meta, [RELATED_TASK_META]: { ...related, taskId: encode(related.taskId) } };
-    }
-  }
-  return out;
-}
-
-/**
- * A server→client message on an event stream whose task ids must be rewritten: `notifications/tasks/status`, and any
- * request or notification whose `_meta` names a related task. Undefined when it names no task (left byte for byte).
- */
-export function toClientTaskMessage(message: Readonly<Record<string, unknown>>, encode: TaskIdEncoder): Record<string, unknown> | undefined {
-  if (typeof message.method !== 'string' || !isObject(message.params)) return undefined;
-  const params = message.params;
-  const named = message.method === 'notifications/tasks/status' ? typeof params.taskId === 'string' : isObject(params._meta) && isObject(params._meta[RELATED_TASK_META]);
-  if (!named) return undefined;
-  const rewritten = message.method === 'notifications/tasks/status' ? withClientTaskIds(params, encode) : withClientTaskIds({ _meta: params._meta }, encode);
-  return { ...message, params: { ...params, ...rewritten } };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
