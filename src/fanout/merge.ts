@@ -14,6 +14,14 @@ export interface MergedCapabilities {
   prompts?: { listChanged?: boolean };
   resources?: { subscribe?: boolean; listChanged?: boolean };
   tools?: { listChanged?: boolean };
+  tasks?: MergedTasks;
+}
+
+/** The server's `tasks` capability (2025-11-25): each part is offered when any backend offers it. */
+export interface MergedTasks {
+  list?: Record<string, never>;
+  cancel?: Record<string, never>;
+  requests?: { tools?: { call?: Record<string, never> } };
 }
 
 export interface MergedInitialize {
@@ -59,8 +67,9 @@ type Result = Readonly<Record<string, unknown>>;
 
 /**
  * `protocolVersion` is what the gateway negotiated with the client, not any backend's. Capabilities
- * are the union; a sub-flag (`listChanged`, `subscribe`) is on when any backend has it. `tasks` and
- * `experimental` are left out on purpose: they need fan-out semantics the gateway does not have.
+ * are the union; a sub-flag (`listChanged`, `subscribe`) is on when any backend has it. `tasks` is the union of its
+ * parts (the gateway routes tasks/* by the backend a task id names, and merges tasks/list: gateway-tasks.ts);
+ * `experimental` is left out on purpose: its contents are free-form, so one backend's entry says nothing of another.
  * Instructions are labelled per backend; with a single backend they pass through verbatim, so the
  * sidecar pattern stays transparent.
  */
@@ -75,6 +84,7 @@ export function mergeInitialize(results: ReadonlyMap<string, Result>, gateway: G
     if (isObject(theirs.tools)) caps.tools = orFlags(caps.tools, theirs.tools, ['listChanged']);
     if (isObject(theirs.prompts)) caps.prompts = orFlags(caps.prompts, theirs.prompts, ['listChanged']);
     if (isObject(theirs.resources)) caps.resources = orFlags(caps.resources, theirs.resources, ['subscribe', 'listChanged']);
+    if (isObject(theirs.tasks)) caps.tasks = mergeTasks(caps.tasks, theirs.tasks);
     const text = result.instructions;
     if (typeof text === 'string' && text.trim() !== '') texts.push(results.size === 1 ? text : `[${backend}]\n${text.trim()}`);
   }
@@ -211,6 +221,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function objectOr(value: unknown): Record<string, unknown> {
   return isObject(value) ? value : {};
+}
+
+/** Only the parts the gateway routes: `requests.tools.call` (a task-augmented call), `list`, `cancel`. */
+function mergeTasks(ours: MergedTasks | undefined, theirs: Record<string, unknown>): MergedTasks {
+  const next: MergedTasks = { ...ours };
+  if (isObject(theirs.list)) next.list = {};
+  if (isObject(theirs.cancel)) next.cancel = {};
+  const requests = objectOr(theirs.requests);
+  if (isObject(requests.tools) && isObject(requests.tools.call)) next.requests = { tools: { call: {} } };
+  return next;
 }
 
 function orFlags<K extends string>(ours: Partial<Record<K, boolean>> | undefined, theirs: Record<string, unknown>, flags: readonly K[]): Partial<Record<K, boolean>> {

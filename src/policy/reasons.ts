@@ -47,6 +47,7 @@ export type ReasonCode =
   | 'name-not-canonical'
   | 'uri-not-canonical'
   | 'uri-invalid'
+  | 'task-id-not-issued'
   // DNS rebinding (src/authz/host-origin.ts)
   | 'host-not-allowed'
   | 'origin-not-allowed'
@@ -107,6 +108,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'name-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-not-canonical': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'uri-invalid': { http: 400, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
+  // A tasks/* request whose taskId the gateway did not issue to this session (MCP: an invalid taskId is -32602).
+  'task-id-not-issued': { http: 200, jsonrpc: JsonRpcCode.invalidParams, retryable: false },
   'host-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'origin-not-allowed': { http: 403, jsonrpc: JsonRpcCode.invalidRequest, retryable: false },
   'handoff-invalid': { http: 403, jsonrpc: JsonRpcCode.internalError, retryable: false },

@@ -1,9 +1,9 @@
-// Short MACs the gateway puts on values it hands out and takes back (reply ids, event-stream grants), keyed from the session keyring.
+// Short MACs the gateway puts on values it hands out and takes back (reply ids, task ids, event-stream grants), keyed from the session keyring.
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { Keyring } from '../session/keys.js';
 
 /** One derived key per purpose, so a tag made for one kind of value never verifies as another. */
-export type MacPurpose = 'reply-id' | 'events-grant';
+export type MacPurpose = 'reply-id' | 'task-id' | 'events-grant';
 
 // Derived once per keyring (a config version), never per request. Replicas configured with the same session keys
 // derive the same MAC keys, so a value tagged by one replica verifies on another; rotation works like the tokens'.

@@ -11,6 +11,7 @@ import type { HeaderChanges, ModeOverride, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { openReplyId, replyIdFor, toClientMessage } from './reply-ids.js';
 import { errorReply } from './replies.js';
+import { taskIdFor } from './task-ids.js';
 
 /** Streams the SSE answer of a routed call through toolgate, chunk by chunk, never buffered whole. */
 const STREAM_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'STREAMED' };
@@ -23,7 +24,7 @@ const STREAM_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'S
 export function serverRequestRewriter(ctx: GatewayContext, session: Session, backend: string): SseRewriter {
   const keyring = ctx.runtime.sessions.keyring;
   return createSseRewriter(
-    (message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id)),
+    (message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id), (id) => taskIdFor(keyring, session.tokenId, backend, id)),
     MAX_HELD_EVENT_BYTES,
     (id) => encodeCursor({ kind: 'request', ids: new Map([[backend, id]]) }),
   );

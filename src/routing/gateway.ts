@@ -22,6 +22,8 @@ import { routeReply, streamedChunk, watchRoutedResponse } from './gateway-server
 import { eventStreamStep } from './gateway-events.js';
 import { discover } from './gateway-discover.js';
 import { withResultType } from '../mcp/replies.js';
+import { listTasksAll, routeTaskRequest, taskAugmentedCall, takesTaskCall } from './gateway-tasks.js';
+import { TASK_ID_METHODS } from './task-ids.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
 /** For clients that take server requests: a routed call's event stream may carry some, whose ids are rewritten. */
@@ -101,6 +103,8 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, store);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
+    if (TASK_ID_METHODS.has(call.method)) return routeTaskRequest(c, call, session, version);
+    if (call.method === 'tasks/list') return listTasksAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
       let resolved = resolveCall(c, call);
       if (resolved && !resolved.ok) {
@@ -110,6 +114,10 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
       if (!resolved.ok) return resolved.step;
+      // A task-augmented call answers with a task whose id must name its backend before the client sees it.
+      if (call.params.task !== undefined && session && call.method === 'tools/call' && takesTaskCall(session, resolved.ref.backend)) {
+        return taskAugmentedCall(c, call, resolved.ref, session, version);
+      }
       const step = routeTo(c, call, resolved.ref, session, stateless);
       if (step.kind === 'continue') routedTo = resolved.ref.backend;
       return step;

@@ -2,6 +2,7 @@
 import type { Keyring } from '../session/keys.js';
 import type { TokenId } from '../session/types.js';
 import { macMatches, macOf } from './gateway-macs.js';
+import { toClientTaskMessage, type TaskIdEncoder } from './task-rewrite.js';
 
 /** A JSON-RPC request id as a backend sent it. */
 export type ServerRequestId = string | number;
@@ -16,6 +17,9 @@ export interface OpenedReplyId {
 const TAG_BYTES = 12;
 const BACKEND_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
+/** What a gateway id stands for; each has its own MAC key, so an id issued as one can never be presented as the other. */
+export type GatewayIdPurpose = 'reply-id' | 'task-id';
+
 /**
  * The tag binds the id to one client session (its token id, which survives re-sealing) and one backend: a
  * reply is forwarded only with the session that received the request, only to the backend that sent it.
@@ -24,13 +28,14 @@ function signedText(tokenId: TokenId, backend: string, json: string): string {
   return `${tokenId}\n${backend}\n${json}`;
 }
 
-export function replyIdFor(keyring: Keyring, tokenId: TokenId, backend: string, id: ServerRequestId): string {
+/** `<backend>:<tag>:<id as JSON>`: the scheme of every id the gateway hands a client for something a backend owns. */
+export function gatewayIdFor(keyring: Keyring, purpose: GatewayIdPurpose, tokenId: TokenId, backend: string, id: ServerRequestId): string {
   const json = JSON.stringify(id);
-  return `${backend}:${macOf(keyring, 'reply-id', signedText(tokenId, backend, json), TAG_BYTES)}:${json}`;
+  return `${backend}:${macOf(keyring, purpose, signedText(tokenId, backend, json), TAG_BYTES)}:${json}`;
 }
 
-/** The backend and original id a reply names, or undefined when this gateway did not issue the id to this session. */
-export function openReplyId(keyring: Keyring, tokenId: TokenId, presented: unknown): OpenedReplyId | undefined {
+/** The backend and original id a gateway id names, or undefined when this gateway did not issue it, for this purpose, to this session. */
+export function openGatewayId(keyring: Keyring, purpose: GatewayIdPurpose, tokenId: TokenId, presented: unknown): OpenedReplyId | undefined {
   if (typeof presented !== 'string') return undefined;
   const first = presented.indexOf(':');
   const second = presented.indexOf(':', first + 1);
@@ -39,7 +44,7 @@ export function openReplyId(keyring: Keyring, tokenId: TokenId, presented: unkno
   const tag = presented.slice(first + 1, second);
   const json = presented.slice(second + 1);
   if (!BACKEND_NAME.test(backend)) return undefined;
-  if (!macMatches(keyring, 'reply-id', signedText(tokenId, backend, json), tag, TAG_BYTES)) return undefined;
+  if (!macMatches(keyring, purpose, signedText(tokenId, backend, json), tag, TAG_BYTES)) return undefined;
   let id: unknown;
   try {
     id = JSON.parse(json);
@@ -50,20 +55,32 @@ export function openReplyId(keyring: Keyring, tokenId: TokenId, presented: unkno
   return undefined;
 }
 
+export function replyIdFor(keyring: Keyring, tokenId: TokenId, backend: string, id: ServerRequestId): string {
+  return gatewayIdFor(keyring, 'reply-id', tokenId, backend, id);
+}
+
+/** The backend and original id a reply names, or undefined when this gateway did not issue the id to this session. */
+export function openReplyId(keyring: Keyring, tokenId: TokenId, presented: unknown): OpenedReplyId | undefined {
+  return openGatewayId(keyring, 'reply-id', tokenId, presented);
+}
+
 /**
  * A server→client message with its request id (or, for `notifications/cancelled`, the id it cancels) in the
- * gateway's form; undefined when the message carries no server request id (responses, other notifications).
+ * gateway's form, and with `encodeTask`, every task id it names (task-ids.ts); undefined when nothing changes
+ * (responses, other notifications).
  */
-export function toClientMessage(message: unknown, encode: (id: ServerRequestId) => string): Record<string, unknown> | undefined {
+export function toClientMessage(message: unknown, encode: (id: ServerRequestId) => string, encodeTask?: TaskIdEncoder): Record<string, unknown> | undefined {
   if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
-  const msg = message as Record<string, unknown>;
-  if (typeof msg.method !== 'string') return undefined;
+  const original = message as Record<string, unknown>;
+  if (typeof original.method !== 'string') return undefined;
+  const tasked = encodeTask ? toClientTaskMessage(original, encodeTask) : undefined;
+  const msg = tasked ?? original;
   if (isId(msg.id)) return { ...msg, id: encode(msg.id) };
   const params = msg.params as Record<string, unknown> | undefined;
   if (msg.method === 'notifications/cancelled' && typeof params === 'object' && params !== null && isId(params.requestId)) {
     return { ...msg, params: { ...params, requestId: encode(params.requestId) } };
   }
-  return undefined;
+  return tasked;
 }
 
 function isId(value: unknown): value is ServerRequestId {

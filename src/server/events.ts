@@ -10,6 +10,7 @@ import { EVENTS_GRANT_HEADER, openEventsGrant } from '../routing/events-grant.js
 import { gatewayContext } from '../routing/gateway-context.js';
 import { callOptions, targets } from '../routing/gateway-fanout.js';
 import { replyIdFor, toClientMessage } from '../routing/reply-ids.js';
+import { taskIdFor } from '../routing/task-ids.js';
 import { openSession } from '../session/token.js';
 import { asClientSessionToken } from '../session/types.js';
 import type { TlsFiles } from './tls.js';
@@ -81,7 +82,8 @@ async function serveStream(req: http.IncomingMessage, res: http.ServerResponse, 
   const start = await startMerge({
     backends: targets(ctx, session),
     open: (backend, lastEventId, s) => ctx.egress.openStream(backend, { ...callOptions(ctx, backend, session, version), ...(lastEventId === undefined ? {} : { lastEventId }) }, s),
-    rewrite: (backend) => (message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id)),
+    rewrite: (backend) => (message) =>
+      toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id), (id) => taskIdFor(keyring, session.tokenId, backend, id)),
     gone: (backend, why) => log.info({ event: 'events.backend-left', backend, why }, 'backend left out of the merged event stream'),
   }, header(req, 'last-event-id'), signal, merge);
   if (start.kind === 'refused') return refuse(res, start.status, start.message);

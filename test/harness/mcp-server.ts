@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { z } from 'zod';
 import { OrderedEventStore } from './event-store.js';
 
@@ -19,6 +20,11 @@ export interface McpTestServerOptions {
   path?: string;
   /** Registers more tools, prompts or resources on every server instance (e.g. sampling or elicitation tools). */
   extend?: (server: McpServer) => void;
+  /**
+   * The replica's MCP task store (one per replica, shared by its sessions): the servers announce `tasks` (list, cancel,
+   * task-augmented tools/call) and keep tasks in it.
+   */
+  taskStore?: TaskStore;
   /** Each session keeps its events, so a stream can be resumed with Last-Event-ID (and POST streams get priming events). */
   eventStore?: boolean;
 }
@@ -66,7 +72,7 @@ export async function startMcpServer(opts: McpTestServerOptions = {}): Promise<M
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const gate = new Gate();
-  const demo = { replicaId, gate, extend: opts.extend };
+  const demo = { replicaId, gate, extend: opts.extend, taskStore: opts.taskStore };
 
   const newTransport = (): StreamableHTTPServerTransport => {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -168,8 +174,12 @@ class Gate {
   }
 }
 
-function buildServer(demo: { replicaId: string; gate: Gate; extend?: ((server: McpServer) => void) | undefined }): McpServer {
-  const server = new McpServer({ name: 'toolgate-demo', version: '1.0.0' }, { capabilities: { logging: {} } });
+function buildServer(demo: { replicaId: string; gate: Gate; extend?: ((server: McpServer) => void) | undefined; taskStore?: TaskStore | undefined }): McpServer {
+  const tasks = demo.taskStore ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {};
+  const server = new McpServer(
+    { name: 'toolgate-demo', version: '1.0.0' },
+    { capabilities: { logging: {}, ...tasks }, ...(demo.taskStore ? { taskStore: demo.taskStore } : {}) },
+  );
   demo.extend?.(server);
   const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 

@@ -19,7 +19,7 @@ describe('mergeInitialize', () => {
     ['listChanged true if any backend has it', { a: init({ tools: { listChanged: false } }), b: init({ tools: { listChanged: true } }) }, { tools: { listChanged: true } }],
     ['resources subscribe and listChanged from different backends', { a: init({ resources: { subscribe: true } }), b: init({ resources: { listChanged: true } }) }, { resources: { subscribe: true, listChanged: true } }],
     ['logging and completions', { a: init({ logging: {}, completions: {} }) }, { logging: {}, completions: {} }],
-    ['tasks, experimental and junk are dropped', { a: init({ tasks: { list: {} }, experimental: { x: {} }, tools: 'yes' }), b: init(null) }, {}],
+    ['experimental and junk are dropped; tasks is kept (routed by task id)', { a: init({ tasks: { list: {}, junk: {} }, experimental: { x: {} }, tools: 'yes' }), b: init(null) }, { tasks: { list: {} } }],
   ])('%s', (_name, results, capabilities) => {
     const merged = mergeInitialize(new Map(Object.entries(results)), gateway, '2025-11-25');
     expect(merged).toMatchObject({ protocolVersion: '2025-11-25', serverInfo: gateway });

@@ -1,0 +1,44 @@
+// Task ids in MCP messages (2025-11-25): where a result, notification or request names a task, rewritten in one place.
+
+/** The `_meta` key under which a message names the task it belongs to. */
+export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task';
+
+export type TaskIdEncoder = (backendTaskId: string) => string;
+
+/**
+ * A result or notification params with every task id in the gateway's form: a CreateTaskResult's `task.taskId`, a
+ * Task's own `taskId` (tasks/get, tasks/cancel, notifications/tasks/status), each of tasks/list's `tasks[].taskId`, and
+ * the related-task `_meta`. Everything else is kept as the backend sent it; the input is not changed.
+ */
+export function withClientTaskIds(value: Readonly<Record<string, unknown>>, encode: TaskIdEncoder): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...value };
+  if (typeof out.taskId === 'string') out.taskId = encode(out.taskId);
+  if (isObject(out.task) && typeof out.task.taskId === 'string') out.task = { ...out.task, taskId: encode(out.task.taskId) };
+  if (Array.isArray(out.tasks)) {
+    out.tasks = out.tasks.map((t: unknown) => (isObject(t) && typeof t.taskId === 'string' ? { ...t, taskId: encode(t.taskId) } : t));
+  }
+  if (isObject(out._meta)) {
+    const related = out._meta[RELATED_TASK_META];
+    if (isObject(related) && typeof related.taskId === 'string') {
+      out._meta = { ...out._meta, [RELATED_TASK_META]: { ...related, taskId: encode(related.taskId) } };
+    }
+  }
+  return out;
+}
+
+/**
+ * A server→client message on an event stream whose task ids must be rewritten: `notifications/tasks/status`, and any
+ * request or notification whose `_meta` names a related task. Undefined when it names no task (left byte for byte).
+ */
+export function toClientTaskMessage(message: Readonly<Record<string, unknown>>, encode: TaskIdEncoder): Record<string, unknown> | undefined {
+  if (typeof message.method !== 'string' || !isObject(message.params)) return undefined;
+  const params = message.params;
+  const named = message.method === 'notifications/tasks/status' ? typeof params.taskId === 'string' : isObject(params._meta) && isObject(params._meta[RELATED_TASK_META]);
+  if (!named) return undefined;
+  const rewritten = message.method === 'notifications/tasks/status' ? withClientTaskIds(params, encode) : withClientTaskIds({ _meta: params._meta }, encode);
+  return { ...message, params: { ...params, ...rewritten } };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
