@@ -54,7 +54,7 @@ const testCase = z
     headers: headers.default({}),
     /** Lists that passed through before the calls (pinned definitions: a changed item's calls are refused). */
     listed: z.array(listed).optional(),
-    /** The JSON-RPC request; leave it out for a bodyless (2026 headers-only) request. */
+    /** The JSON-RPC request; leave it out for a 2026 call judged on its Mcp-Method/Mcp-Name headers alone (Envoy's header-only route: the client still sends its body, toolgate does not read it). */
     request: request.optional(),
     /** HTTP method and path; default POST on the path of `resource`. */
     http: z.object({ method: z.string().min(1).default('POST'), path: z.string().startsWith('/').optional() }).strict().default({ method: 'POST' }),
