@@ -111,17 +111,19 @@ function runRender(args: string[]): number {
   return 0;
 }
 
+/** The options `render istio` and `render helm` share: the config and where in the cluster it goes. */
+const CLUSTER_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  namespace: { type: 'string', short: 'n' },
+  'backend-namespace': { type: 'string' },
+  out: { type: 'string', short: 'o' },
+} as const;
+
 /** Writes base/ and the pattern's overlay under --out (only the overlay with --overlay-only), or everything to stdout. */
 function runRenderIstio(args: string[]): number {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      namespace: { type: 'string', short: 'n' },
-      'backend-namespace': { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      'overlay-only': { type: 'boolean' },
-    },
+    options: { ...CLUSTER_OPTIONS, 'overlay-only': { type: 'boolean' } },
     strict: true,
   });
   if (!values.config) {
@@ -152,12 +154,7 @@ function runRenderIstio(args: string[]): number {
 function runRenderHelm(args: string[]): number {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      namespace: { type: 'string', short: 'n' },
-      'backend-namespace': { type: 'string' },
-      out: { type: 'string', short: 'o' },
-    },
+    options: CLUSTER_OPTIONS,
     strict: true,
   });
   if (!values.config) {
