@@ -2,9 +2,9 @@
 // must cost a client no more than ext_authz's deadline: 503 soon after the 2-s ext_authz timeout, and no backend
 // executes or even receives anything. Through the real pinned Envoy with the checked-in bootstraps, sidecar and
 // gateway mode, against both instrumented backends.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { MATRIX, PROTOCOL, rpc, startSecurityStack, type SecurityStack } from './harness.js';
+import { MATRIX, PROTOCOL, rpc, type SecurityStack, useSecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
@@ -42,12 +42,9 @@ async function whileHung(s: SecurityStack, body: string, session?: string): Prom
 describe.each(MATRIX)('$mode mode, $backend backend: toolgate hung', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  });
-  afterAll(async () => {
-    await s?.stop();
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
   });
 
   it.each([

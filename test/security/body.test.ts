@@ -2,9 +2,9 @@
 // messages is refused with a 4xx and a JSON-RPC sentence, never forwarded; what is forwarded carries a canonical
 // Content-Type. Through the real Envoy, sidecar and gateway, an express.json() backend and a node:http one.
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { MATRIX, PROTOCOL, rpc, startSecurityStack, type RawReply, type SecurityStack } from './harness.js';
+import { MATRIX, PROTOCOL, rpc, type RawReply, type SecurityStack, useSecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
@@ -110,11 +110,10 @@ const FORWARDED: readonly Forwarded[] = [
 describe.each(MATRIX)('one reading of the body: $mode mode, $backend backend', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  }, 60_000);
-  afterAll(async () => { await s?.stop(); });
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
+  });
 
   /** The harness's POST, or one with no Content-Type at all (the harness always sends one). */
   const send = async (body: string | Uint8Array, headers: Record<string, string> | null | undefined): Promise<RawReply> => {

@@ -1,19 +1,18 @@
 // The security stack itself: allowed calls reach the instrumented backend and are journalled; denied ones are not.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { PUBLIC_TEXT, SECRET_URI } from './backend.js';
-import { MATRIX, rpc, startSecurityStack, type SecurityStack } from './harness.js';
+import { MATRIX, rpc, type SecurityStack, useSecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
 describe.each(MATRIX)('security stack: $mode mode, $backend backend', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  }, 60_000);
-  afterAll(async () => { await s?.stop(); });
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
+  });
 
   it('executes an allowed tool call once and journals it', async () => {
     s.journal.clear();

@@ -8,6 +8,7 @@
 //   expect(r.status).toBe(415); expect(s.journal.tools()).toEqual([]);
 //   s.tool('refund') is 'billing.refund' in gateway mode and 'refund' in sidecar mode.
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { RawConfig } from '../../src/config/schema.js';
@@ -195,6 +196,21 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     await unwind();
     throw err;
   }
+}
+
+/**
+ * One stack for the enclosing describe block: started and initialized before its tests (`ready` hands both over),
+ * stopped after them.
+ */
+export function useSecurityStack(opts: SecurityStackOptions, ready: (stack: SecurityStack, session: string) => void): void {
+  let stack: SecurityStack | undefined;
+  beforeAll(async () => {
+    stack = await startSecurityStack(opts);
+    ready(stack, await stack.initialize());
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { Execution, ReceivedRequest } from './backend.js';
 import { FAST_TOOL, startFastPathGateway } from './fastpath-stack.js';
-import { BACKENDS, MATRIX, rpc, startSecurityStack, type PostOptions, type RawReply, type SecurityStack } from './harness.js';
+import { BACKENDS, MATRIX, rpc, startSecurityStack, type PostOptions, type RawReply, type SecurityStack, useSecurityStack } from './harness.js';
 
 printLogsOnFailure();
 
@@ -78,11 +78,10 @@ const ODD: readonly OddRequest[] = [
 describe.each(MATRIX)('clients cannot steer routing: $mode mode, $backend backend', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  }, 60_000);
-  afterAll(async () => { await s?.stop(); });
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
+  });
 
   const noForgeryReachedABackend = () => expect(s.journal.requests.filter(carriesForgery)).toEqual([]);
   const inventoryRequests = () => s.journal.requests.filter((r) => r.replica.startsWith('i'));
@@ -271,11 +270,10 @@ describe.each(FAST_MATRIX)('2026 fast path: $mode mode, $backend backend', ({ mo
 describe.each(MATRIX)('MCP-Protocol-Version: $mode mode, $backend backend', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  }, 60_000);
-  afterAll(async () => { await s?.stop(); });
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
+  });
 
   const BAD = ['9999', '2026-99', '2026-07-29', '2025-06-18x', '2025-06-18, 2026-07-28', 'latest'];
 
@@ -357,11 +355,10 @@ async function rawPost(endpoint: string, headers: Record<string, string>, body: 
 describe.each(MATRIX)('oversized request headers: $mode mode, $backend backend', ({ mode, backend }) => {
   let s: SecurityStack;
   let session: string;
-  beforeAll(async () => {
-    s = await startSecurityStack({ mode, backend });
-    session = await s.initialize();
-  }, 60_000);
-  afterAll(async () => { await s?.stop(); });
+  useSecurityStack({ mode, backend }, (stack, id) => {
+    s = stack;
+    session = id;
+  });
 
   const baseHeaders = async () => ({
     'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', authorization: `Bearer ${await s.token()}`, 'mcp-session-id': session,
