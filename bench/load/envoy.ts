@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../test/harness/ports.js';
 import { startChild, waitReady, type Child } from './procs.js';
-import { PLACEHOLDER } from '../../src/render/placeholders.js';
+import { PLACEHOLDER } from '../../src/cli/render/placeholders.js';
 
 export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
 export const EXT_PROC = 'envoy.filters.http.ext_proc';

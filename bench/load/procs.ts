@@ -2,7 +2,7 @@
 // and sampled through /proc for CPU time and resident memory.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { openSync, readFileSync, rmSync } from 'node:fs';
-import { waitForHttpOk } from '../../src/demo/wait.js';
+import { waitForHttpOk } from '../../src/cli/demo/wait.js';
 
 export interface Child {
   readonly name: string;

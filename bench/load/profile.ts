@@ -138,7 +138,7 @@ export function summarizeProfile(
   };
 }
 
-/** `src/session/token.ts:41` for toolgate's own code (dist → src), `grpc-js lib/server.js:120` for packages. */
+/** `src/core/session/token.ts:41` for toolgate's own code (dist → src), `grpc-js lib/server.js:120` for packages. */
 function location(frame: CallFrame, repoRoot: string): string {
   const url = frame.url.replace(/^file:\/\//, '');
   if (!url) return '';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { RawConfig } from '../../src/config/schema.js';
+import type { RawConfig } from '../../src/core/config/schema.js';
 import { startTestIdp } from '../../test/harness/jwt.js';
 import { freePort } from '../../test/harness/ports.js';
 import { startChild, waitReady, type Child } from './procs.js';

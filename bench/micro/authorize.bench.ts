@@ -2,11 +2,11 @@
 // (the token repeats, so identity is a verified-token cache hit, as for every call after a session's first):
 // how much of toolgate's per-request CPU is its own logic rather than transport.
 import { bench, describe } from 'vitest';
-import { authorize } from '../../src/authz/authorize.js';
-import { buildRuntime } from '../../src/config/load.js';
-import { refuseChangedDefinition } from '../../src/authz/pins-gate.js';
-import { readRequest } from '../../src/mcp/body.js';
-import { embeddedStore } from '../../src/store/index.js';
+import { authorize } from '../../src/pipeline/authz/authorize.js';
+import { buildRuntime } from '../../src/app/runtime/load.js';
+import { refuseChangedDefinition } from '../../src/pipeline/authz/pins-gate.js';
+import { readRequest } from '../../src/core/mcp/body.js';
+import { embeddedStore } from '../../src/ports/store/index.js';
 import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime, token } = await fixture();

@@ -1,7 +1,7 @@
 // Reading and classifying each request (`readRequest`: admission, strict JSON reading, `classify`): what ext_authz
 // and the gateway's ext_proc do to every body they read.
 import { bench, describe } from 'vitest';
-import { readRequest } from '../../src/mcp/body.js';
+import { readRequest } from '../../src/core/mcp/body.js';
 import { call2025, call2026HeadersOnly } from './fixtures.js';
 
 const small = call2025('echo', { text: 'hello from the toolgate benchmark' });

@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { buildRuntime, parseConfigText, type Runtime } from '../../src/config/load.js';
-import type { RawConfig } from '../../src/config/schema.js';
-import type { RawHttpFacts } from '../../src/mcp/body.js';
+import { buildRuntime, parseConfigText, type Runtime } from '../../src/app/runtime/load.js';
+import type { RawConfig } from '../../src/core/config/schema.js';
+import type { RawHttpFacts } from '../../src/core/mcp/body.js';
 import { startTestIdp } from '../../test/harness/jwt.js';
 
 export const RESOURCE = 'https://bench.toolgate.test/mcp';

@@ -4,7 +4,7 @@
 import { createPublicKey, verify as rsaVerify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { bench, describe } from 'vitest';
-import { createJwtVerifier } from '../../src/identity/jwt.js';
+import { createJwtVerifier } from '../../src/core/identity/jwt.js';
 import { fixture, RESOURCE } from './fixtures.js';
 
 const { runtime, token, jwksFile } = await fixture();

@@ -1,8 +1,8 @@
 // Policy evaluation: compile once (at start-up), then `decide()` per call.
 import { bench, describe } from 'vitest';
-import { readRequest } from '../../src/mcp/body.js';
-import type { McpCall } from '../../src/mcp/message.js';
-import { decide } from '../../src/policy/decide.js';
+import { readRequest } from '../../src/core/mcp/body.js';
+import type { McpCall } from '../../src/core/mcp/message.js';
+import { decide } from '../../src/core/policy/decide.js';
 import { CLAIMS, call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime } = await fixture();

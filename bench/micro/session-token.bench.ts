@@ -3,16 +3,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { bench, describe } from 'vitest';
-import { jweOpen, jweSeal } from '../../src/session/jwe.js';
-import { createKeyring } from '../../src/session/keys.js';
-import { openSession, sealSession } from '../../src/session/token.js';
+import { jweOpen, jweSeal } from '../../src/core/session/jwe.js';
+import { createKeyring } from '../../src/core/session/keys.js';
+import { openSession, sealSession } from '../../src/core/session/token.js';
 import {
   capabilitySetOf,
   toBackendSessionId,
   type BackendEntry,
   type ClientSessionToken,
   type SessionPayload,
-} from '../../src/session/types.js';
+} from '../../src/core/session/types.js';
 
 const secret = randomBytes(32).toString('base64url');
 const keyring = createKeyring({ current: { kid: 'k-2026-03', secret } });

@@ -2,15 +2,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/errors.js';
-import { loadConfigFile } from '../config/load.js';
-import { createLogger } from '../log/logger.js';
-import { renderEnvoyFile } from '../render/envoy.js';
-import { renderHelmValuesFile } from '../render/helm.js';
-import { concatenate, renderIstioFile } from '../render/istio.js';
-import { loadAdminAuth } from '../server/admin-auth.js';
-import { serve } from '../server/serve.js';
-import { startTracing } from '../telemetry/tracing.js';
+import { ConfigError } from '../core/config/errors.js';
+import { loadConfigFile } from '../app/runtime/load.js';
+import { createLogger } from '../ports/log/logger.js';
+import { renderEnvoyFile } from './render/envoy.js';
+import { renderHelmValuesFile } from './render/helm.js';
+import { concatenate, renderIstioFile } from './render/istio.js';
+import { loadAdminAuth } from '../app/server/admin-auth.js';
+import { serve } from '../app/server/serve.js';
+import { startTracing } from '../ports/telemetry/tracing.js';
 import { PINS_USAGE, runPins } from './pins.js';
 import { POLICY_TEST_USAGE, runExplain, runTest } from './policy-test.js';
 

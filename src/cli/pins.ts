@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { loadConfigFile } from '../config/load.js';
-import { pinReport, renderPinReport, type Listed } from '../pins/report.js';
+import { loadConfigFile } from '../app/runtime/load.js';
+import { pinReport, renderPinReport, type Listed } from '../core/pins/report.js';
 
 export const PINS_USAGE = '  toolgate pins --config FILE --token-file FILE [--url URL]';
 

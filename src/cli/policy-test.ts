@@ -1,11 +1,11 @@
 // `toolgate test` and `toolgate explain`: policy test cases run through the Check pipeline, without Envoy.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfigFile, type Runtime } from '../config/load.js';
-import { describeExpectation, loadCaseFile, type CaseFile } from '../policytest/cases.js';
-import { testIdentity, type TestIdentity } from '../policytest/identity.js';
-import { caseLine, summaryLine, traceLines } from '../policytest/report.js';
-import { CaseError, describeObserved, runCase, type CaseResult } from '../policytest/run.js';
+import { loadConfigFile, type Runtime } from '../app/runtime/load.js';
+import { describeExpectation, loadCaseFile, type CaseFile } from './policytest/cases.js';
+import { testIdentity, type TestIdentity } from './policytest/identity.js';
+import { caseLine, summaryLine, traceLines } from './policytest/report.js';
+import { CaseError, describeObserved, runCase, type CaseResult } from './policytest/run.js';
 
 export const POLICY_TEST_USAGE = `  toolgate test [--config FILE] CASES...
   toolgate explain [--config FILE] CASES [--case NAME]`;

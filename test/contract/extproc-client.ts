@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { envoyServices } from '../../src/envoy/protos.js';
 import { toStruct } from '../../src/envoy/struct.js';
-import { signHandoff, type HandoffValue } from '../../src/session/handoff.js';
-import type { Keyring } from '../../src/session/keys.js';
+import { signHandoff, type HandoffValue } from '../../src/core/session/handoff.js';
+import type { Keyring } from '../../src/core/session/keys.js';
 
 export type Msg = Record<string, any>;
 

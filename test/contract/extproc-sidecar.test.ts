@@ -6,9 +6,9 @@ import { exportJWK, generateKeyPair } from 'jose';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type Served } from '../../src/server/serve.js';
-import { createKeyring } from '../../src/session/keys.js';
-import type { HandoffValue } from '../../src/session/handoff.js';
+import { serve, type Served } from '../../src/app/server/serve.js';
+import { createKeyring } from '../../src/core/session/keys.js';
+import type { HandoffValue } from '../../src/core/session/handoff.js';
 import { body, checkedHeaders, extProcClient, headers, setHeaders, type Msg } from './extproc-client.js';
 
 let served: Served;

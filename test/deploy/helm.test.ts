@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { renderHelmValuesFile } from '../../src/render/helm.js';
-import { renderIstioFile } from '../../src/render/istio.js';
+import { renderHelmValuesFile } from '../../src/cli/render/helm.js';
+import { renderIstioFile } from '../../src/cli/render/istio.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 import { complaints, helm, istioctl } from '../harness/deploy-tools.js';
 

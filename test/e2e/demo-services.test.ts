@@ -1,11 +1,11 @@
-// The compose mesh's demo processes, run from dist/ as the image runs them: `dist/demo/server.js` serves an MCP
-// server's tools, and `dist/demo/idp.js` serves a JWKS and mints a demo token on GET /token that verifies against it.
+// The compose mesh's demo processes, run from dist/ as the image runs them: `dist/cli/demo/server.js` serves an MCP
+// server's tools, and `dist/cli/demo/idp.js` serves a JWKS and mints a demo token on GET /token that verifies against it.
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_AGENT } from '../../src/demo/config.js';
+import { DEMO_AGENT } from '../../src/cli/demo/config.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { freePort } from '../harness/ports.js';
@@ -34,7 +34,7 @@ async function run(script: string, args: string[], readyUrl: string, readyStatus
   return proc;
 }
 
-describe('node dist/demo/server.js', () => {
+describe('node dist/cli/demo/server.js', () => {
   it.each([
     ['billing', ['lookup_charge', 'refund', 'close_account']],
     ['inventory', ['check_stock', 'set_stock']],
@@ -53,7 +53,7 @@ describe('node dist/demo/server.js', () => {
   });
 });
 
-describe('node dist/demo/idp.js', () => {
+describe('node dist/cli/demo/idp.js', () => {
   it('mints a demo agent token on GET /token that verifies against its JWKS, with the given issuer and audience', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-// Acceptance: `node dist/demo/main.js --once` brings up the local mesh (IdP, billing ×2 and inventory MCP servers,
+// Acceptance: `node dist/cli/demo/main.js --once` brings up the local mesh (IdP, billing ×2 and inventory MCP servers,
 // toolgate, Envoy as a gateway), runs the scripted agent, shows every decision kind, and stops everything it started.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

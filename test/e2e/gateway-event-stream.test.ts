@@ -2,8 +2,8 @@
 // Last-Event-ID resumes each backend where it stopped (and resumes a call's own stream), the backends' streams
 // close with the client's, and only a GET that toolgate's ext_proc granted reaches the event-stream server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSseParser, type SseEvent } from '../../src/fanout/sse.js';
-import { decodeCursor } from '../../src/fanout/event-cursor.js';
+import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js';
+import { decodeCursor } from '../../src/pipeline/fanout/event-cursor.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { RecordedRequest } from '../harness/mcp-server.js';
 import { bearer, eventually, get, post, toolCall } from './helpers/client.js';

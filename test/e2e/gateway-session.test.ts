@@ -3,9 +3,9 @@
 // early; and how big a token gets.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyring } from '../../src/session/keys.js';
-import { inspectSession, sealSession } from '../../src/session/token.js';
-import { NO_CAPABILITIES, type BackendEntry, type BackendSessionId, type ClientSessionToken } from '../../src/session/types.js';
+import { createKeyring } from '../../src/core/session/keys.js';
+import { inspectSession, sealSession } from '../../src/core/session/token.js';
+import { NO_CAPABILITIES, type BackendEntry, type BackendSessionId, type ClientSessionToken } from '../../src/core/session/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { bearer, connectAs, eventually, post, type RawAnswer } from './helpers/client.js';
 import { newSessionKey, startGatewayStack, SUPPORT_CLAIMS, tokenHeader, whoami, type GatewayStack } from './helpers/gateway-stack.js';

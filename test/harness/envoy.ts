@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { ProcessStartError, startProcess, type ExitStatus, type ManagedProcess } from './process.js';
-import { fillPlaceholders, placeholdersIn } from '../../src/render/placeholders.js';
+import { fillPlaceholders, placeholdersIn } from '../../src/cli/render/placeholders.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The one template the docs show and the tests render. */

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
-import { serve, type Served } from '../../src/server/serve.js';
-import { createKeyring } from '../../src/session/keys.js';
+import { serve, type Served } from '../../src/app/server/serve.js';
+import { createKeyring } from '../../src/core/session/keys.js';
 import { checkedHeaders, extProcClient, headers, setHeaders, type Msg } from '../contract/extproc-client.js';
 import { checkClient } from '../harness/check-client.js';
 

@@ -2,9 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { storeSchema } from '../../src/config/schema-store.js';
-import { openStore } from '../../src/store/index.js';
-import type { Counter, Store } from '../../src/store/port.js';
+import { storeSchema } from '../../src/core/config/schema-store.js';
+import { openStore } from '../../src/ports/store/index.js';
+import type { Counter, Store } from '../../src/ports/store/port.js';
 import { startRedis } from '../harness/redis.js';
 import { startRedisCluster, startRedisSentinel } from '../harness/redis-topologies.js';
 

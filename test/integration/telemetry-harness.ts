@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { envoyServices } from '../../src/envoy/protos.js';
-import { createKeyring } from '../../src/session/keys.js';
+import { createKeyring } from '../../src/core/session/keys.js';
 import { fromStruct, type Struct } from '../../src/envoy/struct.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';

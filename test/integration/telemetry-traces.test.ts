@@ -1,7 +1,7 @@
 // Spans from the built toolgate, exported over OTLP/HTTP (JSON) to an in-process receiver, for Check and ext_proc.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HandoffValue } from '../../src/session/handoff.js';
+import type { HandoffValue } from '../../src/core/session/handoff.js';
 import { body as procBody, checkedHeaders, extProcClient, headers as rawHeaders } from '../contract/extproc-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {

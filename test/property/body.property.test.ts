@@ -13,15 +13,15 @@ import { isDeepStrictEqual } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize } from '../../src/authz/authorize.js';
-import { invalidReply } from '../../src/authz/render.js';
-import { loadConfigFile, type Runtime } from '../../src/config/load.js';
-import { createMemoryStore } from '../../src/store/memory.js';
+import { authorize } from '../../src/pipeline/authz/authorize.js';
+import { invalidReply } from '../../src/pipeline/authz/http-reply.js';
+import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
-import { FORWARDED_CONTENT_TYPE, readRequest } from '../../src/mcp/body.js';
-import { readJson } from '../../src/mcp/json-reader.js';
-import type { McpMessage } from '../../src/mcp/message.js';
-import { REASONS } from '../../src/policy/reasons.js';
+import { FORWARDED_CONTENT_TYPE, readRequest } from '../../src/core/mcp/body.js';
+import { readJson } from '../../src/core/mcp/json-reader.js';
+import type { McpMessage } from '../../src/core/mcp/message.js';
+import { REASONS } from '../../src/core/policy/reasons.js';
 
 const require = createRequire(import.meta.url);
 /** The media-type parser body-parser uses to find the charset: the backend's own reading of the header. */

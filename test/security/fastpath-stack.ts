@@ -1,14 +1,14 @@
 // A gateway whose bootstrap has a 2026 fast path: examples/gateway.yaml with inventory's names unprefixed and
-// inventory declared 2026-capable, rendered by src/render at test time (the checked-in gateway.yaml has no fast path:
+// inventory declared 2026-capable, rendered by src/cli/render at test time (the checked-in gateway.yaml has no fast path:
 // all its names are prefixed). The same instrumented backends and journal as the security harness.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { configSchema, type RawConfig } from '../../src/config/schema.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { renderEnvoy } from '../../src/render/envoy.js';
+import { configSchema, type RawConfig } from '../../src/core/config/schema.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { renderEnvoy } from '../../src/cli/render/envoy.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';

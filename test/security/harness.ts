@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { RawConfig } from '../../src/config/schema.js';
+import type { RawConfig } from '../../src/core/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';

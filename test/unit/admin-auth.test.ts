@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
-import { adminAuth, loadAdminAuth, needsAdminAuth } from '../../src/server/admin-auth.js';
+import { ConfigError } from '../../src/core/config/errors.js';
+import { adminAuth, loadAdminAuth, needsAdminAuth } from '../../src/app/server/admin-auth.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-admin-auth-unit-'));
 const configFile = path.join(dir, 'toolgate.yaml');

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authorize, type AuthzInput } from '../../src/authz/authorize.js';
-import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/authz/render.js';
-import { loadConfigFile, type Runtime } from '../../src/config/load.js';
-import { noteToolList } from '../../src/mcp/catalog.js';
+import { authorize, type AuthzInput } from '../../src/pipeline/authz/authorize.js';
+import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/pipeline/authz/http-reply.js';
+import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
+import { noteToolList } from '../../src/core/mcp/catalog.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';

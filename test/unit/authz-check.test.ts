@@ -5,9 +5,9 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.js';
-import { holdRuntime, type RuntimeHolder } from '../../src/config/watch.js';
-import { checkHandler } from '../../src/envoy/authz/check.js';
+import { loadConfigFile } from '../../src/app/runtime/load.js';
+import { holdRuntime, type RuntimeHolder } from '../../src/app/runtime/watch.js';
+import { checkHandler } from '../../src/envoy/check.js';
 import { LOADER_OPTIONS } from '../../src/envoy/protos.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authorize } from '../../src/authz/authorize.js';
-import { protocolRefusal } from '../../src/authz/protocol-gate.js';
-import { loadConfigFile, type Runtime } from '../../src/config/load.js';
-import { classify } from '../../src/mcp/message.js';
+import { authorize } from '../../src/pipeline/authz/authorize.js';
+import { protocolRefusal } from '../../src/pipeline/authz/protocol-gate.js';
+import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
+import { classify } from '../../src/core/mcp/message.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';

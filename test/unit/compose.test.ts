@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfigFile } from '../../src/config/load.js';
-import { renderEnvoyFile } from '../../src/render/envoy.js';
+import { loadConfigFile } from '../../src/app/runtime/load.js';
+import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
 import { ENVOY_VERSION, REPO_ROOT, validateEnvoyConfig } from '../harness/envoy.js';
 
 // Service definitions and Envoy bootstraps are checked as data.

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
-import { loadConfigFile } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/config/errors.js';
+import { loadConfigFile } from '../../src/app/runtime/load.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-config-'));
 const BASE = `resource: https://mcp.example.com/mcp

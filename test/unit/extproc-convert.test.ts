@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerRecord, toProcessingResponse } from '../../src/envoy/extproc/convert.js';
+import { headerRecord, toProcessingResponse } from '../../src/envoy/process/convert.js';
 
 describe('ext_proc conversion', () => {
   it('reads raw_value headers, falls back to value, lower-cases and joins repeats', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { advance, STREAM_START, type StreamProgress } from '../../src/envoy/extproc/stream-end.js';
-import type { ModeOverride, Step } from '../../src/routing/exchange.js';
+import { advance, STREAM_START, type StreamProgress } from '../../src/envoy/process/stream-end.js';
+import type { ModeOverride, Step } from '../../src/pipeline/extproc/exchange.js';
 
-// The overrides the routers use (src/routing/{sidecar,gateway}.ts), spelled out so a change there is a change here.
+// The overrides the routers use (src/pipeline/extproc/{sidecar,gateway}.ts), spelled out so a change there is a change here.
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeAnswers } from '../../src/fanout/answers.js';
-import type { EgressFailure, RequestSuccess } from '../../src/fanout/egress.js';
+import { mergeAnswers } from '../../src/pipeline/fanout/answers.js';
+import type { EgressFailure, RequestSuccess } from '../../src/pipeline/fanout/egress.js';
 
 type Answer = RequestSuccess | EgressFailure;
 const ok = (result: Record<string, unknown> = {}): Answer => ({ ok: true, status: 200, message: { jsonrpc: '2.0', id: 'f', result } });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEgressClient, fanOut, type EgressClient, type RequestSuccess } from '../../src/fanout/egress.js';
-import { compileNaming } from '../../src/fanout/names.js';
-import { mergeToolsList, type ListItem } from '../../src/fanout/merge.js';
-import { listAllPages } from '../../src/fanout/pages.js';
+import { createEgressClient, fanOut, type EgressClient, type RequestSuccess } from '../../src/pipeline/fanout/egress.js';
+import { compileNaming } from '../../src/core/mcp/names.js';
+import { mergeToolsList, type ListItem } from '../../src/pipeline/fanout/merge.js';
+import { listAllPages } from '../../src/pipeline/fanout/pages.js';
 import { deadPort, listen, startMcpBackend, startRouter, type Running, type RouterLog } from './fanout-servers.js';
 
 const VERSION = '2025-11-25';

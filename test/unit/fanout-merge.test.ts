@@ -6,8 +6,8 @@ import {
   mergeResourceTemplatesList,
   mergeToolsList,
   type ListItem,
-} from '../../src/fanout/merge.js';
-import { compileNaming } from '../../src/fanout/names.js';
+} from '../../src/pipeline/fanout/merge.js';
+import { compileNaming } from '../../src/core/mcp/names.js';
 
 const gateway = { name: 'toolgate', version: '0.1.0' };
 const init = (capabilities: unknown, instructions?: string) => ({ protocolVersion: '2025-06-18', capabilities, serverInfo: { name: 'x', version: '1' }, instructions });

@@ -1,10 +1,10 @@
 // The merged GET stream on plain values: which backends it opens, how it interleaves, resumes, reconnects and ends.
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor } from '../../src/fanout/event-cursor.js';
-import type { EgressFailure, StreamSuccess } from '../../src/fanout/egress.js';
-import { mergedEvent, startMerge, type MergeSettings, type MergeSource } from '../../src/fanout/merged-stream.js';
-import { createSseParser, type SseEvent } from '../../src/fanout/sse.js';
-import { toClientMessage } from '../../src/routing/reply-ids.js';
+import { decodeCursor, encodeCursor } from '../../src/pipeline/fanout/event-cursor.js';
+import type { EgressFailure, StreamSuccess } from '../../src/pipeline/fanout/egress.js';
+import { mergedEvent, startMerge, type MergeSettings, type MergeSource } from '../../src/pipeline/fanout/merged-stream.js';
+import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js';
+import { toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
 
 const FAST: MergeSettings = { keepAliveMs: 60_000, retryMs: 5, maxRetryMs: 20, maxAttempts: 3, maxEventBytes: 1024 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileNaming, exposeNames, resolveExposed, type NameRef, type PrefixMode } from '../../src/fanout/names.js';
+import { compileNaming, exposeNames, resolveExposed, type NameRef, type PrefixMode } from '../../src/core/mcp/names.js';
 
 const lists = (entries: Readonly<Record<string, readonly string[]>>) => new Map(Object.entries(entries));
 const modes = (entries: Readonly<Record<string, PrefixMode>>) =>

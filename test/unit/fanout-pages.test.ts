@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEgressClient, type EgressClient } from '../../src/fanout/egress.js';
-import { listAllPages } from '../../src/fanout/pages.js';
+import { createEgressClient, type EgressClient } from '../../src/pipeline/fanout/egress.js';
+import { listAllPages } from '../../src/pipeline/fanout/pages.js';
 import { startMcpBackend, startPagedBackend, startRouter, type Running } from './fanout-servers.js';
 
 const running: Running[] = [];

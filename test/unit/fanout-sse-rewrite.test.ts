@@ -1,9 +1,9 @@
 // SSE events rewritten as the stream passes: every chunk boundary, every line ending, nothing but the request ids changed.
 import { describe, expect, it } from 'vitest';
-import { createSseFramer } from '../../src/fanout/sse-frames.js';
-import { createSseRewriter, eventFields, rewriteEvent, type MessageRewrite } from '../../src/fanout/sse-rewrite.js';
-import { createSseParser, type SseEvent } from '../../src/fanout/sse.js';
-import { toClientMessage } from '../../src/routing/reply-ids.js';
+import { createSseFramer } from '../../src/pipeline/fanout/sse-frames.js';
+import { createSseRewriter, eventFields, rewriteEvent, type MessageRewrite } from '../../src/pipeline/fanout/sse-rewrite.js';
+import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js';
+import { toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
 
 const rewriteIds: MessageRewrite = (message) => toClientMessage(message, (id) => `billing:tag:${JSON.stringify(id)}`);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSseParser, type SseEvent } from '../../src/fanout/sse.js';
+import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js';
 
 const parseAll = (chunks: ReadonlyArray<string | Uint8Array>): SseEvent[] => {
   const parser = createSseParser();

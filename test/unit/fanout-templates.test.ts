@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileTemplateIndex } from '../../src/fanout/templates.js';
+import { compileTemplateIndex } from '../../src/pipeline/fanout/templates.js';
 
 const one = (template: string) => compileTemplateIndex(new Map([[template, 'b']]));
 const matches = (template: string, uri: string) => one(template).matching(uri).length === 1;

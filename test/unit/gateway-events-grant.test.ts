@@ -1,9 +1,9 @@
 // The event-stream grant ext_proc mints and the event-stream server checks; and the cursor Last-Event-ID carries.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor } from '../../src/fanout/event-cursor.js';
-import { mintEventsGrant, openEventsGrant } from '../../src/routing/events-grant.js';
-import { createKeyring } from '../../src/session/keys.js';
+import { decodeCursor, encodeCursor } from '../../src/pipeline/fanout/event-cursor.js';
+import { mintEventsGrant, openEventsGrant } from '../../src/pipeline/extproc/events-grant.js';
+import { createKeyring } from '../../src/core/session/keys.js';
 
 const K1 = { kid: 'k1', secret: randomBytes(32).toString('base64url') };
 const keyring = createKeyring({ current: K1 });

@@ -1,9 +1,9 @@
 // The gateway's ids for server-to-client requests: reversible, typed, bound to one session and one backend.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring } from '../../src/session/keys.js';
-import type { TokenId } from '../../src/session/types.js';
-import { openReplyId, replyIdFor, toClientMessage } from '../../src/routing/reply-ids.js';
+import { createKeyring } from '../../src/core/session/keys.js';
+import type { TokenId } from '../../src/core/session/types.js';
+import { openReplyId, replyIdFor, toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
 
 const key = (kid: string) => ({ kid, secret: randomBytes(32).toString('base64url') });
 const K1 = key('k1');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compileTemplateIndex, EMPTY_TEMPLATE_INDEX } from '../../src/fanout/templates.js';
-import type { McpCall } from '../../src/mcp/message.js';
-import type { NameIndex } from '../../src/routing/gateway-context.js';
-import { listsFor, resolveResource } from '../../src/routing/gateway-resources.js';
+import { compileTemplateIndex, EMPTY_TEMPLATE_INDEX } from '../../src/pipeline/fanout/templates.js';
+import type { McpCall } from '../../src/core/mcp/message.js';
+import type { NameIndex } from '../../src/pipeline/extproc/gateway-context.js';
+import { listsFor, resolveResource } from '../../src/pipeline/extproc/gateway-resources.js';
 
 function call(method: string, params: Record<string, unknown> = {}): McpCall {
   return { type: 'call', kind: 'request', method, id: 5, target: undefined, arguments: {}, params, traceparent: undefined, fromHeadersOnly: false };

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildRuntime, parseConfigText } from '../../src/config/load.js';
-import { fanOut, type EgressClient } from '../../src/fanout/egress.js';
-import { compileNaming } from '../../src/fanout/names.js';
-import { EMPTY_TEMPLATE_INDEX } from '../../src/fanout/templates.js';
-import { classify, type McpCall } from '../../src/mcp/message.js';
-import type { GatewayContext } from '../../src/routing/gateway-context.js';
-import { resolveCall } from '../../src/routing/gateway-route.js';
+import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
+import { fanOut, type EgressClient } from '../../src/pipeline/fanout/egress.js';
+import { compileNaming } from '../../src/core/mcp/names.js';
+import { EMPTY_TEMPLATE_INDEX } from '../../src/pipeline/fanout/templates.js';
+import { classify, type McpCall } from '../../src/core/mcp/message.js';
+import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
+import { resolveCall } from '../../src/pipeline/extproc/gateway-route.js';
 
 const CONFIG = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.json } }

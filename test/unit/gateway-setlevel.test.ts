@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { buildRuntime, parseConfigText } from '../../src/config/load.js';
-import { fanOut, type EgressClient, type EgressFailure, type RequestMessage, type RequestSuccess } from '../../src/fanout/egress.js';
-import { compileNaming } from '../../src/fanout/names.js';
-import { EMPTY_TEMPLATE_INDEX } from '../../src/fanout/templates.js';
-import type { McpCall } from '../../src/mcp/message.js';
-import type { GatewayContext } from '../../src/routing/gateway-context.js';
-import { setLevelAll } from '../../src/routing/gateway-fanout.js';
-import { capabilitySetOf, NO_CAPABILITIES, type Session, type TokenId } from '../../src/session/types.js';
+import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
+import { fanOut, type EgressClient, type EgressFailure, type RequestMessage, type RequestSuccess } from '../../src/pipeline/fanout/egress.js';
+import { compileNaming } from '../../src/core/mcp/names.js';
+import { EMPTY_TEMPLATE_INDEX } from '../../src/pipeline/fanout/templates.js';
+import type { McpCall } from '../../src/core/mcp/message.js';
+import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
+import { setLevelAll } from '../../src/pipeline/extproc/gateway-fanout.js';
+import { capabilitySetOf, NO_CAPABILITIES, type Session, type TokenId } from '../../src/core/session/types.js';
 
 const CONFIG = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.json } }

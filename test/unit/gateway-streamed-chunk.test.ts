@@ -1,8 +1,8 @@
 // When toolgate's ext_proc stream for a call's event stream ends: never on an answer Envoy half-closes on.
 import { describe, expect, it } from 'vitest';
-import { createSseRewriter } from '../../src/fanout/sse-rewrite.js';
-import { streamedChunk } from '../../src/routing/gateway-server-requests.js';
-import { toClientMessage } from '../../src/routing/reply-ids.js';
+import { createSseRewriter } from '../../src/pipeline/fanout/sse-rewrite.js';
+import { streamedChunk } from '../../src/pipeline/extproc/gateway-server-requests.js';
+import { toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
 
 const rewriter = () => createSseRewriter((m) => toClientMessage(m, (id) => `b:${JSON.stringify(id)}`));
 const progress = 'data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n';

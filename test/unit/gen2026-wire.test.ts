@@ -3,15 +3,15 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { denyReply } from '../../src/authz/render.js';
-import { createEgressClient } from '../../src/fanout/egress.js';
-import { mergeDiscover } from '../../src/fanout/merge.js';
-import { classify } from '../../src/mcp/message.js';
-import { decodeHeaderValue, requestEnvelope } from '../../src/mcp/protocol.js';
-import { withCacheHints, withResultType } from '../../src/mcp/replies.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { configSchema } from '../../src/config/schema.js';
-import { filterListBody } from '../../src/routing/lists.js';
+import { denyReply } from '../../src/pipeline/authz/http-reply.js';
+import { createEgressClient } from '../../src/pipeline/fanout/egress.js';
+import { mergeDiscover } from '../../src/pipeline/fanout/merge.js';
+import { classify } from '../../src/core/mcp/message.js';
+import { decodeHeaderValue, requestEnvelope } from '../../src/core/mcp/protocol.js';
+import { withCacheHints, withResultType } from '../../src/core/mcp/replies.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { configSchema } from '../../src/core/config/schema.js';
+import { filterListBody } from '../../src/pipeline/extproc/lists.js';
 
 const b64 = (text: string) => `=?base64?${Buffer.from(text, 'utf8').toString('base64')}?=`;
 const STATELESS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { authorize } from '../../src/authz/authorize.js';
-import { compileHostOriginRules, judgeHostOrigin } from '../../src/authz/host-origin.js';
-import { buildRuntime, parseConfigText } from '../../src/config/load.js';
-import { configSchema } from '../../src/config/schema.js';
+import { authorize } from '../../src/pipeline/authz/authorize.js';
+import { compileHostOriginRules, judgeHostOrigin } from '../../src/pipeline/authz/host-origin.js';
+import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
+import { configSchema } from '../../src/core/config/schema.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const defaults = compileHostOriginRules(RESOURCE, {});

@@ -1,6 +1,6 @@
 // The Authorization header, read one way: exactly `Bearer <token>`, else a named problem and a sentence.
 import { describe, expect, it } from 'vitest';
-import { parseAuthorization, type AuthorizationProblem } from '../../src/identity/authorization.js';
+import { parseAuthorization, type AuthorizationProblem } from '../../src/core/identity/authorization.js';
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl';
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jwtSchemaForTests } from './identity-jwt-config.js';
-import { createJwtVerifier, type JwtVerifier } from '../../src/identity/jwt.js';
+import { createJwtVerifier, type JwtVerifier } from '../../src/core/identity/jwt.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 
 const AUDIENCE = 'https://mcp.test/mcp';

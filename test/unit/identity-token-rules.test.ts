@@ -1,6 +1,6 @@
 // toolgate's own rules for a signed, unexpired token: exp required, no future iat, typ, maximum lifetime.
 import { describe, expect, it } from 'vitest';
-import { breaksTokenRules, type TokenRules } from '../../src/identity/token-rules.js';
+import { breaksTokenRules, type TokenRules } from '../../src/core/identity/token-rules.js';
 
 const NOW = 1_800_000_000;
 const BASE: TokenRules = { clockToleranceSeconds: 30 };

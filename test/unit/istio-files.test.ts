@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
-import { renderEnvoyFile } from '../../src/render/envoy.js';
+import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
 import { REPO_ROOT, renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
 import { checkedInFiles, PATTERNS, readIstio, renderPattern, type Loose, type Pattern } from './istio-helpers.js';
 import { rawExample } from './render-helpers.js';

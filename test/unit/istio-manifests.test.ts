@@ -14,7 +14,7 @@ import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/app/runtime/load.js';
 import { checkedInFiles, ISTIO_DIR, manifests, only, PATTERNS, type Loose, type Manifest } from './istio-helpers.js';
 
 type Model = { validate(): void };

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, readJson, type JsonRefusalReason } from '../../src/mcp/json-reader.js';
+import { MAX_JSON_DEPTH, readJson, type JsonRefusalReason } from '../../src/core/mcp/json-reader.js';
 
 const accepted = (text: string): unknown => {
   const r = readJson(text);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalName, readName, readUri, readUriTemplate, targetOf } from '../../src/mcp/canonical.js';
+import { canonicalName, readName, readUri, readUriTemplate, targetOf } from '../../src/core/mcp/canonical.js';
 
 describe('readUri: a URI is accepted only when its text is what new URL(text).href gives', () => {
   it.each([

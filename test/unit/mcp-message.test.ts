@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, JsonRpcCode, type HttpFacts } from '../../src/mcp/message.js';
+import { classify, JsonRpcCode, type HttpFacts } from '../../src/core/mcp/message.js';
 
 const post = (body: string | undefined, headers: Record<string, string> = {}): HttpFacts => ({ method: 'POST', headers, body });
 const v2026 = { 'mcp-protocol-version': '2026-07-28' };

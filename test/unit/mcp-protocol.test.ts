@@ -1,7 +1,7 @@
 // MCP-Protocol-Version is parsed against the revisions toolgate knows, never compared as a string.
 import { describe, expect, it } from 'vitest';
-import { isStatelessProtocol } from '../../src/mcp/message.js';
-import { declaresStateless, KNOWN_PROTOCOL_VERSIONS, parseProtocolVersion, unsupportedVersionMessage } from '../../src/mcp/protocol.js';
+import { isStatelessProtocol } from '../../src/core/mcp/message.js';
+import { declaresStateless, KNOWN_PROTOCOL_VERSIONS, parseProtocolVersion, unsupportedVersionMessage } from '../../src/core/mcp/protocol.js';
 
 describe('parseProtocolVersion', () => {
   it.each([

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../src/telemetry/metrics.js';
+import { registry } from '../../src/ports/telemetry/metrics.js';
 
 const dir = fileURLToPath(new URL('../../deploy/observability/', import.meta.url));
 const alerts = parse(readFileSync(`${dir}alerts.yaml`, 'utf8')) as { groups: Array<{ name: string; rules: Array<Record<string, any>> }> };

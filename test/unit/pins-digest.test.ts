@@ -1,6 +1,6 @@
 // The pin digest's canonical form: the goldens were computed with `printf '%s' '<canonical JSON>' | sha256sum`.
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, definitionDigest } from '../../src/pins/digest.js';
+import { canonicalJson, definitionDigest } from '../../src/core/pins/digest.js';
 
 const ECHO = {
   name: 'echo',

@@ -6,15 +6,15 @@ import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authorize } from '../../src/authz/authorize.js';
-import { ConfigError } from '../../src/config/errors.js';
-import { loadConfigFile, type Runtime } from '../../src/config/load.js';
-import { definitionDigest } from '../../src/pins/digest.js';
-import { judgeList } from '../../src/pins/judge.js';
-import { pinCandidates, pinScope } from '../../src/pins/settings.js';
-import { createPinWatch, PIN_MARKS_TTL_MS } from '../../src/pins/watch.js';
-import { createMemoryStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type Store } from '../../src/store/port.js';
+import { authorize } from '../../src/pipeline/authz/authorize.js';
+import { ConfigError } from '../../src/core/config/errors.js';
+import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
+import { definitionDigest } from '../../src/core/pins/digest.js';
+import { judgeList } from '../../src/pipeline/pins/judge.js';
+import { pinCandidates, pinScope } from '../../src/core/pins/settings.js';
+import { createPinWatch, PIN_MARKS_TTL_MS } from '../../src/pipeline/pins/watch.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { StoreUnavailableError, type Store } from '../../src/ports/store/port.js';
 
 const RESOURCE = 'https://mcp.test/mcp';
 const ISSUER = 'https://auth.test';
@@ -228,7 +228,7 @@ describe('ext_authz refuses a call to a changed tool', () => {
 
 describe('sidecar list bodies', () => {
   it('reads the items of an SSE-framed list and drops hidden ones from every event', async () => {
-    const { filterListBody, listItems } = await import('../../src/routing/lists.js');
+    const { filterListBody, listItems } = await import('../../src/pipeline/extproc/lists.js');
     const rt = load('backendPins: enforce');
     const result = { jsonrpc: '2.0', id: 2, result: { tools: [ECHO, { name: 'lookup' }] } };
     const sse = `event: message\nid: 7\ndata: ${JSON.stringify(result)}\n\n`;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
-import { configSchema, type RawConfig } from '../../src/config/schema.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { evaluateKey, evaluateNumber, exprContext } from '../../src/policy/expr.js';
-import { classify, type McpCall } from '../../src/mcp/message.js';
+import { ConfigError } from '../../src/core/config/errors.js';
+import { configSchema, type RawConfig } from '../../src/core/config/schema.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { evaluateKey, evaluateNumber, exprContext } from '../../src/core/policy/expr.js';
+import { classify, type McpCall } from '../../src/core/mcp/message.js';
 
 type RawTasks = NonNullable<RawConfig['tasks']>;
 

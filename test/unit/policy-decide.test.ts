@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
-import { classify, type McpBodyless, type McpCall, type McpReply } from '../../src/mcp/message.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { decide, resolveTasks, visiblePrompts, visibleTools } from '../../src/policy/decide.js';
-import type { Decision } from '../../src/policy/decision.js';
+import { configSchema } from '../../src/core/config/schema.js';
+import { classify, type McpBodyless, type McpCall, type McpReply } from '../../src/core/mcp/message.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { decide, resolveTasks, visiblePrompts, visibleTools } from '../../src/core/policy/decide.js';
+import type { Decision } from '../../src/core/policy/decision.js';
 
 const policy = compilePolicy(
   configSchema.parse({

@@ -1,15 +1,15 @@
 // Dry-run (shadow) mode in the pure decision and the limits: which refusals are forwarded, and where they are counted.
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyLimits } from '../../src/authz/limits.js';
-import { parseConfigText } from '../../src/config/load.js';
-import type { McpCall } from '../../src/mcp/message.js';
-import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
-import { decide } from '../../src/policy/decide.js';
-import type { Decision } from '../../src/policy/decision.js';
-import type { Trace } from '../../src/policy/trace.js';
-import { visibleFor } from '../../src/routing/lists.js';
-import { createMemoryStore, type MemoryStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type Store } from '../../src/store/port.js';
+import { applyLimits } from '../../src/pipeline/authz/limits.js';
+import { parseConfigText } from '../../src/app/runtime/load.js';
+import type { McpCall } from '../../src/core/mcp/message.js';
+import { compilePolicy, type CompiledPolicy } from '../../src/core/policy/compile.js';
+import { decide } from '../../src/core/policy/decide.js';
+import type { Decision } from '../../src/core/policy/decision.js';
+import type { Trace } from '../../src/core/policy/trace.js';
+import { visibleFor } from '../../src/pipeline/extproc/lists.js';
+import { createMemoryStore, type MemoryStore } from '../../src/ports/store/memory.js';
+import { StoreUnavailableError, type Store } from '../../src/ports/store/port.js';
 
 const BASE = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }

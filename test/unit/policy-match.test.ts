@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMatcher, matchesPattern, parsePattern, patternProblem } from '../../src/policy/match.js';
+import { createMatcher, matchesPattern, parsePattern, patternProblem } from '../../src/core/policy/match.js';
 
 describe('matchesPattern', () => {
   it.each([

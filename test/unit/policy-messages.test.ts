@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileTemplate, conditionFailedMessage, formatValue, notListedMessage, renderTemplate } from '../../src/policy/messages.js';
+import { compileTemplate, conditionFailedMessage, formatValue, notListedMessage, renderTemplate } from '../../src/core/policy/messages.js';
 
 describe('formatValue prints numbers the way a person writes them', () => {
   it.each([

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/app/runtime/load.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -1,6 +1,6 @@
 // The rendered bootstrap's part for gateway GET streams: a route to toolgate's event-stream server, and its cluster.
 import { describe, expect, it } from 'vitest';
-import { placeholdersIn } from '../../src/render/placeholders.js';
+import { placeholdersIn } from '../../src/cli/render/placeholders.js';
 import { bootstrap, rawExample, render, type Loose } from './render-helpers.js';
 
 const withoutEvents = () => {

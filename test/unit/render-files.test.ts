@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
-import { renderEnvoyFile } from '../../src/render/envoy.js';
+import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
 import { REPO_ROOT, renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
 import { freePort } from '../harness/ports.js';
 import { EXAMPLES, rawExample, render } from './render-helpers.js';

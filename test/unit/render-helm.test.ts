@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.js';
-import { renderHelmValuesFile } from '../../src/render/helm.js';
-import { renderIstioFile } from '../../src/render/istio.js';
+import { renderHelmValuesFile } from '../../src/cli/render/helm.js';
+import { renderIstioFile } from '../../src/cli/render/istio.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 import { PATTERNS, type Loose } from './istio-helpers.js';
 

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { configSchema, type RawConfig } from '../../src/config/schema.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { renderEnvoy, type RenderOptions } from '../../src/render/envoy.js';
+import { configSchema, type RawConfig } from '../../src/core/config/schema.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { renderEnvoy, type RenderOptions } from '../../src/cli/render/envoy.js';
 import { REPO_ROOT } from '../harness/envoy.js';
 
 export const EXAMPLES = ['sidecar', 'gateway'] as const;

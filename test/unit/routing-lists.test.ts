@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { filterListBody, visibleFor } from '../../src/routing/lists.js';
+import { configSchema } from '../../src/core/config/schema.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { filterListBody, visibleFor } from '../../src/pipeline/extproc/lists.js';
 
 const policy = compilePolicy(
   configSchema.parse({

@@ -1,9 +1,9 @@
 // ext_proc gives back what ext_authz charged whenever it refuses the call in a request phase, once.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { refundingExchange } from '../../src/routing/refund.js';
-import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../src/routing/exchange.js';
-import { createMemoryStore } from '../../src/store/memory.js';
+import { refundingExchange } from '../../src/pipeline/extproc/refund.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../src/pipeline/extproc/exchange.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
 
 const REFUSED: Step = { kind: 'immediate', status: 404, headers: {}, body: '{}' };
 const AUTHZ: AuthzContext = { subject: 'a', task: 't', decisionId: 'd', method: 'tools/call', target: 'x', tasks: [] };

@@ -1,9 +1,9 @@
 // The client's capabilities for server requests travel in the session token; tokens without them open as before.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring } from '../../src/session/keys.js';
-import { openSession, sealSession } from '../../src/session/token.js';
-import { clientCapabilitiesOf, type BackendSessionId, type CapabilitySet } from '../../src/session/types.js';
+import { createKeyring } from '../../src/core/session/keys.js';
+import { openSession, sealSession } from '../../src/core/session/token.js';
+import { clientCapabilitiesOf, type BackendSessionId, type CapabilitySet } from '../../src/core/session/types.js';
 
 const keyring = createKeyring({ current: { kid: 'k1', secret: randomBytes(32).toString('base64url') } });
 const backends = new Map([['billing', { sessionId: 'abc' as BackendSessionId, protocolVersion: '2025-11-25', capabilities: 0 as CapabilitySet }]]);

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { fromStruct, toStruct } from '../../src/envoy/struct.js';
 import {
   bodyMatches, canonical, HANDOFF_CLOCK_SKEW_MS, HANDOFF_MAX_AGE_MS, signHandoff, verifyHandoff, type HandoffCheck, type HandoffValue,
-} from '../../src/session/handoff.js';
-import { createKeyring, type KeySpec } from '../../src/session/keys.js';
+} from '../../src/core/session/handoff.js';
+import { createKeyring, type KeySpec } from '../../src/core/session/keys.js';
 
 const k1: KeySpec = { kid: 'k1', secret: randomBytes(32).toString('base64url') };
 const k2: KeySpec = { kid: 'k2', secret: randomBytes(32).toString('base64url') };

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { compactDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, KeyringError, type KeyringSpec } from '../../src/session/keys.js';
-import { openSession, sealSession } from '../../src/session/token.js';
-import type { SessionPayload } from '../../src/session/types.js';
+import { createKeyring, KeyringError, type KeyringSpec } from '../../src/core/session/keys.js';
+import { openSession, sealSession } from '../../src/core/session/token.js';
+import type { SessionPayload } from '../../src/core/session/types.js';
 
 const PASSPHRASE = 'correct horse battery staple, plus 32 more bytes!';
 const RAW = randomBytes(32).toString('base64url');

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createKeyring } from '../../src/session/keys.js';
+import { createKeyring } from '../../src/core/session/keys.js';
 import {
   getBackend,
   openSession,
@@ -9,7 +9,7 @@ import {
   sealSession,
   withBackend,
   withoutBackend,
-} from '../../src/session/token.js';
+} from '../../src/core/session/token.js';
 import {
   asClientSessionToken,
   capabilitySetOf,
@@ -20,7 +20,7 @@ import {
   type CapabilitySet,
   type ClientSessionToken,
   type SessionPayload,
-} from '../../src/session/types.js';
+} from '../../src/core/session/types.js';
 
 const rawKey = (): string => randomBytes(32).toString('base64url');
 const SECRET_2025 = rawKey();

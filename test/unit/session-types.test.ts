@@ -7,7 +7,7 @@ import {
   NO_CAPABILITIES,
   toBackendSessionId,
   type Capability,
-} from '../../src/session/types.js';
+} from '../../src/core/session/types.js';
 
 describe('capabilitiesFromServer', () => {
   it.each<[string, unknown, Capability[]]>([

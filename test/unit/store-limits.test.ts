@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyLimits, argumentsHash, canonicalJson, planLimits, type LimitFacts } from '../../src/authz/limits.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
-import { formatReset } from '../../src/policy/limit-messages.js';
-import type { Allow, Decision } from '../../src/policy/decision.js';
-import type { McpCall } from '../../src/mcp/message.js';
-import { createMemoryStore, type MemoryStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type Counter, type Store } from '../../src/store/port.js';
+import { applyLimits, argumentsHash, canonicalJson, planLimits, type LimitFacts } from '../../src/pipeline/authz/limits.js';
+import { parseConfigText } from '../../src/app/runtime/load.js';
+import { compilePolicy, type CompiledPolicy } from '../../src/core/policy/compile.js';
+import { formatReset } from '../../src/core/policy/limit-messages.js';
+import type { Allow, Decision } from '../../src/core/policy/decision.js';
+import type { McpCall } from '../../src/core/mcp/message.js';
+import { createMemoryStore, type MemoryStore } from '../../src/ports/store/memory.js';
+import { StoreUnavailableError, type Counter, type Store } from '../../src/ports/store/port.js';
 
 const BASE = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }

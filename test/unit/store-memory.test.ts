@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryStore, type MemoryStore } from '../../src/store/memory.js';
-import type { Consumed, Counter } from '../../src/store/port.js';
+import { createMemoryStore, type MemoryStore } from '../../src/ports/store/memory.js';
+import type { Consumed, Counter } from '../../src/ports/store/port.js';
 
 const MINUTE = 60_000;
 // An aligned start, so window arithmetic in the tables is easy to read.

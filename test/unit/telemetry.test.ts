@@ -1,12 +1,12 @@
 // The pure parts of telemetry: when tracing starts, span names, trace parents, session digests, bounded labels.
 import { trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.js';
-import { compilePolicy } from '../../src/policy/compile.js';
-import { spanName, targetAttributes } from '../../src/telemetry/attributes.js';
-import { methodLabel, taskLabel, ToolLabels } from '../../src/telemetry/labels.js';
-import { metaCarrier, parentContext, sessionDigest } from '../../src/telemetry/trace-context.js';
-import { tracingRequested } from '../../src/telemetry/tracing.js';
+import { parseConfigText } from '../../src/app/runtime/load.js';
+import { compilePolicy } from '../../src/core/policy/compile.js';
+import { spanName, targetAttributes } from '../../src/ports/telemetry/attributes.js';
+import { methodLabel, taskLabel, ToolLabels } from '../../src/ports/telemetry/labels.js';
+import { metaCarrier, parentContext, sessionDigest } from '../../src/ports/telemetry/trace-context.js';
+import { tracingRequested } from '../../src/ports/telemetry/tracing.js';
 
 describe('tracingRequested', () => {
   it.each([

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createJwtVerifier, VERIFIED_MAX_AGE_MS } from '../../src/identity/jwt.js';
-import { VerifiedTokenCache } from '../../src/identity/verified-cache.js';
+import { createJwtVerifier, VERIFIED_MAX_AGE_MS } from '../../src/core/identity/jwt.js';
+import { VerifiedTokenCache } from '../../src/core/identity/verified-cache.js';
 
 describe('VerifiedTokenCache', () => {
   it.each([

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
-import type { RawConfig } from '../../../src/config/schema.js';
+import type { RawConfig } from '../../../src/core/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
 import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';

@@ -1,5 +1,5 @@
 // The 2026-07-28 e2e stacks: real 2.x SDK servers behind the pinned Envoy and the built toolgate, in sidecar mode
-// (the checked-in envoy/sidecar.yaml) and gateway mode (a bootstrap rendered by src/render at test time), and a real
+// (the checked-in envoy/sidecar.yaml) and gateway mode (a bootstrap rendered by src/cli/render at test time), and a real
 // 2.x SDK client (or a 2025 one) to talk to them.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { configSchema, type RawConfig } from '../../../src/config/schema.js';
-import { compilePolicy } from '../../../src/policy/compile.js';
-import { renderEnvoy } from '../../../src/render/envoy.js';
+import { configSchema, type RawConfig } from '../../../src/core/config/schema.js';
+import { compilePolicy } from '../../../src/core/policy/compile.js';
+import { renderEnvoy } from '../../../src/cli/render/envoy.js';
 import { startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
 import { ACCENTED_TOOL, startV2Server, V2Journal, type V2Server } from '../../harness/mcp-server-v2.js';

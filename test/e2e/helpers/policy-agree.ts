@@ -2,12 +2,12 @@
 // or gateway) and checks, call by call, that the live decision, reason and backend traffic match runCase's verdict.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import { CLIENT_CAPABILITIES_META_KEY } from '../../../src/mcp/protocol.js';
-import { DENIAL_META_KEY } from '../../../src/mcp/replies.js';
-import { loadConfigFile } from '../../../src/config/load.js';
-import { stepsOf, type TestCase } from '../../../src/policytest/cases.js';
-import { testIdentity } from '../../../src/policytest/identity.js';
-import { runCase, type Observed } from '../../../src/policytest/run.js';
+import { CLIENT_CAPABILITIES_META_KEY } from '../../../src/core/mcp/protocol.js';
+import { DENIAL_META_KEY } from '../../../src/core/mcp/replies.js';
+import { loadConfigFile } from '../../../src/app/runtime/load.js';
+import { stepsOf, type TestCase } from '../../../src/cli/policytest/cases.js';
+import { testIdentity } from '../../../src/cli/policytest/identity.js';
+import { runCase, type Observed } from '../../../src/cli/policytest/run.js';
 import type { RecordedRequest } from '../../harness/mcp-server.js';
 import type { TestIdp } from '../../harness/jwt.js';
 import { rawSender, type RawReply } from '../../security/harness.js';

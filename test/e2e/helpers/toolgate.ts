@@ -5,7 +5,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { RawConfig } from '../../../src/config/schema.js';
+import type { RawConfig } from '../../../src/core/config/schema.js';
 import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
 import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';

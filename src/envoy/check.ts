@@ -1,0 +1,168 @@
+// envoy.service.auth.v3.Authorization/Check: CheckRequest → plain input → authorize() → CheckResponse.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { RuntimeHolder } from '../core/runtime.js';
+import { authorize, type AuthzInput } from '../pipeline/authz/authorize.js';
+import type { AuthzOutcome } from '../pipeline/authz/outcome.js';
+import { audit } from '../ports/log/audit.js';
+import { signHandoff, type HandoffFacts } from '../core/session/handoff.js';
+import type { Keyring } from '../core/session/keys.js';
+import type { Store } from '../ports/store/port.js';
+import { toStruct, type Struct } from './struct.js';
+
+/** The namespace Envoy files ext_authz dynamic metadata under; ext_proc reads it from there. */
+export const METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
+
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
+
+interface CheckRequest {
+  attributes?: {
+    request?: {
+      http?: {
+        method?: string;
+        path?: string;
+        headers?: Record<string, string>;
+        body?: string;
+        raw_body?: Buffer;
+      };
+    };
+  };
+}
+
+interface CheckResponse {
+  status: { code: number; message?: string };
+  ok_response?: {
+    headers: HeaderOption[];
+    headers_to_remove: string[];
+    response_headers_to_add: HeaderOption[];
+  };
+  denied_response?: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
+  dynamic_metadata?: Struct;
+}
+
+/** `append_action` set and the deprecated `append` left out: Envoy then follows append_action alone. */
+interface HeaderOption {
+  header: { key: string; value: string };
+  append_action: 'OVERWRITE_IF_EXISTS' | 'OVERWRITE_IF_EXISTS_OR_ADD';
+}
+
+/** Hears each Check as it starts, then (through the function it returns) how it ended; undefined: the pipeline threw. */
+export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | undefined) => void;
+
+export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckObserver = () => () => undefined, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+  return (call, callback) => {
+    let input: AuthzInput | undefined;
+    try {
+      input = toInput(call.request);
+    } catch (err) {
+      log.error({ event: 'check.bad-request', err }, 'unreadable CheckRequest');
+      callback(null, internalError());
+      return;
+    }
+    if (input === undefined) {
+      log.error({ event: 'check.body-as-text' }, 'ext_authz sent the body as text; toolgate needs bytes (with_request_body.pack_as_bytes: true)');
+      callback(null, internalError(BODY_AS_TEXT));
+      return;
+    }
+    const observed = observe(input);
+    const runtime = holder.current();
+    authorize(runtime, input, store).then(
+      (outcome) => {
+        if (outcome.audit) audit(log, outcome.audit);
+        callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));
+        observed(outcome);
+      },
+      // A bug in the pipeline denies: toolgate fails closed.
+      (err: unknown) => {
+        log.error({ event: 'check.failed', err }, 'authorization pipeline failed; denying');
+        callback(null, internalError());
+        observed(undefined);
+      },
+    );
+  };
+}
+
+const BODY_AS_TEXT = 'The gateway received this request body as text, not bytes, so it cannot prove how the server will decode it; it was not forwarded.';
+
+/**
+ * The body stays bytes: readRequest decides whether they are one UTF-8 text. Undefined when Envoy sent it in the
+ * text field (pack_as_bytes off): the protobuf decoder has already replaced invalid UTF-8 there, so toolgate
+ * could judge another text than the backend reads, and refuses (fails closed).
+ */
+function toInput(req: CheckRequest): AuthzInput | undefined {
+  const http = req.attributes?.request?.http ?? {};
+  const headers = http.headers ?? {};
+  const rawPath = http.path ?? headers[':path'] ?? '/';
+  const q = rawPath.indexOf('?');
+  const hasRaw = http.raw_body !== undefined && http.raw_body.length > 0;
+  if (!hasRaw && http.body) return undefined;
+  const body = hasRaw ? http.raw_body : undefined;
+  return {
+    method: (http.method ?? headers[':method'] ?? 'GET').toUpperCase(),
+    path: q === -1 ? rawPath : rawPath.slice(0, q),
+    headers,
+    body,
+  };
+}
+
+/** What binds a handoff to this request: Envoy's request id and the exact body bytes judged. */
+function handoffFacts(req: CheckRequest): HandoffFacts {
+  const http = req.attributes?.request?.http;
+  const raw = http?.raw_body;
+  const body = raw && raw.length > 0 ? raw : http?.body ? Buffer.from(http.body, 'utf8') : undefined;
+  return { requestId: http?.headers?.['x-request-id'], body };
+}
+
+function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts): CheckResponse {
+  if (outcome.kind === 'allow') {
+    return {
+      status: { code: GRPC_OK },
+      ok_response: {
+        // Overwrite, never append: a second Content-Type would let the backend pick either.
+        headers: Object.entries(outcome.overwriteRequestHeaders).map(([key, value]) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
+        headers_to_remove: [...outcome.removeHeaders],
+        response_headers_to_add: Object.entries(outcome.overwriteResponseHeaders).map(([key, value]) => ({
+          header: { key, value },
+          append_action: 'OVERWRITE_IF_EXISTS',
+        })),
+      },
+      // Signed as a whole: ext_proc acts on none of it unless the MAC, request id and age check out (handoff.ts).
+      dynamic_metadata: toStruct(signHandoff(keyring, {
+        subject: outcome.subject,
+        task: outcome.task,
+        decision_id: outcome.decisionId,
+        method: outcome.method,
+        target: outcome.target,
+        tasks: outcome.tasks,
+        // The body's trace context, so ext_proc's span joins the same trace when no header carries one.
+        traceparent: outcome.message?.type === 'call' ? outcome.message.traceparent : undefined,
+        // The receipt of what this call was charged: ext_proc gives it back if it refuses the call.
+        charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
+        // Dry-run counters' receipt, kept apart so a refund gives each charge back to its own keys only.
+        charged_dry_run: outcome.chargedDryRun === undefined ? undefined : { receipt: outcome.chargedDryRun.receipt, keys: [...outcome.chargedDryRun.keys] },
+      }, facts)),
+    };
+  }
+  const { reply } = outcome;
+  return {
+    status: { code: reply.status === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED },
+    denied_response: {
+      status: { code: reply.status },
+      headers: Object.entries(reply.headers).map(([key, value]) => ({ header: { key, value } })),
+      body: reply.body,
+    },
+  };
+}
+
+function internalError(message = 'The gateway could not evaluate this request; it was not forwarded.'): CheckResponse {
+  return {
+    status: { code: GRPC_PERMISSION_DENIED, message: 'internal error' },
+    denied_response: {
+      status: { code: 500 },
+      headers: [{ header: { key: 'content-type', value: 'application/json' } }],
+      body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message } }),
+    },
+  };
+}

@@ -1,0 +1,181 @@
+// envoy.service.ext_proc.v3.ExternalProcessor/Process: one stream per HTTP exchange; the loop only dispatches.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { fromStruct, type Struct } from '../struct.js';
+import { METADATA_NAMESPACE } from '../check.js';
+import { headerRecord, toProcessingResponse, type HeaderMapProto } from './convert.js';
+import { advance, STREAM_START } from './stream-end.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../pipeline/extproc/exchange.js';
+import { errorReply } from '../../pipeline/extproc/replies.js';
+import { REASONS } from '../../core/policy/reasons.js';
+import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../core/session/handoff.js';
+import type { Keyring } from '../../core/session/keys.js';
+import { countHandoffRejection } from '../../ports/telemetry/metrics.js';
+
+interface ProcessingRequest {
+  request_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
+  response_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
+  request_body?: { body?: Buffer; end_of_stream?: boolean };
+  response_body?: { body?: Buffer; end_of_stream?: boolean };
+  request_trailers?: unknown;
+  response_trailers?: unknown;
+  metadata_context?: { filter_metadata?: Record<string, Struct> };
+  request?: string;
+}
+
+export type ProcessorFactory = (authz: AuthzContext) => ExchangeProcessor;
+
+/** Hears a stream's first message (identity and request headers); the watch it returns times each phase and hears the end. */
+export type StreamObserver = (authz: AuthzContext, requestHeaders: Readonly<Record<string, string>>) => StreamWatch;
+export interface StreamWatch {
+  phase(run: () => Promise<[Phase | undefined, Step]>): Promise<[Phase | undefined, Step]>;
+  end(error?: unknown): void;
+}
+const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
+
+/**
+ * `keyring` is read per stream (the current config's), so a reload that adds a session key verifies with it at once.
+ * Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it for this
+ * request; a stream that fails gets one immediate 403 per message and never reaches a processor.
+ */
+export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, log: Logger, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+  return (call) => {
+    let processor: ExchangeProcessor | undefined;
+    let watch: StreamWatch | undefined;
+    let handoff: VerifiedHandoff | undefined;
+    let requestId: string | undefined;
+    let progress = STREAM_START;
+    let ended = false;
+    // A stream lives only while toolgate has work in it. Ending it from here, right after the last answer, keeps
+    // Envoy from half-closing it first at the end of a long exchange: Envoy 1.40 can crash when it half-closes a
+    // stream that outlived its cached gRPC client and toolgate then closes (docs/envoy.md, fact 19).
+    const finish = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      watch?.end(err);
+      call.end();
+    };
+    // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
+    let chain: Promise<void> = Promise.resolve();
+    const refuse = (reason: HandoffFailure, detail: string, phase: Phase): ExchangeProcessor => {
+      countHandoffRejection(reason);
+      log.warn({ event: 'ext_proc.handoff-refused', reason, detail, phase, requestId: requestId?.slice(0, 128) }, 'ext_proc refused a stream: its ext_authz handoff did not verify');
+      handoff = undefined;
+      return refusing(reason);
+    };
+    call.on('data', (msg: ProcessingRequest) => {
+      chain = chain.then(async () => {
+        // Nothing can be answered on an ended stream; Envoy goes on without toolgate once it sees the end.
+        if (ended) return;
+        if (!processor) {
+          const started = startStream(msg, keyring());
+          requestId = started.requestId;
+          if (started.kind === 'verified') {
+            handoff = started.handoff;
+            processor = factory(started.authz);
+          } else {
+            processor = started.kind === 'refused' ? refuse(started.reason, started.detail, 'request_headers') : PASS_THROUGH;
+          }
+          watch = observe(started.authz, started.headers);
+        }
+        // The body ext_proc routes must be the body Check judged: the gateway reads it, and acts on it.
+        if (msg.request_body && handoff && !bodyMatches(handoff, msg.request_body.body ?? Buffer.alloc(0))) {
+          processor = refuse('body-mismatch', 'the request body differs from the one ext_authz judged', 'request_body');
+        }
+        const current = processor;
+        const [phase, step] = await (watch ?? UNWATCHED).phase(() => dispatch(current, msg));
+        if (!phase) return;
+        if (step.kind === 'continue' && step.endStream === 'instead') return finish();
+        call.write(toProcessingResponse(phase, step));
+        progress = advance(progress, phase, endOfStream(msg), step);
+        if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
+      }).catch((err: unknown) => {
+        // A broken exchange fails closed for its own request only.
+        log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
+        if (!ended) call.write(toProcessingResponse('request_headers', internalError()));
+        finish(err);
+      });
+    });
+    call.on('end', () => { void chain.then(() => finish()); });
+    call.on('error', () => { ended = true; watch?.end(); });
+    call.on('cancelled', () => { ended = true; watch?.end(); });
+  };
+}
+
+function endOfStream(msg: ProcessingRequest): boolean {
+  const part = msg.request_headers ?? msg.request_body ?? msg.response_headers ?? msg.response_body;
+  return !!part?.end_of_stream;
+}
+
+/** No identity at all: what a stream runs on when nothing verified. */
+const NO_AUTHZ: AuthzContext = Object.freeze({ subject: undefined, task: undefined, decisionId: undefined, method: undefined, target: undefined, tasks: [] });
+
+/**
+ * A stream that starts with anything but request headers is a reply Envoy or a filter before ext_proc made itself
+ * (an ext_authz denial, a direct response): no request went upstream and no Check allowed anything, so toolgate
+ * changes nothing in it, and its metadata is not read at all.
+ */
+const PASS_THROUGH: ExchangeProcessor = Object.freeze({
+  requestHeaders: () => CONTINUE,
+  requestBody: () => CONTINUE,
+  responseHeaders: () => CONTINUE,
+  responseBody: () => CONTINUE,
+});
+
+type Started =
+  | { readonly kind: 'verified'; readonly authz: AuthzContext; readonly handoff: VerifiedHandoff; readonly headers: Record<string, string>; readonly requestId: string | undefined }
+  | { readonly kind: 'refused'; readonly authz: AuthzContext; readonly reason: HandoffFailure; readonly detail: string; readonly headers: Record<string, string>; readonly requestId: string | undefined }
+  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined };
+
+function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
+  if (!msg.request_headers) return { kind: 'pass-through', authz: NO_AUTHZ, headers: headerRecord(msg.response_headers?.headers), requestId: undefined };
+  const headers = headerRecord(msg.request_headers.headers);
+  const requestId = headers['x-request-id'];
+  const checked = verifyHandoff(keyring, fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]), requestId);
+  if (!checked.ok) return { kind: 'refused', authz: NO_AUTHZ, reason: checked.reason, detail: checked.detail, headers, requestId };
+  return { kind: 'verified', authz: authzContext(checked.fields), handoff: checked, headers, requestId };
+}
+
+/** Answers every message of a refused stream with the same 403: no processor, no backend, no token. */
+function refusing(reason: HandoffFailure): ExchangeProcessor {
+  const info = REASONS['handoff-invalid'];
+  const step = errorReply(null, info.jsonrpc, handoffRefusalMessage(reason), info.http);
+  return { requestHeaders: () => step, requestBody: () => step, responseHeaders: () => step, responseBody: () => step };
+}
+
+export type Phase = 'request_headers' | 'request_body' | 'response_headers' | 'response_body';
+
+async function dispatch(p: ExchangeProcessor, msg: ProcessingRequest): Promise<[Phase | undefined, Step]> {
+  if (msg.request_headers) {
+    return ['request_headers', await p.requestHeaders({ headers: headerRecord(msg.request_headers.headers), endOfStream: !!msg.request_headers.end_of_stream })];
+  }
+  if (msg.request_body) return ['request_body', await p.requestBody(msg.request_body.body ?? Buffer.alloc(0), !!msg.request_body.end_of_stream)];
+  if (msg.response_headers) {
+    return ['response_headers', await p.responseHeaders({ headers: headerRecord(msg.response_headers.headers), endOfStream: !!msg.response_headers.end_of_stream })];
+  }
+  if (msg.response_body) return ['response_body', await p.responseBody(msg.response_body.body ?? Buffer.alloc(0), !!msg.response_body.end_of_stream)];
+  // Trailers are not requested by toolgate's processing mode; nothing to answer if they arrive anyway.
+  return [undefined, { kind: 'continue' }];
+}
+
+/** The identity and decision ext_authz proved, read only from fields its signature covered. */
+function authzContext(meta: Readonly<Record<string, unknown>>): AuthzContext {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { subject: str(meta.subject), task: str(meta.task), decisionId: str(meta.decision_id), method: str(meta.method), target: str(meta.target), tasks: Array.isArray(meta.tasks) ? meta.tasks.filter((t): t is string => typeof t === 'string') : [], traceparent: str(meta.traceparent), charged: charged(meta.charged), chargedDryRun: charged(meta.charged_dry_run) };
+}
+
+function charged(v: unknown): AuthzContext['charged'] {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { receipt, keys } = v as { receipt?: unknown; keys?: unknown };
+  if (typeof receipt !== 'string' || !Array.isArray(keys)) return undefined;
+  return { receipt, keys: keys.filter((k): k is string => typeof k === 'string') };
+}
+
+function internalError(): Step {
+  return {
+    kind: 'immediate',
+    status: 500,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'The gateway failed while processing this request; it was not completed.' } }),
+  };
+}

@@ -1,0 +1,109 @@
+// Single-backend (sidecar) mode: every request goes to the one backend unchanged, except that the backend's
+// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
+import type { Logger } from 'pino';
+import type { Runtime } from '../../core/runtime.js';
+import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
+import { embeddedStore } from '../../ports/store/index.js';
+import type { Store } from '../../ports/store/port.js';
+import { sealSession } from '../../core/session/token.js';
+import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { filterListBody, listItems, LIST_METHODS, pinKindOf } from './lists.js';
+import { judgeList } from '../pins/judge.js';
+import { identityMissing } from './replies.js';
+import { revokeSession } from './revocation.js';
+import { maskSessionHeader, presentedSession } from './client-session.js';
+import { internalHeaders, MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
+
+/** The name a single backend's entry has inside the session token when the config names none. */
+export const SOLE_BACKEND = '_';
+
+export interface ExchangeDeps {
+  readonly runtime: Runtime;
+  readonly log: Logger;
+  /** Where revocations live; the process's embedded in-memory store when omitted. */
+  readonly store?: Store;
+}
+
+const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
+const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
+
+export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
+  const { runtime, log } = deps;
+  const store = deps.store ?? embeddedStore();
+  let session: Session | undefined;
+  const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
+  let httpMethod = '';
+  let responseType = '';
+  /** The client's token, once it opened; the backend's own id must never reach the client in its place. */
+  let clientToken: string | undefined;
+
+  return {
+    async requestHeaders(facts: HeaderFacts): Promise<Step> {
+      if (authz.subject === undefined) return identityMissing();
+      httpMethod = facts.headers[':method'] ?? '';
+      const remove = internalHeaders(facts.headers);
+      const set: Record<string, string> = {};
+      const presented = await presentedSession(runtime, store, facts.headers, { ...authz, subject: authz.subject }, log);
+      if (presented.kind === 'refused') return presented.step;
+      if (presented.kind === 'open') {
+        session = presented.session;
+        clientToken = presented.token;
+        const entry = presented.session.backends.get(backend);
+        // initialize opens a new session: the backend would refuse one that names its current session.
+        if (entry?.sessionId && authz.method !== 'initialize') set[SESSION_HEADER] = entry.sessionId;
+        else remove.push(SESSION_HEADER);
+      }
+      // The backend repeats its own session id on responses; ext_authz writes the client's token back over it
+      // (response_headers_to_add, OVERWRITE_IF_EXISTS), so response headers are watched only where toolgate acts.
+      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
+      return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
+    },
+
+    requestBody: () => CONTINUE,
+
+    async responseHeaders(facts: HeaderFacts): Promise<Step> {
+      const status = facts.headers[':status'];
+      responseType = facts.headers['content-type'] ?? '';
+      // The backend ended the session: no replica may open its token again.
+      if (httpMethod === 'DELETE' && session && /^2\d\d$/.test(status ?? '')) await revokeSession(store, session, log);
+      if (authz.method === 'initialize' && status === '200') {
+        const sid = facts.headers[SESSION_HEADER];
+        const sessionId = sid === undefined ? undefined : toBackendSessionId(sid);
+        if (sessionId === undefined) return CONTINUE; // a stateless backend: nothing to carry
+        const token = await sealSession(
+          runtime.sessions.keyring,
+          {
+            subject: authz.subject as string,
+            backends: new Map([[backend, { sessionId, protocolVersion: facts.headers['mcp-protocol-version'] ?? '', capabilities: NO_CAPABILITIES }]]),
+          },
+          { ttlSeconds: runtime.sessions.ttlSeconds },
+        );
+        // A re-initialize replaces the presented session: its token stops working (the backend ends its own
+        // session by its idle timeout; toolgate has no egress to DELETE it in single-backend mode).
+        if (session) await revokeSession(store, session, log);
+        return { kind: 'continue', set: { [SESSION_HEADER]: token } };
+      }
+      const masked = maskSessionHeader(facts.headers, clientToken);
+      if (LIST_METHODS.has(authz.method ?? '') && status === '200') {
+        return { kind: 'continue', ...masked, mode: { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' } };
+      }
+      return masked ? { kind: 'continue', ...masked } : CONTINUE;
+    },
+
+    responseBody(body: Buffer): Step | Promise<Step> {
+      const method = authz.method ?? '';
+      const text = body.toString('utf8');
+      const kind = runtime.pins.active ? pinKindOf(method) : undefined;
+      if (kind !== undefined && runtime.pins.backends.has(backend)) {
+        // Pins on for this backend: judge the definitions first, then filter by task as always.
+        return judgeList(runtime.pins, store, log, backend, kind, listItems(method, responseType, text)).then((hidden) => listStep(method, text, hidden));
+      }
+      return listStep(method, text);
+    },
+  };
+
+  function listStep(method: string, text: string, hidden?: ReadonlySet<string>): Step {
+    const filtered = filterListBody(runtime.policy, authz.tasks, method, responseType, text, hidden);
+    return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
+  }
+}
