@@ -7,7 +7,7 @@ import type { AuthzOutcome } from '../pipeline/authz/outcome.js';
 import { audit } from '../ports/log/audit.js';
 import { signHandoff, type HandoffFacts } from '../core/session/handoff.js';
 import type { Keyring } from '../core/session/keys.js';
-import type { Store } from '../ports/store/port.js';
+import type { Deps } from '../ports/deps.js';
 import { toStruct, type Struct } from './struct.js';
 
 /** The namespace Envoy files ext_authz dynamic metadata under; ext_proc reads it from there. */
@@ -51,7 +51,7 @@ interface HeaderOption {
 /** Hears each Check as it starts, then (through the function it returns) how it ended; undefined: the pipeline threw. */
 export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | undefined) => void;
 
-export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckObserver = () => () => undefined, store?: Store): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+export function checkHandler(holder: RuntimeHolder, log: Logger, deps: Deps, observe: CheckObserver = () => () => undefined): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
   return (call, callback) => {
     let input: AuthzInput | undefined;
     try {
@@ -68,7 +68,7 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, observe: CheckO
     }
     const observed = observe(input);
     const runtime = holder.current();
-    authorize(runtime, input, store).then(
+    authorize(runtime, input, deps).then(
       (outcome) => {
         if (outcome.audit) audit(log, outcome.audit);
         callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));

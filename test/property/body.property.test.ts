@@ -22,6 +22,7 @@ import { FORWARDED_CONTENT_TYPE, readRequest } from '../../src/core/mcp/body.js'
 import { readJson } from '../../src/core/mcp/json-reader.js';
 import type { McpMessage } from '../../src/core/mcp/message.js';
 import { REASONS } from '../../src/core/policy/reasons.js';
+import { depsOf } from '../harness/deps.js';
 
 const require = createRequire(import.meta.url);
 /** The media-type parser body-parser uses to find the charset: the backend's own reading of the header. */
@@ -368,12 +369,12 @@ tasks:
     afterAll(async () => { await idp?.stop(); });
 
     it('authorize() answers every admitted or refused body with an allow or a reply below 500: 5,000 bodies', async () => {
-      const store = createMemoryStore();
+      const deps = depsOf(createMemoryStore());
       const reasons: Record<string, number> = {};
       await fc.assert(
         fc.asyncProperty(fc.oneof(bodyText, guardedCallText), headerSet, async (text, headers) => {
           const input = { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: Buffer.from(text) };
-          const outcome = await authorize(runtime, input, store);
+          const outcome = await authorize(runtime, input, deps);
           const reason = outcome.audit?.reason ?? 'none';
           reasons[reason] = (reasons[reason] ?? 0) + 1;
           if (outcome.kind === 'reply') {

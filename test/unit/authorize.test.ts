@@ -7,6 +7,8 @@ import { authorize, type AuthzInput } from '../../src/pipeline/authz/authorize.j
 import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/pipeline/authz/http-reply.js';
 import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
 import { noteToolList } from '../../src/core/mcp/catalog.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { depsOf } from '../harness/deps.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';
@@ -38,16 +40,18 @@ const toolCall = (name: string, args: Record<string, unknown>, id = 9) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
 const JSON_TYPE = { 'content-type': 'application/json' };
+/** One store for the file, as the calls below count quotas across each other. */
+const deps = depsOf(createMemoryStore());
 
 /** A POST as ext_authz hands it over: the body as bytes, sent as application/json. */
 async function run(body: string | undefined, token: string | undefined, extra: Partial<AuthzInput> = {}) {
   const headers: Record<string, string> = { ...JSON_TYPE, 'x-toolgate-backend': 'forged', ...(token ? { authorization: `Bearer ${token}` } : {}) };
-  return authorize(runtime, { method: 'POST', path: '/mcp', headers, body: body === undefined ? undefined : Buffer.from(body), ...extra });
+  return authorize(runtime, { method: 'POST', path: '/mcp', headers, body: body === undefined ? undefined : Buffer.from(body), ...extra }, deps);
 }
 
 describe('authorize', () => {
   it('serves the protected-resource metadata without a token', async () => {
-    const out = await authorize(runtime, { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', headers: {}, body: undefined });
+    const out = await authorize(runtime, { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', headers: {}, body: undefined }, deps);
     expect(out.kind).toBe('reply');
     if (out.kind !== 'reply') return;
     expect(out.reply.status).toBe(200);

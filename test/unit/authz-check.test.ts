@@ -10,11 +10,16 @@ import { holdRuntime, type RuntimeHolder } from '../../src/app/runtime/watch.js'
 import { checkHandler } from '../../src/envoy/check.js';
 import { LOADER_OPTIONS } from '../../src/envoy/protos.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
+import { createMetrics } from '../../src/ports/telemetry/metrics.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { depsOf } from '../harness/deps.js';
 
 const RESOURCE = 'https://mcp.test/mcp';
 let idp: TestIdp;
 let holder: RuntimeHolder;
 let token: string;
+/** The handler's store and metrics, one for the file as the process would have one. */
+const deps = depsOf(createMemoryStore());
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-check-'));
@@ -28,7 +33,7 @@ tasks:
     tools:
       - tool: echo
 `);
-  holder = holdRuntime(loadConfigFile(path.join(dir, 'c.yaml')), pino({ level: 'silent' }), { watch: false });
+  holder = holdRuntime(loadConfigFile(path.join(dir, 'c.yaml')), pino({ level: 'silent' }), createMetrics(), { watch: false });
   token = await idp.mint({ authorized_tasks: ['t'] });
 });
 afterAll(async () => {
@@ -38,7 +43,7 @@ afterAll(async () => {
 
 /** One Check through the handler, its response through the real protobuf encoding (unknown field names vanish there). */
 async function check(http: Record<string, unknown>): Promise<any> {
-  const handler = checkHandler(holder, pino({ level: 'silent' }));
+  const handler = checkHandler(holder, pino({ level: 'silent' }), deps);
   const response = await new Promise<unknown>((resolve, reject) => {
     const call = { request: { attributes: { request: { http } } } } as unknown as Parameters<typeof handler>[0];
     const done: grpc.sendUnaryData<unknown> = (err, res) => (err ? reject(err) : resolve(res));

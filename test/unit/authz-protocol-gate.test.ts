@@ -8,6 +8,8 @@ import { authorize } from '../../src/pipeline/authz/authorize.js';
 import { protocolRefusal } from '../../src/pipeline/authz/protocol-gate.js';
 import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
 import { classify } from '../../src/core/mcp/message.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { depsOf } from '../harness/deps.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';
@@ -71,12 +73,12 @@ describe('authorize runs the gate on every request, before policy', () => {
     ['an unknown revision', { 'mcp-protocol-version': '2026-99' }, 'unsupported-protocol-version'],
     ['a session on 2026-07-28', { ...headers2026, 'mcp-session-id': 'abc' }, 'session-on-stateless'],
   ])('%s: a 400 reply with its own audit reason', async (_, headers, reason) => {
-    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
+    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers, authorization: `Bearer ${token}` }, body: Buffer.from(call()) }, depsOf(createMemoryStore()));
     expect(out).toMatchObject({ kind: 'reply', reply: { status: 400 }, audit: { decision: 'deny', reason, subject: 'agent-1' } });
   });
 
   it('the same call with a known revision is allowed', async () => {
-    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: Buffer.from(call()) });
+    const out = await authorize(runtime, { method: 'POST', path: '/mcp', headers: { ...headers2026, 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: Buffer.from(call()) }, depsOf(createMemoryStore()));
     expect(out.kind).toBe('allow');
   });
 });

@@ -3,6 +3,8 @@ import { authorize } from '../../src/pipeline/authz/authorize.js';
 import { compileHostOriginRules, judgeHostOrigin } from '../../src/pipeline/authz/host-origin.js';
 import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
 import { configSchema } from '../../src/core/config/schema.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { depsOf } from '../harness/deps.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const defaults = compileHostOriginRules(RESOURCE, {});
@@ -127,7 +129,7 @@ identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.js
       headers: { ':authority': 'mcp.example.com', origin: 'https://evil.example' },
     }, 'origin-not-allowed'],
   ])('%s: 403, a JSON-RPC error without id, audited', async (_name, input, reason) => {
-    const out = await authorize(runtime, input);
+    const out = await authorize(runtime, input, depsOf(createMemoryStore()));
     expect(out.kind).toBe('reply');
     if (out.kind !== 'reply') return;
     expect(out.reply.status).toBe(403);
@@ -139,7 +141,7 @@ identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.js
   });
 
   it('an allowed Host gets on to the next step (here: the metadata document)', async () => {
-    const out = await authorize(runtime, { ...metadata, headers: { ':authority': 'mcp.example.com' } });
+    const out = await authorize(runtime, { ...metadata, headers: { ':authority': 'mcp.example.com' } }, depsOf(createMemoryStore()));
     expect(out.kind === 'reply' && out.reply.status).toBe(200);
     expect(out.kind === 'reply' && out.audit).toBeUndefined();
   });

@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../src/ports/telemetry/metrics.js';
+import { createMetrics } from '../../src/ports/telemetry/metrics.js';
 
 const dir = fileURLToPath(new URL('../../deploy/observability/', import.meta.url));
 const alerts = parse(readFileSync(`${dir}alerts.yaml`, 'utf8')) as { groups: Array<{ name: string; rules: Array<Record<string, any>> }> };
 const dashboard = JSON.parse(readFileSync(`${dir}grafana-dashboard.json`, 'utf8')) as Record<string, any>;
+
+/** The registry serve() exposes: toolgate's series and the process ones. */
+const { registry } = createMetrics({ process: true });
 
 /** Series Prometheus makes itself for every scrape target. */
 const SCRAPE_SERIES = new Set(['up']);

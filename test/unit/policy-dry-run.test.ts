@@ -10,6 +10,7 @@ import type { Trace } from '../../src/core/policy/trace.js';
 import { visibleFor } from '../../src/pipeline/extproc/lists.js';
 import { createMemoryStore, type MemoryStore } from '../../src/ports/store/memory.js';
 import { StoreUnavailableError, type Store } from '../../src/ports/store/port.js';
+import { depsOf } from '../harness/deps.js';
 
 const BASE = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
@@ -129,7 +130,7 @@ describe('dry-run: quotas and budgets count apart and never refuse', () => {
   const run = async (s: Store, tool: string, amount: number, decisionId?: string) => {
     const c = call(tool, { amount });
     const decided = decide(policy, { claims, requestedTask: undefined, call: c });
-    return applyLimits(policy, s, { claims, subject: 'agent-7', call: c, decisionId }, decided);
+    return applyLimits(policy, depsOf(s), { claims, subject: 'agent-7', call: c, decisionId }, decided);
   };
 
   it('counts a dry-run quota in its own key: the third call is a would-be refusal, not a refusal', async () => {
@@ -194,7 +195,7 @@ tasks: { t: { tools: [{ tool: lookup }] } }
     const claims = claimsOf(['t']);
     const once = async () => {
       const c = call('lookup', { id: 1 });
-      return applyLimits(policy, store as Store, { claims, subject: 'agent-7', call: c, decisionId: 'd' }, decide(policy, { claims, requestedTask: undefined, call: c }));
+      return applyLimits(policy, depsOf(store as Store), { claims, subject: 'agent-7', call: c, decisionId: 'd' }, decide(policy, { claims, requestedTask: undefined, call: c }));
     };
     const first = await once();
     expect(first.chargedDryRun?.keys[0]).toMatch(/^ctr:\{t\/lookup\}:dry:loop:/);

@@ -7,6 +7,7 @@ import type { Allow, Decision } from '../../src/core/policy/decision.js';
 import type { McpCall } from '../../src/core/mcp/message.js';
 import { createMemoryStore, type MemoryStore } from '../../src/ports/store/memory.js';
 import { StoreUnavailableError, type Counter, type Store } from '../../src/ports/store/port.js';
+import { depsOf } from '../harness/deps.js';
 
 const BASE = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksFile: jwks.json } }
@@ -48,7 +49,7 @@ const allowed = (policy: CompiledPolicy, tool: string): Allow => {
 
 async function decide(policy: CompiledPolicy, s: Store, tool: string, args: Record<string, unknown> = {}, extraClaims = {}): Promise<{ decision: Decision; detail?: string }> {
   const rule = [...policy.rules.values()].find((r) => r.tool === tool || (r.tool.endsWith('*') && tool.startsWith(r.tool.slice(0, -1))));
-  return applyLimits(policy, s, facts(call(tool, args), extraClaims), { allow: true, reason: 'allowed', task: 'refunds', rule: rule?.id }, () => clock);
+  return applyLimits(policy, depsOf(s), facts(call(tool, args), extraClaims), { allow: true, reason: 'allowed', task: 'refunds', rule: rule?.id }, () => clock);
 }
 
 function counters(policy: CompiledPolicy, tool: string, args: Record<string, unknown>): Counter[] {
@@ -106,7 +107,7 @@ describe('limits: a receipt for what was charged', () => {
   it('names the receipt after the decision, in the counters\' hash tag, and lists the keys charged', async () => {
     const policy = policyOf();
     const s = freshStore();
-    const result = await applyLimits(policy, s, { ...facts(call('refund', { amount: 40 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
+    const result = await applyLimits(policy, depsOf(s), { ...facts(call('refund', { amount: 40 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
     expect(result.decision.allow).toBe(true);
     expect(result.charged).toEqual({ receipt: 'ctr:{refunds/refund}:receipt:d-1', keys: ['ctr:{refunds/refund}:quota:agent-7', 'ctr:{refunds/refund}:budget:acme'] });
   });
@@ -114,7 +115,7 @@ describe('limits: a receipt for what was charged', () => {
   it('gives the whole charge back through the receipt: the quota of 2 still allows 2 calls', async () => {
     const policy = policyOf();
     const s = freshStore();
-    const first = await applyLimits(policy, s, { ...facts(call('refund', { amount: 60 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
+    const first = await applyLimits(policy, depsOf(s), { ...facts(call('refund', { amount: 60 })), decisionId: 'd-1' }, allowed(policy, 'refund'), () => clock);
     if (!first.charged) throw new Error('expected a charge');
     expect(await s.refund(first.charged.receipt, first.charged.keys)).toBe(2);
     expect((await decide(policy, s, 'refund', { amount: 50 })).decision.allow).toBe(true);
@@ -128,7 +129,7 @@ describe('limits: a receipt for what was charged', () => {
   ])('writes no receipt %s', async (_n, extra, tool) => {
     const policy = policyOf();
     const s = freshStore();
-    const result = await applyLimits(policy, s, { ...facts(call(tool, { amount: 1 })), ...extra }, allowed(policy, tool), () => clock);
+    const result = await applyLimits(policy, depsOf(s), { ...facts(call(tool, { amount: 1 })), ...extra }, allowed(policy, tool), () => clock);
     expect(result.decision.allow).toBe(true);
     expect(result.charged).toBeUndefined();
   });
@@ -137,7 +138,7 @@ describe('limits: a receipt for what was charged', () => {
     const policy = policyOf(`policy:
   onStoreError: { quota: allow, budget: allow }
 `);
-    const result = await applyLimits(policy, deadStore, { ...facts(call('refund', { amount: 1 })), decisionId: 'd-3' }, allowed(policy, 'refund'));
+    const result = await applyLimits(policy, depsOf(deadStore), { ...facts(call('refund', { amount: 1 })), decisionId: 'd-3' }, allowed(policy, 'refund'));
     expect(result.decision.allow).toBe(true);
     expect(result.charged).toBeUndefined();
   });
@@ -160,7 +161,7 @@ describe('limits: facts before counting', () => {
   it('denies a key whose claim is missing, naming the claim', async () => {
     const policy = policyOf();
     const s = freshStore();
-    const { decision } = await applyLimits(policy, s, { claims: { sub: 'agent-7' }, subject: 'agent-7', call: call('refund', { amount: 1 }) }, allowed(policy, 'refund'));
+    const { decision } = await applyLimits(policy, depsOf(s), { claims: { sub: 'agent-7' }, subject: 'agent-7', call: call('refund', { amount: 1 }) }, allowed(policy, 'refund'));
     expect(decision).toMatchObject({ allow: false, reason: 'expression-error', policy: 'tasks.refunds.tools[1].budget.key' });
     if (!decision.allow) expect(decision.message).toContain('no claim `org`');
   });
@@ -169,9 +170,9 @@ describe('limits: facts before counting', () => {
     const policy = policyOf();
     const s = freshStore();
     const denied: Decision = { allow: false, reason: 'tool-not-in-task', message: 'no', task: 'refunds', policy: undefined };
-    expect((await applyLimits(policy, s, facts(call('refund', { amount: 1 })), denied)).decision).toBe(denied);
+    expect((await applyLimits(policy, depsOf(s), facts(call('refund', { amount: 1 })), denied)).decision).toBe(denied);
     const list: McpCall = { ...call('refund'), method: 'tools/list' };
-    expect((await applyLimits(policy, s, facts(list), allowed(policy, 'refund'))).decision.allow).toBe(true);
+    expect((await applyLimits(policy, depsOf(s), facts(list), allowed(policy, 'refund'))).decision.allow).toBe(true);
     expect(s.size()).toBe(0);
   });
 });
@@ -256,7 +257,7 @@ describe('limits: loop breaker', () => {
   it('marks watched rules as needing the body, and refuses a headers-only call it cannot hash', async () => {
     const policy = policyOf(LOOP);
     expect([...policy.rules.values()].find((r) => r.tool === 'lookup')?.needsArguments).toBe(true);
-    const { decision } = await applyLimits(policy, freshStore(), facts(call('lookup', {}, true)), allowed(policy, 'lookup'));
+    const { decision } = await applyLimits(policy, depsOf(freshStore()), facts(call('lookup', {}, true)), allowed(policy, 'lookup'));
     expect(decision).toMatchObject({ allow: false, reason: 'missing-body' });
   });
 });

@@ -10,7 +10,7 @@ import { isStatelessProtocol, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_H
 import { ATTR, defined, spanName, targetAttributes, TRACER_NAME } from '../../ports/telemetry/attributes.js';
 import { methodLabel, taskLabel, ToolLabels } from '../../ports/telemetry/labels.js';
 import type { AuditRecord } from '../../ports/log/audit.js';
-import { checkDuration, decisionsTotal, dryRunDenialsTotal, operationDuration } from '../../ports/telemetry/metrics.js';
+import type { Metrics } from '../../ports/telemetry/metrics.js';
 import { metaCarrier, parentContext, sessionDigest } from '../../ports/telemetry/trace-context.js';
 
 
@@ -31,7 +31,7 @@ interface CheckFacts {
   readonly dryRun?: AuditRecord['dryRun'];
 }
 
-export function checkTelemetry(holder: RuntimeHolder, log: Logger): CheckObserver {
+export function checkTelemetry(holder: RuntimeHolder, log: Logger, metrics: Metrics): CheckObserver {
   const tools = new ToolLabels();
   const tracer = trace.getTracer(TRACER_NAME);
   return (input) => {
@@ -41,7 +41,7 @@ export function checkTelemetry(holder: RuntimeHolder, log: Logger): CheckObserve
       // The answer has gone out already; a telemetry bug must neither change it nor become an unhandled rejection.
       try {
         const facts = checkFacts(input, outcome);
-        countCheck(holder.current().policy, tools, facts, (ended - started) / 1000);
+        countCheck(metrics, holder.current().policy, tools, facts, (ended - started) / 1000);
         traceCheck(tracer, input, facts, started, ended);
       } catch (err) {
         log.warn({ event: 'telemetry.failed', err }, 'recording a Check failed');
@@ -50,7 +50,7 @@ export function checkTelemetry(holder: RuntimeHolder, log: Logger): CheckObserve
   };
 }
 
-function countCheck(policy: CompiledPolicy, tools: ToolLabels, facts: CheckFacts, seconds: number): void {
+function countCheck({ checkDuration, operationDuration, decisionsTotal, dryRunDenialsTotal }: Metrics, policy: CompiledPolicy, tools: ToolLabels, facts: CheckFacts, seconds: number): void {
   checkDuration.observe({ result: facts.decision }, seconds);
   if (facts.method !== undefined) operationDuration.observe({ mcp_method_name: methodLabel(facts.method) }, seconds);
   if (!facts.audited) return;

@@ -4,7 +4,7 @@ import type { RuntimeHolder } from '../runtime/watch.js';
 import type { CheckObserver } from '../../envoy/check.js';
 import type { StreamObserver } from '../../envoy/process/stream.js';
 import { checkTelemetry } from './check-observer.js';
-import { metricsRoute } from '../../ports/telemetry/metrics.js';
+import { metricsRoute, type Metrics } from '../../ports/telemetry/metrics.js';
 import { streamTelemetry } from './stream-observer.js';
 
 export interface TelemetryHooks {
@@ -13,6 +13,7 @@ export interface TelemetryHooks {
   readonly adminRoutes: ReturnType<typeof metricsRoute>[];
 }
 
-export function telemetryHooks(holder: RuntimeHolder, log: Logger): TelemetryHooks {
-  return { check: checkTelemetry(holder, log), stream: streamTelemetry(log), adminRoutes: [metricsRoute()] };
+/** `metrics` is the app's: the observers count into it and `/metrics` serves its registry. */
+export function telemetryHooks(holder: RuntimeHolder, log: Logger, metrics: Metrics): TelemetryHooks {
+  return { check: checkTelemetry(holder, log, metrics), stream: streamTelemetry(log, metrics), adminRoutes: [metricsRoute(metrics.registry)] };
 }

@@ -5,12 +5,12 @@ import type { Phase, StreamObserver, StreamWatch } from '../../envoy/process/str
 import { MCP_PROTOCOL_HEADER } from '../../core/mcp/message.js';
 import type { AuthzContext, Step } from '../../pipeline/extproc/exchange.js';
 import { ATTR, defined, spanName, targetAttributes, TRACER_NAME } from '../../ports/telemetry/attributes.js';
-import { activeStreams, phaseDuration } from '../../ports/telemetry/metrics.js';
+import type { Metrics } from '../../ports/telemetry/metrics.js';
 import { parentContext, sessionDigest } from '../../ports/telemetry/trace-context.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
 
 
-export function streamTelemetry(log: Logger): StreamObserver {
+export function streamTelemetry(log: Logger, { activeStreams, phaseDuration }: Metrics): StreamObserver {
   const tracer = trace.getTracer(TRACER_NAME);
   return (authz, headers) => {
     activeStreams.inc();

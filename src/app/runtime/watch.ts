@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../../core/config/errors.js';
 import { loadConfigFile } from './load.js';
 import type { Runtime, RuntimeHolder } from '../../core/runtime.js';
-import { countConfigReload } from '../../ports/telemetry/metrics.js';
+import type { Metrics } from '../../ports/telemetry/metrics.js';
 
 export type { RuntimeHolder } from '../../core/runtime.js';
 
-export function holdRuntime(initial: Runtime, log: Logger, options: { watch: boolean; pollMs?: number } = { watch: true }): RuntimeHolder {
+/** `metrics` counts reloads by result; they are the app's, kept across reloads like the store. */
+export function holdRuntime(initial: Runtime, log: Logger, metrics: Metrics, options: { watch: boolean; pollMs?: number } = { watch: true }): RuntimeHolder {
   let runtime = initial;
   const listeners: Array<(r: Runtime) => void> = [];
   let watcher: FSWatcher | undefined;
@@ -20,12 +21,12 @@ export function holdRuntime(initial: Runtime, log: Logger, options: { watch: boo
     try {
       const next = loadConfigFile(initial.file, runtime.version + 1);
       runtime = next;
-      countConfigReload('success');
+      metrics.countConfigReload('success');
       log.info({ event: 'config.reloaded', file: initial.file, version: next.version }, 'config reloaded');
       for (const l of listeners) l(next);
       return true;
     } catch (err) {
-      countConfigReload('failure');
+      metrics.countConfigReload('failure');
       const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: String(err) }];
       log.error({ event: 'config.rejected', file: initial.file, issues, keptVersion: runtime.version }, 'config change rejected; keeping the last good config');
       return false;

@@ -10,6 +10,8 @@ import { gatewayExchange } from '../../pipeline/extproc/gateway.js';
 import { refundingExchange } from '../../pipeline/extproc/refund.js';
 import type { AuthzContext, ExchangeProcessor } from '../../pipeline/extproc/exchange.js';
 import { telemetryHooks } from '../observe/hooks.js';
+import { createMetrics } from '../../ports/telemetry/metrics.js';
+import type { Deps } from '../../ports/deps.js';
 import { startAdmin } from './admin.js';
 import { loadAdminAuth } from './admin-auth.js';
 import { grpcServerOptions, startGrpc } from './grpc.js';
@@ -43,19 +45,22 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   if (initial.sessions.ephemeral) {
     log.warn({ event: 'session.ephemeral-key' }, 'no session.keys configured: session tokens use a random per-process key (one replica only; sessions end on restart)');
   }
-  const holder = holdRuntime(initial, log, { watch: options.watch ?? true });
+  // Per app, kept across reloads: the metrics registry /metrics serves, and (below) the store.
+  const metrics = createMetrics({ process: true });
+  const holder = holdRuntime(initial, log, metrics, { watch: options.watch ?? true });
   const server = initial.config.server;
   const host = options.host ?? server.host;
   let stopping = false;
   const store = await startStore(initial, holder, log);
-  const telemetry = telemetryHooks(holder, log);
+  const deps: Deps = { store, metrics };
+  const telemetry = telemetryHooks(holder, log, metrics);
 
   const grpc = await startGrpc(
     host,
     options.grpcPort ?? server.grpcPort,
     {
-      authz: { Check: checkHandler(holder, log, telemetry.check, store) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, telemetry.stream) },
+      authz: { Check: checkHandler(holder, log, deps, telemetry.check) },
+      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, metrics, telemetry.stream) },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
     credentials,
@@ -66,7 +71,7 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     throw err;
   });
   function exchangeFor(runtime: Runtime, authz: AuthzContext): ExchangeProcessor {
-    const exchange = Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, store) : sidecarExchange({ runtime, log, store }, authz);
+    const exchange = Object.keys(runtime.config.backends).length > 1 ? gatewayExchange(runtime, log, authz, deps) : sidecarExchange({ runtime, log, ...deps }, authz);
     return refundingExchange(exchange, authz, store, log);
   }
   const admin = await startAdmin(host, options.adminPort ?? server.adminPort, holder, { ready: () => !stopping, dependencies: storeDependency(store) }, adminAuth, log, [...telemetry.adminRoutes, revokeRoute(holder, store, log)])

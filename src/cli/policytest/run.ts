@@ -1,4 +1,4 @@
-// Runs policy test cases through the same authorize() that serves Envoy's Check, with a fresh embedded store per case.
+// Runs policy test cases through the same authorize() that serves Envoy's Check, with a fresh in-memory store per case.
 import { pino } from 'pino';
 import type { Runtime } from '../../core/runtime.js';
 import { authorize, type AuthzInput } from '../../pipeline/authz/authorize.js';
@@ -7,7 +7,8 @@ import type { Trace } from '../../core/policy/trace.js';
 import { judgeList } from '../../pipeline/pins/judge.js';
 import { soleBackendName } from '../../core/pins/settings.js';
 import { createMemoryStore } from '../../ports/store/memory.js';
-import type { Store } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
+import { createMetrics } from '../../ports/telemetry/metrics.js';
 import { stepsOf, type Expectation, type Listed, type TestCase, type TestRequest } from './cases.js';
 import type { TestIdentity } from './identity.js';
 
@@ -41,17 +42,19 @@ export interface CaseResult {
 
 export async function runCase(runtime: Runtime, identity: TestIdentity, c: TestCase): Promise<CaseResult> {
   const store = createMemoryStore();
+  // A case's own store and metrics: no case sees another's counters (the metrics are never read here).
+  const deps: Deps = { store, metrics: createMetrics() };
   const calls: StepResult[] = [];
   try {
     const token = c.token ?? (c.claims ? await identity.mint(c.claims) : undefined);
     // A real token is verified with the config's own key set; minted ones with the test key only.
     const judge = c.token ? runtime : identity.runtime;
-    for (const list of c.listed ?? []) await judgeListed(judge, store, list);
+    for (const list of c.listed ?? []) await judgeListed(judge, deps, list);
     for (const step of stepsOf(c)) {
       for (let i = 0; i < step.times; i += 1) {
         const trace: Trace = [];
         const input = inputOf(judge, c, step.request ?? c.request, { ...c.headers, ...step.headers }, token);
-        const observed = observe(await authorize(judge, input, store, trace));
+        const observed = observe(await authorize(judge, input, deps, trace));
         const pass = matches(step.expect, observed);
         calls.push({ call: calls.length + 1, expected: step.expect, observed, pass, trace });
         if (!pass) return { name: c.name, pass: false, calls };
@@ -67,7 +70,7 @@ const QUIET = pino({ level: 'silent' });
 const PIN_KINDS = ['tools', 'prompts', 'resourceTemplates'] as const;
 
 /** A case's `listed` entry, judged by the same code ext_proc runs on a list answer, into the case's store. */
-async function judgeListed(runtime: Runtime, store: Store, list: Listed): Promise<void> {
+async function judgeListed(runtime: Runtime, deps: Deps, list: Listed): Promise<void> {
   const backends = Object.keys(runtime.config.backends);
   const backend = list.backend ?? (backends.length === 0 ? soleBackendName() : undefined);
   if (backend === undefined) throw new CaseError(`listed: name the backend that listed these (one of ${backends.join(', ')})`);
@@ -76,7 +79,7 @@ async function judgeListed(runtime: Runtime, store: Store, list: Listed): Promis
   }
   for (const kind of PIN_KINDS) {
     const items = list[kind];
-    if (items !== undefined) await judgeList(runtime.pins, store, QUIET, backend, kind, items);
+    if (items !== undefined) await judgeList(runtime.pins, deps, QUIET, backend, kind, items);
   }
 }
 

@@ -10,7 +10,7 @@ import { errorReply } from '../../pipeline/extproc/replies.js';
 import { REASONS } from '../../core/policy/reasons.js';
 import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../core/session/handoff.js';
 import type { Keyring } from '../../core/session/keys.js';
-import { countHandoffRejection } from '../../ports/telemetry/metrics.js';
+import type { Metrics } from '../../ports/telemetry/metrics.js';
 
 interface ProcessingRequest {
   request_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
@@ -38,7 +38,7 @@ const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
  * Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it for this
  * request; a stream that fails gets one immediate 403 per message and never reaches a processor.
  */
-export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, log: Logger, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
@@ -58,7 +58,7 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
     const refuse = (reason: HandoffFailure, detail: string, phase: Phase): ExchangeProcessor => {
-      countHandoffRejection(reason);
+      metrics.countHandoffRejection(reason);
       log.warn({ event: 'ext_proc.handoff-refused', reason, detail, phase, requestId: requestId?.slice(0, 128) }, 'ext_proc refused a stream: its ext_authz handoff did not verify');
       handoff = undefined;
       return refusing(reason);

@@ -7,7 +7,7 @@ import { internalHeaders, isStatelessProtocol, MCP_PROTOCOL_HEADER, MCP_SESSION_
 import { decide, resolveTasks } from '../../core/policy/decide.js';
 import type { Deny } from '../../core/policy/decision.js';
 import type { Trace } from '../../core/policy/trace.js';
-import { embeddedStore, type Store } from '../../ports/store/index.js';
+import type { Deps } from '../../ports/deps.js';
 import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
 import { refuseChangedDefinition } from './pins-gate.js';
@@ -21,8 +21,8 @@ export interface AuthzInput extends RawHttpFacts {
   readonly path: string;
 }
 
-/** `store` holds quota, budget and loop counters; the process's embedded in-memory store when omitted. */
-export async function authorize(runtime: Runtime, input: AuthzInput, store: Store = embeddedStore(), trace?: Trace): Promise<AuthzOutcome> {
+/** `deps.store` holds quota, budget and loop counters and the pin marks; `deps.metrics` counts the store's failures. */
+export async function authorize(runtime: Runtime, input: AuthzInput, deps: Deps, trace?: Trace): Promise<AuthzOutcome> {
   // DNS rebinding: a Host or Origin this endpoint does not answer to gets 403 before anything is read or answered.
   const foreign = refuseForeignOrigin(runtime, input.headers);
   if (foreign) return foreign;
@@ -61,7 +61,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   // Pins off: one property read. On: the changed marks, cached per process (src/pipeline/pins/watch.ts), before anything is
   // charged. A pin refusal is never dry-run (a task in dry-run forwards policy refusals only); pins observe with `learn`.
   if (runtime.pins.enforcing && decided.allow && message.type === 'call') {
-    const refused = await refuseChangedDefinition(runtime, store, message, decided.task);
+    const refused = await refuseChangedDefinition(runtime, deps, message, decided.task);
     if (refused) {
       decided = refused.deny;
       pinDetail = refused.detail;
@@ -69,7 +69,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, store: Stor
   }
   // Counters are charged only once everything else allows the call.
   // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
-  const limited = await applyLimits(runtime.policy, store, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided, undefined, trace);
+  const limited = await applyLimits(runtime.policy, deps, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided, undefined, trace);
   const { decision, detail, charged } = limited;
   trace?.push({ stage: 'decision', text: decision.allow ? `allow (${decision.reason})` : `deny (${decision.reason})`, policy: decision.allow ? undefined : decision.policy });
   if (!decision.allow) {

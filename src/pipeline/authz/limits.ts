@@ -16,8 +16,8 @@ import {
 } from '../../core/policy/limit-messages.js';
 import { expressionErrorMessage } from '../../core/policy/messages.js';
 import type { ReasonCode } from '../../core/policy/reasons.js';
-import { attempt, type Charged, type Consumed, type Counter, type Receipt, type Store } from '../../ports/store/port.js';
-import { countStoreError } from '../../ports/telemetry/metrics.js';
+import { attempt, type Charged, type Consumed, type Counter, type Receipt } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
 
 export interface LimitFacts {
   readonly claims: Readonly<Record<string, unknown>>;
@@ -67,7 +67,7 @@ export interface LimitResult {
  */
 export async function applyLimits(
   policy: CompiledPolicy,
-  store: Store,
+  deps: Deps,
   facts: LimitFacts,
   decision: Decision,
   now: () => number = Date.now,
@@ -80,14 +80,14 @@ export async function applyLimits(
     return { decision: plan.deny };
   }
   if (plan.counters.length === 0) return plan.wouldDeny ? { decision: withWouldDeny(decision, plan.wouldDeny, trace) } : { decision };
-  if (!policy.anyDryRun) return charge(policy, store, facts, decision, plan.counters, plan.tag, '', now, trace);
-  const enforced = await charge(policy, store, facts, decision, plan.counters.filter((c) => !c.dryRun), plan.tag, '', now, trace);
+  if (!policy.anyDryRun) return charge(policy, deps, facts, decision, plan.counters, plan.tag, '', now, trace);
+  const enforced = await charge(policy, deps, facts, decision, plan.counters.filter((c) => !c.dryRun), plan.tag, '', now, trace);
   const dry = plan.counters.filter((c) => c.dryRun);
   // The enforced refusal stands; and a call the shadow policy already refuses is not counted by it either.
   if (!enforced.decision.allow || dry.length === 0) return enforced;
   const shadowDeny = (enforced.decision.allow && enforced.decision.wouldDeny) || plan.wouldDeny;
   if (shadowDeny) return { ...enforced, decision: withWouldDeny(enforced.decision, shadowDeny, trace) };
-  const counted = await charge(policy, store, facts, enforced.decision, dry, plan.tag, 'dry:', now, trace);
+  const counted = await charge(policy, deps, facts, enforced.decision, dry, plan.tag, 'dry:', now, trace);
   const detail = [enforced.detail, counted.detail].filter((d) => d !== undefined).join('; ') || undefined;
   return { decision: counted.decision, detail, charged: enforced.charged, chargedDryRun: counted.charged };
 }
@@ -98,7 +98,7 @@ export async function applyLimits(
  */
 async function charge(
   policy: CompiledPolicy,
-  store: Store,
+  { store, metrics }: Deps,
   facts: LimitFacts,
   decision: Allow,
   planned: readonly PlannedCounter[],
@@ -127,7 +127,7 @@ async function charge(
   const features = [...new Set(planned.map((p) => p.feature))];
   const detail = `store unavailable (${result.detail}); ${dryRun ? 'dry-run ' : ''}${features.join(', ')} not counted`;
   trace?.push({ stage: 'limit', text: detail });
-  for (const f of features) countStoreError(f);
+  for (const f of features) metrics.countStoreError(f);
   if (dryRun) return { decision, detail };
   const denying = features.filter((f) => policy.onStoreError[f] === 'deny');
   if (denying.length === 0) return { decision, detail: `${detail} (onStoreError: allow)` };

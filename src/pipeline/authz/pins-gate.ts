@@ -6,8 +6,7 @@ import { storeUnavailableMessage } from '../../core/policy/limit-messages.js';
 import type { PinKind } from '../../core/pins/digest.js';
 import { pinCandidates, pinScope } from '../../core/pins/settings.js';
 import { pinWatch } from '../pins/watch.js';
-import type { Store } from '../../ports/store/port.js';
-import { countStoreError } from '../../ports/telemetry/metrics.js';
+import type { Deps } from '../../ports/deps.js';
 
 const CALLED: Readonly<Record<string, { kind: PinKind; noun: string }>> = {
   'tools/call': { kind: 'tools', noun: 'tool' },
@@ -24,7 +23,7 @@ export interface PinRefusal {
  * pins off, ext_authz does not call this at all. A mark counts while the approval it was made against stands: a
  * config pin that now approves another digest (a re-approval) overrides it.
  */
-export async function refuseChangedDefinition(runtime: Runtime, store: Store, call: McpCall, task: string | undefined): Promise<PinRefusal | undefined> {
+export async function refuseChangedDefinition(runtime: Runtime, { store, metrics }: Deps, call: McpCall, task: string | undefined): Promise<PinRefusal | undefined> {
   const called = CALLED[call.method];
   if (called === undefined || call.target === undefined) return undefined;
   const watch = pinWatch(store);
@@ -32,7 +31,7 @@ export async function refuseChangedDefinition(runtime: Runtime, store: Store, ca
     const scope = pinScope(ref.backend, called.kind);
     const marks = await watch.marks(scope);
     if (!marks.ok) {
-      countStoreError('pins');
+      metrics.countStoreError('pins');
       const detail = `store unavailable (${marks.detail}); pinned definitions not checked`;
       if (runtime.policy.onStoreError.pins === 'allow') continue;
       return { deny: { allow: false, reason: 'store-unavailable', message: storeUnavailableMessage(call.target, ['pinned definitions']), task, policy: 'policy.onStoreError.pins' }, detail };

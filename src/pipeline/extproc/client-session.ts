@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import type { Runtime } from '../../core/runtime.js';
 import { openSession } from '../../core/session/token.js';
 import { asClientSessionToken, type Session } from '../../core/session/types.js';
-import type { Store } from '../../ports/store/port.js';
-import { countSessionRejection } from '../../ports/telemetry/metrics.js';
+import type { Deps } from '../../ports/deps.js';
 import type { AuthzContext, HeaderChanges, Step } from './exchange.js';
 import { sessionNotFound } from './replies.js';
 import { refuseRevoked } from './revocation.js';
@@ -19,7 +18,7 @@ export type Presented =
 /** Every failure is the spec's 404 (re-initialize), or the store's 503 when revocation cannot be checked. */
 export async function presentedSession(
   runtime: Runtime,
-  store: Store,
+  deps: Deps,
   headers: Readonly<Record<string, string>>,
   authz: AuthzContext & { readonly subject: string },
   log: Logger,
@@ -28,11 +27,11 @@ export async function presentedSession(
   if (presented === undefined) return { kind: 'none' };
   const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
   if (!opened.ok) {
-    countSessionRejection(opened.reason);
+    deps.metrics.countSessionRejection(opened.reason);
     log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
     return { kind: 'refused', step: sessionNotFound() };
   }
-  const refused = await refuseRevoked(store, runtime.policy, opened.session, log, authz.decisionId);
+  const refused = await refuseRevoked(deps, runtime.policy, opened.session, log, authz.decisionId);
   if (refused) return { kind: 'refused', step: refused };
   return { kind: 'open', session: opened.session, token: presented };
 }

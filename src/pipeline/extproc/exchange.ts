@@ -1,4 +1,7 @@
 // One HTTP exchange as toolgate's router sees it, phase by phase; each phase returns a plain Step.
+import type { Logger } from 'pino';
+import type { Runtime } from '../../core/runtime.js';
+import type { Deps } from '../../ports/deps.js';
 import type { Charged } from '../../ports/store/port.js';
 
 export interface HeaderChanges {
@@ -74,4 +77,10 @@ export interface AuthzContext {
   readonly charged?: Charged | undefined;
   /** What its dry-run counters were charged, under their own receipt; given back the same way. */
   readonly chargedDryRun?: Charged | undefined;
+}
+
+/** What an exchange is built from: the config version in force when its stream started, and the app's store and metrics. */
+export interface ExchangeDeps extends Deps {
+  readonly runtime: Runtime;
+  readonly log: Logger;
 }

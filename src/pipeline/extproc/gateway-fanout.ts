@@ -12,13 +12,13 @@ import { withCacheHints, withResultType } from '../../core/mcp/replies.js';
 import { newTokenId, sealSession } from '../../core/session/token.js';
 import { capabilitiesFromServer, clientCapabilitiesOf, hasCapability, type BackendEntry, type Session } from '../../core/session/types.js';
 import type { Store } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
 import type { AuthzContext, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
 import { visibleFor } from './lists.js';
 import { accepted, errorReply, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { revokeSession } from './revocation.js';
 import { hiddenItems, hiddenRef } from './gateway-pins.js';
-import { embeddedStore } from '../../ports/store/index.js';
 
 export const GATEWAY_INFO = { name: 'toolgate', version: '0.1.0' };
 
@@ -142,8 +142,8 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
   for (const [b, f] of results.failed) log.warn({ event: 'delete.backend-failed', backend: b, error: f.error }, 'backend session not ended');
 }
 
-/** `store` holds learned pins and changed marks (src/core/pins); the process's embedded store when omitted. */
-export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger, store: Store = embeddedStore()): Promise<Step> {
+/** `deps.store` holds learned pins and changed marks (src/core/pins). */
+export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger, deps: Deps): Promise<Step> {
   const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta)));
   // A 2026-07-28 client gets resultType and the cache hints its revision requires; a 2025 one byte for byte as before.
   const shape = <T extends object>(result: T) => withCacheHints(result, isStatelessProtocol(protocolVersion));
@@ -156,7 +156,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
   const policy = runtime.policy;
   switch (method) {
     case 'tools/list': {
-      const hidden = await hiddenItems(runtime, store, log, 'tools', items);
+      const hidden = await hiddenItems(runtime, deps, log, 'tools', items);
       const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
       ctx.index.tools = merged.names;
       const tools = hidden.size === 0 ? merged.tools : merged.tools.filter((t) => !hiddenRef(hidden, merged.names.get(t.name as string)));
@@ -164,7 +164,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, shape({ tools }));
     }
     case 'prompts/list': {
-      const hidden = await hiddenItems(runtime, store, log, 'prompts', items);
+      const hidden = await hiddenItems(runtime, deps, log, 'prompts', items);
       const merged = mergePromptsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'prompts', n));
       ctx.index.prompts = merged.names;
       const prompts = hidden.size === 0 ? merged.prompts : merged.prompts.filter((p) => !hiddenRef(hidden, merged.names.get(p.name as string)));
@@ -176,7 +176,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       return resultReply(call.id, shape({ resources: merged.resources }));
     }
     case 'resources/templates/list': {
-      const hidden = await hiddenItems(runtime, store, log, 'resourceTemplates', items);
+      const hidden = await hiddenItems(runtime, deps, log, 'resourceTemplates', items);
       const merged = mergeResourceTemplatesList(items, (t) => visibleFor(policy, tasks, 'resourceTemplates', t));
       ctx.index.templates = compileTemplateIndex(merged.templates);
       const shown = (t: Readonly<Record<string, unknown>>) => {

@@ -12,8 +12,7 @@ import { deleteAll, initialize, list, notifyAll, setLevelAll } from './gateway-f
 import { resolveCall, routeTo } from './gateway-route.js';
 import { listsFor } from './gateway-resources.js';
 import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
-import { embeddedStore } from '../../ports/store/index.js';
-import type { Store } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../../core/mcp/message.js';
 import { declaresStateless } from '../../core/mcp/protocol.js';
@@ -36,8 +35,9 @@ const HEADERS_ONLY: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 const ROUTED: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete']);
 
-/** `store` holds session revocations; the process's embedded in-memory store when omitted. */
-export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzContext, store: Store = embeddedStore()): ExchangeProcessor {
+/** `deps.store` holds session revocations and pin marks; `deps.metrics` counts refusals and store failures. */
+export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzContext, deps: Deps): ExchangeProcessor {
+  const { store } = deps;
   const ctx = gatewayContext(runtime);
   let headers: Readonly<Record<string, string>> = {};
   let session: Session | undefined;
@@ -52,7 +52,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       if (authz.subject === undefined) return identityMissing();
       headers = facts.headers;
       const remove = internalHeaders(headers);
-      const presented = await presentedSession(runtime, store, headers, { ...authz, subject: authz.subject }, log);
+      const presented = await presentedSession(runtime, deps, headers, { ...authz, subject: authz.subject }, log);
       if (presented.kind === 'refused') return presented.step;
       if (presented.kind === 'open') {
         session = presented.session;
@@ -101,7 +101,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
-    if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, store);
+    if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, deps);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
     if (TASK_ID_METHODS.has(call.method)) return routeTaskRequest(c, call, session, version);
     if (call.method === 'tasks/list') return listTasksAll(c, call, session, version, log);
@@ -126,7 +126,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   }
 
   async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {
-    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log, store)));
+    await Promise.all(listsFor(call).map((method) => list(c, { ...call, id: 'toolgate-refresh', method }, method, { ...authz, tasks: [] }, s, version, log, deps)));
   }
 }
 

@@ -4,9 +4,9 @@ import type { CompiledPolicy } from '../../core/policy/compile.js';
 import { JsonRpcCode } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import { attempt, type Store } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
 import type { Step } from './exchange.js';
 import { errorReply, sessionNotFound } from './replies.js';
-import { countStoreError } from '../../ports/telemetry/metrics.js';
 
 export const STORE_UNREACHABLE_MESSAGE =
   'The session store is unreachable, so this session could not be checked and the request was not forwarded. Retry in a few seconds; if it keeps failing, the gateway operator must restore the store.';
@@ -15,7 +15,7 @@ export const STORE_UNREACHABLE_MESSAGE =
  * Undefined when the session may be used; otherwise the answer: 404 for a revoked session (the client
  * re-initializes), 503 when the store cannot answer and `policy.onStoreError.revocation` is `deny`.
  */
-export async function refuseRevoked(store: Store, policy: CompiledPolicy, session: Session, log: Logger, decisionId: string | undefined): Promise<Step | undefined> {
+export async function refuseRevoked({ store, metrics }: Deps, policy: CompiledPolicy, session: Session, log: Logger, decisionId: string | undefined): Promise<Step | undefined> {
   const checked = await attempt(store.isRevoked(session.tokenId));
   if (checked.ok) {
     if (!checked.value) return undefined;
@@ -23,7 +23,7 @@ export async function refuseRevoked(store: Store, policy: CompiledPolicy, sessio
     return sessionNotFound();
   }
   const onError = policy.onStoreError.revocation;
-  countStoreError('revocation');
+  metrics.countStoreError('revocation');
   log.warn({ event: 'session.revocation-unchecked', tokenId: session.tokenId, error: checked.detail, onStoreError: onError, decisionId }, 'cannot check session revocation');
   return onError === 'allow' ? undefined : errorReply(null, JsonRpcCode.internalError, STORE_UNREACHABLE_MESSAGE, 503);
 }

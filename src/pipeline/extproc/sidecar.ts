@@ -1,12 +1,8 @@
 // Single-backend (sidecar) mode: every request goes to the one backend unchanged, except that the backend's
 // session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
-import type { Logger } from 'pino';
-import type { Runtime } from '../../core/runtime.js';
 import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
-import { embeddedStore } from '../../ports/store/index.js';
-import type { Store } from '../../ports/store/port.js';
 import { sealSession } from '../../core/session/token.js';
-import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
+import { CONTINUE, type AuthzContext, type ExchangeDeps, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, listItems, LIST_METHODS, pinKindOf } from './lists.js';
 import { judgeList } from '../pins/judge.js';
 import { identityMissing } from './replies.js';
@@ -17,19 +13,11 @@ import { internalHeaders, MCP_SESSION_HEADER as SESSION_HEADER } from '../../cor
 /** The name a single backend's entry has inside the session token when the config names none. */
 export const SOLE_BACKEND = '_';
 
-export interface ExchangeDeps {
-  readonly runtime: Runtime;
-  readonly log: Logger;
-  /** Where revocations live; the process's embedded in-memory store when omitted. */
-  readonly store?: Store;
-}
-
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
 
 export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
-  const { runtime, log } = deps;
-  const store = deps.store ?? embeddedStore();
+  const { runtime, log, store } = deps;
   let session: Session | undefined;
   const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
   let httpMethod = '';
@@ -43,7 +31,7 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       httpMethod = facts.headers[':method'] ?? '';
       const remove = internalHeaders(facts.headers);
       const set: Record<string, string> = {};
-      const presented = await presentedSession(runtime, store, facts.headers, { ...authz, subject: authz.subject }, log);
+      const presented = await presentedSession(runtime, deps, facts.headers, { ...authz, subject: authz.subject }, log);
       if (presented.kind === 'refused') return presented.step;
       if (presented.kind === 'open') {
         session = presented.session;
@@ -96,7 +84,7 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       const kind = runtime.pins.active ? pinKindOf(method) : undefined;
       if (kind !== undefined && runtime.pins.backends.has(backend)) {
         // Pins on for this backend: judge the definitions first, then filter by task as always.
-        return judgeList(runtime.pins, store, log, backend, kind, listItems(method, responseType, text)).then((hidden) => listStep(method, text, hidden));
+        return judgeList(runtime.pins, deps, log, backend, kind, listItems(method, responseType, text)).then((hidden) => listStep(method, text, hidden));
       }
       return listStep(method, text);
     },

@@ -1,7 +1,7 @@
 // Judges one backend's list items against their approved definitions: what to hide, and the record of every change.
 import type { Logger } from 'pino';
-import { attempt, type PinSighting, type Store } from '../../ports/store/port.js';
-import { countPinChange, countStoreError } from '../../ports/telemetry/metrics.js';
+import { attempt, type PinSighting } from '../../ports/store/port.js';
+import type { Deps } from '../../ports/deps.js';
 import { definitionDigest, PIN_KEY, type PinKind } from '../../core/pins/digest.js';
 import { pinScope, type PinSettings } from '../../core/pins/settings.js';
 import { pinWatch } from './watch.js';
@@ -16,7 +16,7 @@ const NOTHING: ReadonlySet<string> = new Set();
  */
 export async function judgeList(
   settings: PinSettings,
-  store: Store,
+  { store, metrics }: Deps,
   log: Logger,
   backend: string,
   kind: PinKind,
@@ -37,7 +37,7 @@ export async function judgeList(
     if (enforce && pins.unpinned === 'refuse' && sighting.pinned === undefined) {
       hidden.add(name);
       log.info({ event: 'pins.unpinned', backend, kind, name, seen: sighting.digest, action: 'hidden' }, `${kind} ${name} of ${backend} hidden: the config pins no definition for it`);
-      countPinChange(backend, kind, 'unpinned');
+      metrics.countPinChange(backend, kind, 'unpinned');
       continue;
     }
     sightings.push(sighting);
@@ -46,7 +46,7 @@ export async function judgeList(
   const scope = pinScope(backend, kind);
   const judged = await attempt(store.judgePins(scope, sightings, { learn: pins.mode === 'learn' || pins.unpinned === 'learn', mark: enforce }));
   if (!judged.ok) {
-    countStoreError('pins');
+    metrics.countStoreError('pins');
     log.warn({ event: 'pins.unchecked', backend, kind, error: judged.detail, enforce }, 'cannot check pinned definitions: the store did not answer');
     if (enforce) for (const s of sightings) if (s.pinned === undefined || s.pinned !== s.digest) hidden.add(s.name);
     return hidden;
@@ -65,7 +65,7 @@ export async function judgeList(
       { event: 'pins.changed', backend, kind, name: s.name, approved: verdict.approved, seen: s.digest, source: s.pinned === undefined ? 'learned' : 'config', action },
       `${kind} ${s.name} of ${backend}: definition changed since it was approved (${action})`,
     );
-    countPinChange(backend, kind, action);
+    metrics.countPinChange(backend, kind, action);
   });
   return hidden;
 }

@@ -51,13 +51,6 @@ function readSecret(file: string): string {
   }
 }
 
-/** The store an `authorize()` or exchange without an explicit one uses: in-process, shared by the process. */
-let embedded: Store | undefined;
-export function embeddedStore(): Store {
-  embedded ??= createMemoryStore();
-  return embedded;
-}
-
 /** Whether two store configs differ in a way that needs a restart (the store is built once). */
 export function storeChanged(a: StoreConfig, b: StoreConfig): boolean {
   return JSON.stringify(a) !== JSON.stringify(b);
