@@ -6,7 +6,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, type AuthzInput } from '../../src/pipeline/authz/authorize.js';
 import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/pipeline/authz/http-reply.js';
 import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
-import { noteToolList } from '../../src/core/mcp/catalog.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import { depsOf } from '../harness/deps.js';
 
@@ -94,7 +93,7 @@ describe('authorize', () => {
   });
 
   it('keeps the denial code out of structuredContent for a tool that declares an outputSchema', async () => {
-    noteToolList([{ name: 'refund', outputSchema: { type: 'object', properties: { refunded: { type: 'number' } } } }]);
+    runtime.catalog.note([{ name: 'refund', outputSchema: { type: 'object', properties: { refunded: { type: 'number' } } } }]);
     try {
       const out = await run(toolCall('refund', { amount: 500 }), await sign({ authorized_tasks: ['refunds'], refund_limit: 50 }));
       if (out.kind !== 'reply') throw new Error('expected a reply');
@@ -103,7 +102,7 @@ describe('authorize', () => {
       expect(result._meta['io.toolgate/denial']).toMatchObject({ code: 'condition-failed' });
       expect(result.isError).toBe(true);
     } finally {
-      noteToolList([{ name: 'refund' }]);
+      runtime.catalog.note([{ name: 'refund' }]);
     }
   });
 

@@ -12,6 +12,7 @@ import { withCacheHints, withResultType } from '../../src/core/mcp/replies.js';
 import { compilePolicy } from '../../src/core/policy/compile.js';
 import { configSchema } from '../../src/core/config/schema.js';
 import { filterListBody } from '../../src/pipeline/extproc/lists.js';
+import { createToolCatalog } from '../../src/core/mcp/catalog.js';
 
 const b64 = (text: string) => `=?base64?${Buffer.from(text, 'utf8').toString('base64')}?=`;
 const STATELESS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' };
@@ -143,8 +144,8 @@ describe('results toolgate composes itself', () => {
   it('a tool-call denial on 2026 is a complete result; on 2025 it is unchanged', () => {
     const call = classify({ method: 'POST', headers: {}, body: callBody('refund') });
     const deny = { allow: false as const, reason: 'condition-failed' as const, message: 'No.', task: 't', policy: 'p' };
-    const modern = JSON.parse(denyReply(call, deny, 'result', 'd1', true).body) as { result: Record<string, unknown> };
-    const legacy = JSON.parse(denyReply(call, deny, 'result', 'd1').body) as { result: Record<string, unknown> };
+    const modern = JSON.parse(denyReply(call, deny, 'result', 'd1', createToolCatalog(), true).body) as { result: Record<string, unknown> };
+    const legacy = JSON.parse(denyReply(call, deny, 'result', 'd1', createToolCatalog()).body) as { result: Record<string, unknown> };
     expect(modern.result).toMatchObject({ isError: true, resultType: 'complete' });
     expect(legacy.result.resultType).toBeUndefined();
     expect({ ...modern.result, resultType: undefined }).toEqual({ ...legacy.result, resultType: undefined });
@@ -158,7 +159,7 @@ describe('results toolgate composes itself', () => {
     });
     const policy = compilePolicy(config, 'test.yaml');
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'a' }, { name: 'b' }], ttlMs: 60000, cacheScope: 'public', resultType: 'complete' } });
-    expect(JSON.parse(filterListBody(policy, ['t'], 'tools/list', 'application/json', body) ?? '')).toEqual({
+    expect(JSON.parse(filterListBody(policy, createToolCatalog(), ['t'], 'tools/list', 'application/json', body) ?? '')).toEqual({
       jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'a' }], ttlMs: 60000, cacheScope: 'private', resultType: 'complete' },
     });
   });

@@ -234,7 +234,7 @@ describe('sidecar list bodies', () => {
     const result = { jsonrpc: '2.0', id: 2, result: { tools: [ECHO, { name: 'lookup' }] } };
     const sse = `event: message\nid: 7\ndata: ${JSON.stringify(result)}\n\n`;
     expect(listItems('tools/list', 'text/event-stream', sse)).toEqual(result.result.tools);
-    const filtered = filterListBody(rt.policy, ['t'], 'tools/list', 'text/event-stream', sse, new Set(['echo']));
+    const filtered = filterListBody(rt.policy, rt.catalog, ['t'], 'tools/list', 'text/event-stream', sse, new Set(['echo']));
     expect(filtered).toContain('id: 7');
     expect(filtered).not.toContain('"echo"');
     expect(filtered).toContain('"lookup"');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/core/config/schema.js';
 import { compilePolicy } from '../../src/core/policy/compile.js';
 import { filterListBody, visibleFor } from '../../src/pipeline/extproc/lists.js';
+import { createToolCatalog } from '../../src/core/mcp/catalog.js';
 
 const policy = compilePolicy(
   configSchema.parse({
@@ -36,14 +37,14 @@ describe('filterListBody keeps only what the task may use, as the server reads i
   it('filters resources/list', () => {
     const uris = ['file:///public/a', 'file:///public/../secret/keys', 'file:///secret/keys', 'file:///public\\..\\secret'];
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { resources: uris.map((uri) => ({ uri, name: uri })) } });
-    const out = JSON.parse(filterListBody(policy, tasks, 'resources/list', 'application/json', body) ?? '{}');
+    const out = JSON.parse(filterListBody(policy, createToolCatalog(), tasks, 'resources/list', 'application/json', body) ?? '{}');
     expect(out.result.resources.map((r: { uri: string }) => r.uri)).toEqual(['file:///public/a']);
   });
 
   it('filters resources/templates/list with the template reading', () => {
     const templates = ['file:///public/{name}', 'file:///public/%2e%2e/{name}', 'file:///secret/{name}'];
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { resourceTemplates: templates.map((uriTemplate) => ({ uriTemplate, name: uriTemplate })) } });
-    const out = JSON.parse(filterListBody(policy, tasks, 'resources/templates/list', 'application/json', body) ?? '{}');
+    const out = JSON.parse(filterListBody(policy, createToolCatalog(), tasks, 'resources/templates/list', 'application/json', body) ?? '{}');
     expect(out.result.resourceTemplates.map((t: { uriTemplate: string }) => t.uriTemplate)).toEqual(['file:///public/{name}']);
   });
 });

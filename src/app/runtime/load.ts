@@ -12,6 +12,7 @@ import { durationMs } from '../../core/config/duration.js';
 import { compileNaming } from '../../core/mcp/names.js';
 import { compilePins } from '../../core/pins/settings.js';
 import type { Runtime } from '../../core/runtime.js';
+import { createToolCatalog } from '../../core/mcp/catalog.js';
 
 export type { Runtime } from '../../core/runtime.js';
 
@@ -58,7 +59,7 @@ export function buildRuntime(config: ParsedConfig, file: string, version = 1): R
   checkGateway(config, file);
   const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p));
   const sessions = Object.freeze({ keyring, ephemeral, ttlSeconds: Math.round(durationMs(config.session.ttl) / 1000) });
-  return Object.freeze({ file, version, config, policy, verifier, metadata: buildMetadata(config), sessions, pins: compilePins(config) });
+  return Object.freeze({ file, version, config, policy, verifier, metadata: buildMetadata(config), sessions, pins: compilePins(config), catalog: createToolCatalog() });
 }
 
 function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[]; expected?: unknown }): string {

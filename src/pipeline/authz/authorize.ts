@@ -75,7 +75,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, deps: Deps,
   if (!decision.allow) {
     return {
       kind: 'reply',
-      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId, isStatelessProtocol(input.headers[MCP_PROTOCOL_HEADER])),
+      reply: denyReply(message, decision, runtime.config.policy.denial, decisionId, runtime.catalog, isStatelessProtocol(input.headers[MCP_PROTOCOL_HEADER])),
       audit: { ...base, task: decision.task, decision: 'deny', reason: decision.reason, policy: decision.policy, detail: detail ?? pinDetail },
       message,
     };

@@ -2,7 +2,7 @@
 import type { VerifyFailure } from '../../core/identity/jwt.js';
 import { bearerChallenge, type ResourceMetadata } from '../../core/identity/metadata.js';
 import type { McpInvalid, McpMessage } from '../../core/mcp/message.js';
-import { hasOutputSchema } from '../../core/mcp/catalog.js';
+import type { ToolCatalog } from '../../core/mcp/catalog.js';
 import { jsonRpcError, toolErrorResult } from '../../core/mcp/replies.js';
 import type { Deny } from '../../core/policy/decision.js';
 import { REASONS, TOOL_POLICY_REASONS } from '../../core/policy/reasons.js';
@@ -64,10 +64,10 @@ export function invalidReply(message: McpInvalid): HttpReply {
 /**
  * A tools/call denial is a tool result by default, so the agent reads a sentence rather than a status code.
  * Other requests get a JSON-RPC error at HTTP 200 (the SDK surfaces its message); notifications have no id to
- * answer, so they get the reason's HTTP status. `stateless`: the request is on 2026-07-28, whose results carry a
- * `resultType`.
+ * answer, so they get the reason's HTTP status. `catalog`: the config's learned tools (a tool with an outputSchema gets
+ * no code in structuredContent). `stateless`: the request is on 2026-07-28, whose results carry a `resultType`.
  */
-export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jsonrpc-error' | 'http-403', decisionId: string, stateless = false): HttpReply {
+export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jsonrpc-error' | 'http-403', decisionId: string, catalog: ToolCatalog, stateless = false): HttpReply {
   const info = REASONS[deny.reason];
   const structured = { code: deny.reason, policy: deny.policy ?? null, decisionId };
   const headers = { ...JSON_TYPE, 'x-toolgate-decision-id': decisionId };
@@ -77,7 +77,7 @@ export function denyReply(message: McpMessage, deny: Deny, mode: 'result' | 'jso
     return { status: mode === 'http-403' ? 403 : info.http, headers, body: jsonRpcError(call?.id, info.jsonrpc, deny.message, structured) };
   }
   if (mode === 'result' && call.method === 'tools/call' && TOOL_POLICY_REASONS.has(deny.reason)) {
-    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured, !hasOutputSchema(call.target), stateless) };
+    return { status: 200, headers, body: toolErrorResult(call.id, deny.message, structured, !catalog.hasOutputSchema(call.target), stateless) };
   }
   return { status: 200, headers, body: jsonRpcError(call.id, info.jsonrpc, deny.message, structured) };
 }

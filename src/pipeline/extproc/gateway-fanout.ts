@@ -5,7 +5,6 @@ import { mergeAnswers } from '../fanout/answers.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import { compileTemplateIndex } from '../fanout/templates.js';
-import { noteToolList } from '../../core/mcp/catalog.js';
 import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
 import { requestEnvelope } from '../../core/mcp/protocol.js';
 import { withCacheHints, withResultType } from '../../core/mcp/replies.js';
@@ -160,7 +159,7 @@ export async function list(ctx: GatewayContext, call: McpCall, method: ListMetho
       const merged = mergeToolsList(items, ctx.naming, (n) => visibleFor(policy, tasks, 'tools', n));
       ctx.index.tools = merged.names;
       const tools = hidden.size === 0 ? merged.tools : merged.tools.filter((t) => !hiddenRef(hidden, merged.names.get(t.name as string)));
-      noteToolList(tools);
+      runtime.catalog.note(tools);
       return resultReply(call.id, shape({ tools }));
     }
     case 'prompts/list': {

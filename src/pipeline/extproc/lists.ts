@@ -1,6 +1,6 @@
 // Filters list responses (tools, prompts, resources) down to what the caller's tasks may use.
 import { readName, readUri, readUriTemplate, type Reading } from '../../core/mcp/canonical.js';
-import { noteToolList } from '../../core/mcp/catalog.js';
+import type { ToolCatalog } from '../../core/mcp/catalog.js';
 import { isObject } from '../../core/mcp/message.js';
 import type { CompiledPolicy } from '../../core/policy/compile.js';
 import { createSseParser, type SseEvent } from '../fanout/sse.js';
@@ -75,15 +75,16 @@ function hidesNothing(policy: CompiledPolicy, tasks: readonly string[]): boolean
  * Returns the rewritten body, or undefined when it holds no list result to filter.
  * A body toolgate cannot read is replaced by an empty list: it fails closed rather than leak names.
  * `hidden` names (uriTemplates) are removed whatever the tasks allow: pins found their definitions changed.
+ * A tools list is noted in `catalog` (the runtime's) before it is filtered.
  */
-export function filterListBody(policy: CompiledPolicy, tasks: readonly string[], method: string, contentType: string, body: string, hidden?: ReadonlySet<string>): string | undefined {
+export function filterListBody(policy: CompiledPolicy, catalog: ToolCatalog, tasks: readonly string[], method: string, contentType: string, body: string, hidden?: ReadonlySet<string>): string | undefined {
   const spec = ITEMS[method];
   if (!spec) return undefined;
   const keep = (item: unknown) =>
     isObject(item) && typeof item[spec.field] === 'string' && !(hidden?.has(item[spec.field] as string) ?? false) && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);
   const rewrite = (message: unknown) => {
     if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result[spec.key])) return message;
-    if (spec.kind === 'tools') noteToolList(message.result[spec.key] as unknown[]);
+    if (spec.kind === 'tools') catalog.note(message.result[spec.key] as unknown[]);
     const result = { ...message.result, [spec.key]: (message.result[spec.key] as unknown[]).filter(keep) };
     // A 2026-07-28 list says who may reuse it: filtered by this caller's task, it is no longer anyone else's.
     if (result.cacheScope === 'public') result.cacheScope = 'private';

@@ -91,7 +91,7 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
   };
 
   function listStep(method: string, text: string, hidden?: ReadonlySet<string>): Step {
-    const filtered = filterListBody(runtime.policy, authz.tasks, method, responseType, text, hidden);
+    const filtered = filterListBody(runtime.policy, runtime.catalog, authz.tasks, method, responseType, text, hidden);
     return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
   }
 }
