@@ -21,6 +21,8 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
+// Cache: the two Envoy gRPC service definitions parsed from the bundled protos (~100 ms to parse). One value, set once;
+// safe to share because it is derived from files that never change while the process runs.
 let cached: { authz: grpc.ServiceDefinition; extProc: grpc.ServiceDefinition } | undefined;
 
 /** Loaded once per process: parsing the Envoy API protos costs ~100 ms. */

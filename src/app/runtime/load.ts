@@ -16,8 +16,8 @@ import { createToolCatalog } from '../../core/mcp/catalog.js';
 
 export type { Runtime } from '../../core/runtime.js';
 
-/** `version` is 1 at start; a reload passes the one after the runtime it replaces. */
-export function loadConfigFile(file: string, version = 1): Runtime {
+/** `version` is 1 at start; a reload passes the one after the runtime it replaces, and that runtime as `previous`. */
+export function loadConfigFile(file: string, version = 1, previous?: Runtime): Runtime {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -25,7 +25,7 @@ export function loadConfigFile(file: string, version = 1): Runtime {
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
-  return buildRuntime(parseConfigText(text, file), file, version);
+  return buildRuntime(parseConfigText(text, file), file, version, previous);
 }
 
 export function parseConfigText(text: string, file: string): ParsedConfig {
@@ -41,7 +41,8 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
   return result.data;
 }
 
-export function buildRuntime(config: ParsedConfig, file: string, version = 1): Runtime {
+/** `previous`: the runtime this one replaces (a reload), whose random session key it keeps when neither configures keys. */
+export function buildRuntime(config: ParsedConfig, file: string, version = 1, previous?: Runtime): Runtime {
   const dir = path.dirname(path.resolve(file));
   const policy = compilePolicy(config, file);
   const audience = config.identity.jwt.audience ?? config.resource;
@@ -57,7 +58,7 @@ export function buildRuntime(config: ParsedConfig, file: string, version = 1): R
     throw new ConfigError(file, [{ path: field, message: `cannot load key set: ${(err as Error).message}` }]);
   }
   checkGateway(config, file);
-  const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p));
+  const { keyring, ephemeral } = keyringFromConfig(config, file, (p) => path.resolve(dir, p), previous?.sessions.ephemeral ? previous.sessions.keyring : undefined);
   const sessions = Object.freeze({ keyring, ephemeral, ttlSeconds: Math.round(durationMs(config.session.ttl) / 1000) });
   return Object.freeze({ file, version, config, policy, verifier, metadata: buildMetadata(config), sessions, pins: compilePins(config), catalog: createToolCatalog() });
 }

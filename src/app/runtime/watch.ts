@@ -19,7 +19,7 @@ export function holdRuntime(initial: Runtime, log: Logger, metrics: Metrics, opt
 
   const reload = (): boolean => {
     try {
-      const next = loadConfigFile(initial.file, runtime.version + 1);
+      const next = loadConfigFile(initial.file, runtime.version + 1, runtime);
       runtime = next;
       metrics.countConfigReload('success');
       log.info({ event: 'config.reloaded', file: initial.file, version: next.version }, 'config reloaded');

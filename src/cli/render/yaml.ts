@@ -6,11 +6,16 @@ export const ABOVE = Symbol('above');
 
 type Notes = Partial<Record<string | typeof ABOVE, string>>;
 
-const notes = new WeakMap<object, Notes>();
+/** Where an object keeps its notes: a non-enumerable symbol property, so YAML, JSON and spreads never see it. */
+const NOTES = Symbol('notes');
+
+function notesOf(target: unknown): Notes | undefined {
+  return typeof target === 'object' && target !== null ? (target as { [NOTES]?: Notes })[NOTES] : undefined;
+}
 
 /** Attaches comments to `target`: `{field: text}` goes above that field, `{[ABOVE]: text}` above the object. */
 export function note<T extends object>(target: T, comments: Notes): T {
-  notes.set(target, { ...notes.get(target), ...comments });
+  Object.defineProperty(target, NOTES, { value: { ...notesOf(target), ...comments }, enumerable: false, configurable: true });
   return target;
 }
 
@@ -25,14 +30,14 @@ function attach(node: Node, value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
   if (isSeq(node) && Array.isArray(value)) {
     node.items.forEach((item, i) => {
-      const above = notes.get(value[i] as object)?.[ABOVE];
+      const above = notesOf(value[i])?.[ABOVE];
       if (above !== undefined) (item as Node).commentBefore = comment(above);
       attach(item as Node, value[i]);
     });
     return;
   }
   if (!isMap(node)) return;
-  const own = notes.get(value);
+  const own = notesOf(value);
   const fields = value as Record<string, unknown>;
   for (const pair of node.items) {
     if (!isScalar(pair.key)) continue;

@@ -76,9 +76,9 @@ export interface HttpFacts {
 }
 
 /** Methods whose `params.name` names the target. */
-const NAME_METHODS = new Set(['tools/call', 'prompts/get']);
+const NAME_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get']);
 /** Methods whose `params.uri` names the target. */
-const URI_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+const URI_METHODS: ReadonlySet<string> = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
 
 export const MCP_METHOD_HEADER = 'mcp-method';
 export const MCP_NAME_HEADER = 'mcp-name';

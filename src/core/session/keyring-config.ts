@@ -1,18 +1,18 @@
-// Builds the session keyring from config once; without configured keys, one random key lives as long as the process.
+// Builds the session keyring from config once; without configured keys, one random key lives as long as the app that made it.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { createKeyring, type Keyring, type KeySpec } from './keys.js';
 
-let ephemeral: KeySpec | undefined;
-
-export function keyringFromConfig(config: ParsedConfig, file: string, resolvePath: (p: string) => string): { keyring: Keyring; ephemeral: boolean } {
+/**
+ * `keptRandom` is the random keyring of the runtime a reload replaces, when it had one: kept, or every reload would end
+ * every session. Otherwise a config without keys gets a new random key (a new app, or one that just dropped its keys).
+ */
+export function keyringFromConfig(config: ParsedConfig, file: string, resolvePath: (p: string) => string, keptRandom?: Keyring): { keyring: Keyring; ephemeral: boolean } {
   const keys = config.session.keys;
   if (!keys) {
-    // Kept across reloads, or every reload would end every session.
-    ephemeral ??= { kid: 'ephemeral', secret: randomBytes(32).toString('base64url') };
-    return { keyring: createKeyring({ current: ephemeral }), ephemeral: true };
+    return { keyring: keptRandom ?? createKeyring({ current: { kid: 'ephemeral', secret: randomBytes(32).toString('base64url') } }), ephemeral: true };
   }
   const specs = keys.map((k, i): KeySpec => {
     if (k.secret) return { kid: k.kid, secret: k.secret };

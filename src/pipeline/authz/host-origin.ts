@@ -51,6 +51,8 @@ export function compileHostOriginRules(resource: string, http: HttpConfig): Host
   });
 }
 
+// Cache: the Host/Origin rules compiled from each Runtime's config. Keyed weakly by the runtime, so bounded by the runtimes
+// still referenced (a replaced one goes with its entry); safe to share because the rules derive only from that frozen config.
 const compiled = new WeakMap<Runtime, HostOriginRules>();
 
 /** Compiled once per config version. */

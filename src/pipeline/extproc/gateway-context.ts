@@ -31,6 +31,10 @@ export interface GatewayContext {
   readonly index: NameIndex;
 }
 
+// Cache: the gateway context of each Runtime (egress client, naming, backends, and the name index learned from the lists
+// served under it). Keyed weakly by the runtime, so bounded by the runtimes still referenced, and a reload gets a fresh
+// one; safe to share because all of it derives from that runtime's config, and the name index is only a routing hint
+// (a miss refreshes it from the backends, `always` prefixes never need it).
 const contexts = new WeakMap<Runtime, GatewayContext>();
 
 /** One context per runtime version: a reload gets fresh naming and egress settings, derived once. */

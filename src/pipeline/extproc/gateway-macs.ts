@@ -5,8 +5,10 @@ import type { Keyring } from '../../core/session/keys.js';
 /** One derived key per purpose, so a tag made for one kind of value never verifies as another. */
 export type MacPurpose = 'reply-id' | 'task-id' | 'events-grant';
 
-// Derived once per keyring (a config version), never per request. Replicas configured with the same session keys
-// derive the same MAC keys, so a value tagged by one replica verifies on another; rotation works like the tokens'.
+// Cache: the HKDF-derived MAC keys of each session Keyring, by purpose: derived once per keyring (a config version),
+// never per request. Keyed weakly by the keyring, so bounded by the keyrings still referenced (three purposes each);
+// safe to share because the keys derive only from the keyring. Replicas configured with the same session keys derive
+// the same MAC keys, so a value tagged by one replica verifies on another; rotation works like the tokens'.
 const derived = new WeakMap<Keyring, Map<MacPurpose, readonly Buffer[]>>();
 
 function keysFor(keyring: Keyring, purpose: MacPurpose): readonly Buffer[] {

@@ -131,7 +131,7 @@ export async function fanOut<S extends { readonly ok: true }>(
 const ACCEPT = 'application/json, text/event-stream';
 // Headers toolgate owns on an egress call; a caller's copy (in any letter case) is dropped. Other x-toolgate-*
 // headers pass: the ring-hash affinity key must reach Envoy, or the initialize fan-out lands on a random replica.
-const OWN_HEADERS = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id', BACKEND_HEADER]);
+const OWN_HEADERS: ReadonlySet<string> = new Set(['accept', 'content-type', 'content-length', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id', BACKEND_HEADER]);
 
 /**
  * A message as its revision is spoken: on 2026-07-28 every POST names its method in `Mcp-Method` and carries the

@@ -1,4 +1,5 @@
 // Collects every page of a backend's list (tools, prompts, resources, templates) into one array.
+import { randomUUID } from 'node:crypto';
 import type { CallOptions, EgressClient, EgressFailure } from './egress.js';
 
 export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
@@ -26,8 +27,6 @@ export interface ListSuccess {
   readonly truncated: boolean;
 }
 
-let sequence = 0;
-
 export async function listAllPages(
   client: EgressClient,
   backend: string,
@@ -40,7 +39,8 @@ export async function listAllPages(
   const seen = new Set<string>();
   let cursor: string | undefined;
   for (let page = 1; page <= maxPages; page++) {
-    const id = `toolgate-list-${++sequence}`;
+    // Unique within the session, as MCP asks of a requester's ids, without a process-wide counter.
+    const id = `toolgate-list-${randomUUID()}`;
     const res = await client.request(backend, cursor === undefined ? { method, id } : { method, id, params: { cursor } }, opts);
     if (!res.ok) return res;
     if ('error' in res.message) {

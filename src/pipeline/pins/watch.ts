@@ -22,6 +22,10 @@ interface Fetched {
   at: number;
 }
 
+// Cache: one PinWatch per Store (the store's changed marks, fetched at most once per PIN_MARKS_TTL_MS, and the marks this
+// process wrote). Keyed weakly by the store, so bounded by the stores still open (one per app), each holding one entry
+// per pinned backend and kind; safe to share because the store is the truth, the cache lags it by at most
+// PIN_MARKS_TTL_MS, and ext_proc's notes must meet ext_authz's reads (both run in the app that owns the store).
 const watches = new WeakMap<Store, PinWatch>();
 
 /** One watch per store, so ext_proc's notes and ext_authz's reads meet (both run in one process). */
