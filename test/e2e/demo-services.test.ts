@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../harness/repo.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { requireBuiltDist } from './helpers/toolgate.js';
+import { requireBuiltDist } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 

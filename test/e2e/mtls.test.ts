@@ -22,8 +22,9 @@ import { printLogsOnFailure } from '../harness/logs.js';
 import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { connectAs, eventually } from './helpers/client.js';
-import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from './helpers/toolgate.js';
+import { connectAs } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 

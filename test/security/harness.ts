@@ -17,7 +17,8 @@ import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
-import { ADMIN_TOKEN_FILE, startToolgate, type TasksConfig, type Toolgate } from '../e2e/helpers/toolgate.js';
+import { toolgateConfigText, type TasksConfig } from '../e2e/helpers/toolgate.js';
+import { ADMIN_TOKEN_FILE, startToolgate, type Toolgate } from '../harness/toolgate.js';
 import { Journal, startInstrumentedBackend, ToolDefinitions, type BackendKind, type InstrumentedBackend } from './backend.js';
 
 export type Mode = 'sidecar' | 'gateway';
@@ -154,10 +155,7 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
     const toolgate = await startToolgate({
-      envoyUrl: envoy.url,
-      idp,
-      tasks: opts.tasks ?? securityTasks(opts.mode),
-      extra: { ...extra, ...opts.extra },
+      config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: opts.tasks ?? securityTasks(opts.mode), extra: { ...extra, ...opts.extra } }, ports),
       grpcPort,
       adminPort,
     });
