@@ -20,7 +20,7 @@ import { writeReport } from './report.js';
 import { envoyInstances, envoyName, SCENARIO_KEYS, SCENARIOS, type BackendKind, type EnvoyKind, type Scenario, type ToolgateKind } from './scenarios.js';
 import type { RoundMeasure } from './stats.js';
 import { benchIdentity, startToolgate, writeToolgateConfig, type RunningToolgate } from './toolgate.js';
-import { commitLabel, treeState, type TreeState } from './tree.js';
+import { commitLabel, dirtyRefusal, treeState, type TreeState } from './tree.js';
 import type { BackendPorts } from './backend.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -133,9 +133,11 @@ async function main(): Promise<void> {
   if (!existsSync(envoyBin)) throw new Error(`no Envoy at ${envoyBin}: run \`npm run envoy:install\``);
   // Read before anything runs: the commit the build (npm run bench builds first) and the run measure.
   const tree = treeState(REPO_ROOT);
-  if (settings.updateDocs && tree.dirty !== false && !settings.allowDirty) {
-    throw new Error(`refusing a full run into bench/results.* and docs/benchmark.md: ${tree.dirty === undefined ? 'git could not tell whether the tree is clean' : `the tree has uncommitted changes (${tree.dirtyPaths.join(', ')})`}, ` +
-      `so the results would name commit ${tree.commit} without having measured it. Commit first, or pass --allow-dirty (the results then say "${commitLabel({ commit: tree.commit, dirty: true })}"), or --out DIR.`);
+  const refusal = dirtyRefusal({ writesCommittedResults: settings.updateDocs, allowDirty: settings.allowDirty, tree });
+  if (refusal) {
+    log(refusal);
+    process.exitCode = 2;
+    return;
   }
   const startedAt = new Date();
   const loadAvgStart = loadavg();
@@ -326,7 +328,7 @@ function envoyVersion(): string {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     process.exit(1);

@@ -60,3 +60,17 @@ export function treeState(repoRoot: string): TreeState {
     return { commit, dirty: undefined, dirtyPaths: [] };
   }
 }
+
+/**
+ * Why a run must not start, or undefined: a run that writes the committed results (bench/results.*, the tables in
+ * docs/benchmark.md) needs a clean tree — or `--allow-dirty`, and then the results say so.
+ */
+export function dirtyRefusal(opts: { readonly writesCommittedResults: boolean; readonly allowDirty: boolean; readonly tree: TreeState }): string | undefined {
+  const { tree } = opts;
+  if (!opts.writesCommittedResults || opts.allowDirty || tree.dirty === false) return undefined;
+  const why = tree.dirty === undefined
+    ? 'git could not tell whether the working tree is clean'
+    : `the working tree has uncommitted changes (${tree.dirtyPaths.join(', ')})`;
+  return `refusing a full run into bench/results.* and docs/benchmark.md: ${why}, so the results would name commit ${tree.commit} ` +
+    `without having measured it. Commit first, or pass --allow-dirty (the results then say "${commitLabel({ commit: tree.commit, dirty: true })}"), or write elsewhere with --out DIR.`;
+}

@@ -1,6 +1,6 @@
 // The benchmark's dirty-tree detection: `git status --porcelain -z` parsing, the run's own outputs ignored.
 import { describe, expect, it } from 'vitest';
-import { commitLabel, dirtyPaths } from '../../bench/load/tree.js';
+import { commitLabel, dirtyPaths, dirtyRefusal } from '../../bench/load/tree.js';
 
 const z = (...entries: string[]) => `${entries.join('\0')}\0`;
 
@@ -40,5 +40,27 @@ describe('commitLabel', () => {
     expect(commitLabel({ commit: 'abc1234', dirty: false })).toBe('commit abc1234');
     expect(commitLabel({ commit: 'abc1234', dirty: true })).toBe('commit abc1234 (+ uncommitted changes)');
     expect(commitLabel({ commit: 'unknown', dirty: undefined })).toBe('commit unknown (tree state unknown)');
+  });
+});
+
+describe('dirtyRefusal', () => {
+  const dirty = { commit: 'abc1234', dirty: true, dirtyPaths: ['src/a.ts'] } as const;
+  const clean = { commit: 'abc1234', dirty: false, dirtyPaths: [] } as const;
+
+  it('refuses a run into the committed results from a dirty tree, naming the paths and the way out', () => {
+    const why = dirtyRefusal({ writesCommittedResults: true, allowDirty: false, tree: dirty });
+    expect(why).toContain('uncommitted changes (src/a.ts)');
+    expect(why).toContain('--allow-dirty');
+    expect(why).toContain('"commit abc1234 (+ uncommitted changes)"');
+  });
+
+  it('refuses when git cannot tell, rather than guess clean', () => {
+    expect(dirtyRefusal({ writesCommittedResults: true, allowDirty: false, tree: { commit: 'unknown', dirty: undefined, dirtyPaths: [] } })).toContain('could not tell');
+  });
+
+  it('lets a clean tree, --allow-dirty, and runs that write elsewhere (--quick, --out) go ahead', () => {
+    expect(dirtyRefusal({ writesCommittedResults: true, allowDirty: false, tree: clean })).toBeUndefined();
+    expect(dirtyRefusal({ writesCommittedResults: true, allowDirty: true, tree: dirty })).toBeUndefined();
+    expect(dirtyRefusal({ writesCommittedResults: false, allowDirty: false, tree: dirty })).toBeUndefined();
   });
 });
