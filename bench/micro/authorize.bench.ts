@@ -6,10 +6,14 @@ import { authorize } from '../../src/pipeline/authz/authorize.js';
 import { buildRuntime } from '../../src/app/runtime/load.js';
 import { refuseChangedDefinition } from '../../src/pipeline/authz/pins-gate.js';
 import { readRequest } from '../../src/core/mcp/body.js';
-import { embeddedStore } from '../../src/ports/store/index.js';
+import { createMemoryStore } from '../../src/ports/store/memory.js';
+import { createMetrics } from '../../src/ports/telemetry/metrics.js';
+import type { Deps } from '../../src/ports/deps.js';
 import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
 const { runtime, token } = await fixture();
+// One in-memory store and one metrics registry for the whole run, as one toolgate process has.
+const deps: Deps = { store: createMemoryStore(), metrics: createMetrics() };
 // The same policy with `policy.mode: dry-run`: what the feature costs when it is on.
 const dryRun = buildRuntime({ ...runtime.config, policy: { ...runtime.config.policy, mode: 'dry-run' } }, runtime.file);
 const refundOver = call2025('refund', { amount: 500, charge_id: 'ch_1' }, token);
@@ -18,15 +22,15 @@ const refund2025 = call2025('refund', { amount: 50, charge_id: 'ch_1' }, token);
 const echo2026 = call2026HeadersOnly('echo', token);
 
 const allowed = async (input: typeof echo2025, on = runtime) => {
-  const outcome = await authorize(on, input);
+  const outcome = await authorize(on, input, deps);
   if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
 };
 
-// Pins enforced (issue 14.3): the changed marks are read from the embedded store once per second, cached in between.
+// Pins enforced (issue 14.3): the changed marks are read from the store once per second, cached in between.
 const pinned = await fixture({ backendPins: 'enforce' });
 const pinnedEcho = call2025('echo', { text: 'hello from the toolgate benchmark' }, pinned.token);
 const allowedPinned = async (input: typeof echo2025) => {
-  const outcome = await authorize(pinned.runtime, input);
+  const outcome = await authorize(pinned.runtime, input, deps);
   if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);
 };
 
@@ -42,10 +46,8 @@ describe('authorize() (no gRPC)', () => {
 // The pins step alone, as authorize() runs it when a backend enforces pins (marks cached: the usual case).
 const pinnedCall = readRequest(pinnedEcho);
 if (pinnedCall.type !== 'call') throw new Error('bench call did not read as a call');
-const store = embeddedStore();
-
 describe('pins step of authorize()', () => {
   bench('refuseChangedDefinition, pins: enforce, marks cached', async () => {
-    if (await refuseChangedDefinition(pinned.runtime, store, pinnedCall, 'support')) throw new Error('expected no refusal');
+    if (await refuseChangedDefinition(pinned.runtime, deps, pinnedCall, 'support')) throw new Error('expected no refusal');
   });
 });
