@@ -18,8 +18,8 @@ import { sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import type { Store } from '../../src/ports/store/port.js';
 import {
-  codecs, configFile, jwksFile, readable, wireBytes,
-  type FixtureMode, type RecordedCheck, type RecordedEgress, type RecordedStream, type Scenario,
+  codecs, configFile, jwksFile, loadScenario, readable, scenarioNames, wireBytes,
+  type FixtureMode, type RecordedCheck, type RecordedEgress, type RecordedExchange, type RecordedStream, type Scenario,
 } from '../harness/envoy-fixtures.js';
 
 export interface ReplayDeps {
@@ -67,6 +67,8 @@ export interface Replayer extends ReplayDeps {
   stream(recorded: RecordedStream): Promise<StreamReplay>;
   /** Egress calls the stub answered (gateway), as `<backend> <HTTP method> <JSON-RPC method>`. */
   readonly served: string[];
+  /** What toolgate sent in each egress call the stub answered, in order. */
+  readonly received: EgressRequest[];
   /** Egress calls the stub had no recorded answer for. */
   readonly unmatched: string[];
   close(): Promise<void>;
@@ -85,9 +87,10 @@ export const recordedAnswer = (m: { wire: string }, kind: 'check' | 'process'): 
  */
 export async function replayer(mode: FixtureMode, scenario: Scenario, store: Store = createMemoryStore()): Promise<Replayer> {
   const served: string[] = [];
+  const received: EgressRequest[] = [];
   const unmatched: string[] = [];
   const egress = scenario.exchanges.flatMap((e) => e.egress);
-  const stub = mode === 'gateway' ? await startEgressStub(egress, served, unmatched) : undefined;
+  const stub = mode === 'gateway' ? await startEgressStub(egress, { served, received, unmatched }) : undefined;
   const runtime = recordedRuntime(mode, stub?.url);
   const log = pino({ level: 'silent' });
   const deps: ReplayDeps = { runtime, store, log };
@@ -98,6 +101,7 @@ export async function replayer(mode: FixtureMode, scenario: Scenario, store: Sto
   return {
     ...deps,
     served,
+    received,
     unmatched,
     check: (recorded) => new Promise<Decoded>((resolve, reject) => {
       vi.setSystemTime(recorded.request.at);
@@ -165,7 +169,14 @@ async function until(done: () => boolean, call: FakeCall, timeoutMs: number): Pr
 }
 
 /** Answers each egress call with the recorded answer for the same backend, HTTP method and JSON-RPC method, once. */
-async function startEgressStub(recorded: readonly RecordedEgress[], served: string[], unmatched: string[]): Promise<{ url: string; close(): Promise<void> }> {
+export interface EgressRequest {
+  readonly key: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+async function startEgressStub(recorded: readonly RecordedEgress[], log: { served: string[]; received: EgressRequest[]; unmatched: string[] }): Promise<{ url: string; close(): Promise<void> }> {
+  const { served, received, unmatched } = log;
   const unused = [...recorded];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -181,6 +192,7 @@ async function startEgressStub(recorded: readonly RecordedEgress[], served: stri
         return;
       }
       served.push(key);
+      received.push({ key, headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])), body });
       const headers = Object.fromEntries(Object.entries(match.responseHeaders).filter(([k]) => !['content-length', 'transfer-encoding', 'connection', 'date'].includes(k)));
       res.writeHead(match.status, headers).end(match.responseBody);
     });
@@ -302,3 +314,53 @@ export function envoyHeaders(stream: RecordedStream | undefined, phase: 'request
 
 /** The decoded CheckRequest of a recorded Check. */
 export const checkRequestOf = (check: RecordedCheck): Decoded => c.checkRequest(wireBytes(check.request)) as Decoded;
+
+/** One row per recorded Check and per recorded stream of a mode: `[title, scenario, exchange index, kind]`. */
+export function asRecordedRows(mode: FixtureMode): Array<readonly [string, string, number, 'check' | 'stream']> {
+  return scenarioNames(mode).flatMap((name) => loadScenario(mode, name).exchanges.flatMap((e, i) => [
+    ...(e.check ? [[`${name} · Check`, name, i, 'check'] as const] : []),
+    ...(e.stream ? [[`${name} · ext_proc stream`, name, i, 'stream'] as const] : []),
+  ]));
+}
+
+/** The replayed answers of one recorded Check or stream, and the recorded ones, both with per-run values blanked. */
+export function asRecorded(replay: ScenarioReplay, index: number, kind: 'check' | 'stream'): { got: unknown; want: unknown } {
+  const recorded = replay.scenario.exchanges[index];
+  const got = replay.exchanges[index];
+  if (!recorded || !got) throw new Error(`${replay.scenario.name} has no exchange ${index}`);
+  if (kind === 'check') {
+    if (!recorded.check || !got.check) throw new Error(`${replay.scenario.name} #${index} has no Check`);
+    return { got: stable(got.check), want: stable(recordedAnswer(recorded.check.response, 'check')) };
+  }
+  const token = recorded.stream && envoyHeaders(recorded.stream, 'request_headers')['mcp-session-id'];
+  return {
+    got: got.stream?.answers.map((a) => stable(a, token)),
+    want: (recorded.stream?.events ?? []).filter((e) => e.from === 'toolgate').map((e) => stable(recordedAnswer(e, 'process'), token)),
+  };
+}
+
+/** The ext_authz metadata a Check answer hands ext_proc, as plain values. */
+export function metadataOf(check: Decoded | undefined): Record<string, unknown> {
+  const fields = ((check?.dynamic_metadata as { fields?: Record<string, Record<string, unknown>> } | undefined)?.fields) ?? {};
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.stringValue ?? v.numberValue ?? v.boolValue ?? v.listValue ?? v.structValue]));
+}
+
+/** The processing mode an answer asks Envoy for from now on. */
+export const modeOf = (answer: Decoded): Record<string, string> | undefined => answer.mode_override as Record<string, string> | undefined;
+
+export interface SingleExchange {
+  readonly recorded: RecordedExchange;
+  readonly check: Decoded | undefined;
+  readonly stream: StreamReplay | undefined;
+  readonly replay: ScenarioReplay;
+}
+
+/** A scenario that is one client request (all recorded ones are), replayed. */
+export function single(replays: ReadonlyMap<string, ScenarioReplay>, mode: FixtureMode, name: string): SingleExchange {
+  const replay = replays.get(name);
+  if (!replay) throw new Error(`no recorded ${mode} scenario "${name}": run node scripts/record-envoy-fixtures.mjs`);
+  const [recorded, ...more] = replay.scenario.exchanges;
+  const got = replay.exchanges[0];
+  if (!recorded || !got || more.length > 0) throw new Error(`${mode} scenario "${name}" should be one client request, found ${replay.scenario.exchanges.length}`);
+  return { recorded, check: got.check, stream: got.stream, replay };
+}

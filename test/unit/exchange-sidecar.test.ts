@@ -8,8 +8,8 @@ import { maskSessionHeader, presentedSession } from '../../src/pipeline/extproc/
 import { SOLE_BACKEND } from '../../src/pipeline/extproc/sidecar.js';
 import { loadScenario, scenarioNames, type RecordedExchange } from '../harness/envoy-fixtures.js';
 import {
-  answerFor, atRecordedTime, checkRequestOf, commonOf, envoyHeaders, envoySent, headersSet, recordedAnswer, replayScenario, stable,
-  type Decoded, type ScenarioReplay,
+  answerFor, asRecorded, asRecordedRows, atRecordedTime, checkRequestOf, commonOf, envoyHeaders, envoySent, headersSet, metadataOf, modeOf,
+  replayScenario, single, type ScenarioReplay,
 } from './exchange-replay.js';
 
 const MODE = 'sidecar';
@@ -22,42 +22,18 @@ afterAll(() => {
   vi.useRealTimers();
 });
 
-/** The replay of a scenario's one client request (every sidecar scenario is one HTTP request). */
-function only(name: string): { recorded: RecordedExchange; check: Decoded | undefined; stream: ScenarioReplay['exchanges'][number]['stream']; replay: ScenarioReplay } {
-  const replay = replays.get(name);
-  if (!replay) throw new Error(`no recorded sidecar scenario "${name}": run node scripts/record-envoy-fixtures.mjs`);
-  expect(replay.scenario.exchanges).toHaveLength(1);
-  const recorded = replay.scenario.exchanges[0] as RecordedExchange;
-  const got = replay.exchanges[0] as ScenarioReplay['exchanges'][number];
-  return { recorded, check: got.check, stream: got.stream, replay };
-}
-
-const metadata = (check: Decoded | undefined): Record<string, unknown> => {
-  const fields = ((check?.dynamic_metadata as { fields?: Record<string, Record<string, unknown>> } | undefined)?.fields) ?? {};
-  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.stringValue ?? v.numberValue ?? v.boolValue ?? v.listValue ?? v.structValue]));
-};
-const mode = (answer: Decoded) => answer.mode_override as Record<string, string> | undefined;
+const only = (name: string) => single(replays, MODE, name);
+const metadata = metadataOf;
+const mode = modeOf;
 const presented = (e: RecordedExchange) => envoyHeaders(e.stream, 'request_headers')['mcp-session-id'];
 /** The backend's own session id, as the backend set it on its initialize answer. */
 const backendSessionId = () => envoyHeaders(only('initialize').recorded.stream, 'response_headers')['mcp-session-id'] as string;
 const keyring = () => only('initialize').replay.replay.runtime.sessions.keyring;
 
 describe('sidecar: every recorded message gets the answer toolgate gave when it was recorded', () => {
-  const rows = scenarioNames(MODE).flatMap((name) => loadScenario(MODE, name).exchanges.flatMap((e, i) => [
-    ...(e.check ? [[`${name} · Check`, name, i, 'check'] as const] : []),
-    ...(e.stream ? [[`${name} · ext_proc stream`, name, i, 'stream'] as const] : []),
-  ]));
-  it.each(rows)('%s', (_title, name, index, kind) => {
-    const replay = replays.get(name) as ScenarioReplay;
-    const recorded = replay.scenario.exchanges[index] as RecordedExchange;
-    const got = replay.exchanges[index];
-    if (kind === 'check') {
-      expect(stable(got?.check as Decoded)).toEqual(stable(recordedAnswer((recorded.check as NonNullable<RecordedExchange['check']>).response, 'check')));
-      return;
-    }
-    const token = recorded.stream && envoyHeaders(recorded.stream, 'request_headers')['mcp-session-id'];
-    const want = (recorded.stream?.events ?? []).filter((e) => e.from === 'toolgate').map((e) => stable(recordedAnswer(e, 'process'), token));
-    expect(got?.stream?.answers.map((a) => stable(a, token))).toEqual(want);
+  it.each(asRecordedRows(MODE))('%s', (_title, name, index, kind) => {
+    const { got, want } = asRecorded(replays.get(name) as ScenarioReplay, index, kind);
+    expect(got).toEqual(want);
   });
 });
 
