@@ -1,6 +1,6 @@
 // Recorded Envoy ⇄ toolgate messages (test/fixtures/envoy-<version>/): their file format, and their decoding with the
 // very serializers toolgate's gRPC server uses (src/envoy/protos.ts), so a replayed message is what toolgate received.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envoyServices } from '../../src/envoy/protos.js';
 import { ENVOY_VERSION, REPO_ROOT } from './envoy.js';
@@ -78,6 +78,9 @@ export function loadScenario(mode: FixtureMode, name: string, version?: string):
 
 /** The scenario names recorded for a mode, from the file names. */
 export function scenarioNames(mode: FixtureMode, version?: string): string[] {
+  if (!existsSync(fixtureDir(version))) {
+    throw new Error(fixtureVersionProblem(readdirSync(FIXTURES_ROOT), version ?? ENVOY_VERSION) ?? `${fixtureDir(version)} is missing: run \`${RECORD_COMMAND}\``);
+  }
   const prefix = `${mode}.`;
   return readdirSync(fixtureDir(version))
     .filter((f) => f.startsWith(prefix) && f.endsWith('.json') && !f.endsWith('.jwks.json'))
@@ -143,4 +146,17 @@ export function headersOf(map: unknown): Record<string, string> {
     out[h.key.toLowerCase()] = h.raw_value && h.raw_value.length > 0 ? Buffer.from(h.raw_value).toString('latin1') : (h.value ?? '');
   }
   return out;
+}
+
+/**
+ * Why the recorded fixtures do not fit the pinned Envoy, as a sentence that says what to run; undefined when they do.
+ * `folders` are the names in test/fixtures/ (only `envoy-<version>` ones count).
+ */
+export function fixtureVersionProblem(folders: readonly string[], pin: string): string | undefined {
+  const recorded = folders.filter((f) => /^envoy-\d/.test(f)).map((f) => f.slice('envoy-'.length)).sort();
+  const rerecord = `run \`${RECORD_COMMAND}\` to re-record them from the pinned Envoy`;
+  if (recorded.length === 0) return `No recorded Envoy fixtures in test/fixtures/ for the pinned Envoy ${pin} (envoy/VERSION): ${rerecord}.`;
+  if (recorded.length > 1) return `test/fixtures/ holds fixtures for several Envoy versions (${recorded.join(', ')}), the pin is ${pin}: ${rerecord} (it replaces them all).`;
+  if (recorded[0] !== pin) return `envoy/VERSION pins Envoy ${pin}, but the fixtures in test/fixtures/envoy-${recorded[0]}/ were recorded from Envoy ${recorded[0]}: ${rerecord}.`;
+  return undefined;
 }
