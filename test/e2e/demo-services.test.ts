@@ -24,7 +24,7 @@ async function run(script: string, args: string[], readyUrl: string, readyStatus
   const proc = await startProcess({
     name: `${script} ${args.join(' ')}`,
     command: process.execPath,
-    args: [join(REPO_ROOT, 'dist', 'demo', script), ...args],
+    args: [join(REPO_ROOT, 'dist', 'cli', 'demo', script), ...args],
     readyUrl,
     readyStatus,
     readyTimeoutMs: 15_000,

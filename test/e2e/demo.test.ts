@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../harness/envoy.js';
 
-const DEMO = join(REPO_ROOT, 'dist', 'demo', 'main.js');
+const DEMO = join(REPO_ROOT, 'dist', 'cli', 'demo', 'main.js');
 
 interface Run {
   readonly code: number | null;
