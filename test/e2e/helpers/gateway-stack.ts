@@ -75,6 +75,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
   /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
   readonly envoyTemplate?: string;
+  /** As for the sidecar stack (`StackOptions.interpose`): Envoy dials the port this returns instead of toolgate's. */
+  readonly interpose?: (toolgateGrpcPort: number) => Promise<number>;
 }
 
 export interface GatewayStack {
@@ -139,7 +141,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
-        TOOLGATE_GRPC_PORT: grpcPort,
+        TOOLGATE_GRPC_PORT: opts.interpose ? await opts.interpose(grpcPort) : grpcPort,
         TOOLGATE_EVENTS_PORT: eventsPort,
         EGRESS_PORT: egressPort,
         BILLING_1_ADDRESS: '127.0.0.1', BILLING_1_PORT: replicas.b1.port,

@@ -55,6 +55,11 @@ export interface StackOptions {
   readonly backend?: McpTestServerOptions;
   /** Envoy bootstrap template; default envoy/sidecar.yaml (a test's variant of it, e.g. with other bootstrap settings). */
   readonly envoyTemplate?: string;
+  /**
+   * Called with toolgate's gRPC port before Envoy starts; Envoy dials the port it returns instead (a recorder that
+   * forwards every message to toolgate: scripts/record-envoy-fixtures). Default: Envoy dials toolgate itself.
+   */
+  readonly interpose?: (toolgateGrpcPort: number) => Promise<number>;
 }
 
 /**
@@ -72,7 +77,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     cleanup.push(() => backend.stop());
     const grpcPort = await freePort();
     const adminPort = await freePort();
-    const envoy = await startEnvoy({ ...(opts.envoyTemplate ? { template: opts.envoyTemplate } : {}), vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port } });
+    const envoyGrpcPort = opts.interpose ? await opts.interpose(grpcPort) : grpcPort;
+    const envoy = await startEnvoy({ ...(opts.envoyTemplate ? { template: opts.envoyTemplate } : {}), vars: { TOOLGATE_GRPC_PORT: envoyGrpcPort, BACKEND_PORT: backend.port } });
     cleanup.push(() => envoy.stop());
     const endpoint = `${envoy.url}/mcp`;
     const idp = await startTestIdp({ audience: endpoint });
