@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTaskMessageQueue, InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolResultSchema, CreateTaskResultSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema, ElicitRequestSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { McpTestServer } from '../harness/mcp-server.js';
 import { bearer, post } from './helpers/client.js';
@@ -104,6 +104,8 @@ beforeAll(async () => {
       return {
         taskStore,
         taskMessageQueue: new InMemoryTaskMessageQueue(),
+        // Billing answers POSTs with application/json, inventory with an event stream: the gateway rewrites both.
+        enableJsonResponse: name.startsWith('b'),
         extend: (server) => {
           registerCrunch(server, name);
           registerLongTasks(server, name);
@@ -258,7 +260,7 @@ describe('tasks through the gateway', () => {
 });
 
 describe('tasks/result like a direct connection: routed to the task\'s backend', () => {
-  it('blocks until a task that outlasts egress.timeout (3 s task, 1 s timeout) completes, and returns its result', async () => {
+  it('blocks until a task that outlasts egress.timeout (3 s task, 1 s timeout) completes, and returns its result (a JSON answer)', async () => {
     const agent = await connect();
     try {
       for (const [, r] of allReplicas()) r.clearRequests();
@@ -290,6 +292,13 @@ describe('tasks/result like a direct connection: routed to the task\'s backend',
 
   it('relays a task\'s elicitation on the tasks/result stream and returns the result made with the client\'s answer', async () => {
     const agent: AnsweringClient = await connectAnswering(stack.endpoint, jwt);
+    // The task the request names, as the client saw it (the answering client's own handler, recording it too).
+    const relatedSeen: unknown[] = [];
+    agent.client.setRequestHandler(ElicitRequestSchema, (req, extra) => {
+      relatedSeen.push((req.params._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/related-task']);
+      agent.asked.push({ kind: 'elicitation', id: extra.requestId, question: req.params.message });
+      return { action: 'accept', content: { who: req.params.message } };
+    });
     try {
       for (const [, r] of allReplicas()) r.clearRequests();
       const created = await agent.client.request({ method: 'tools/call', params: { name: 'inventory.ask_crunch', arguments: { word: 'shelf' }, task: {} } }, CreateTaskResultSchema, WITHIN);
@@ -300,6 +309,8 @@ describe('tasks/result like a direct connection: routed to the task\'s backend',
       const replica = text.slice(-3, -1) as ReplicaName;
       // The client was asked once, under an id that names the backend (the gateway's reply id).
       expect(agent.asked).toEqual([{ kind: 'elicitation', id: expect.stringMatching(/^inventory:[A-Za-z0-9_-]+:\d+$/), question: `who wants shelf at ${replica}?` }]);
+      // ...for the task under the id the client knows it by.
+      expect(relatedSeen).toEqual([{ taskId: created.task.taskId }]);
       // Its reply reached the replica that asked, under that replica's own numeric id; no other replica got a reply.
       for (const [name, r] of allReplicas()) {
         const replies = r.requests.filter((q) => q.httpMethod === 'POST' && q.rpcMethod === undefined && q.rpcId !== undefined);
