@@ -1,17 +1,20 @@
 // Gateway mode, MCP tasks (2025-11-25): a task-augmented tools/call through the real gateway Envoy, then tasks/get,
 // tasks/result, tasks/list with the MCP SDK client's tasks API, against SDK servers with a task store on both backends;
-// a forged or foreign task id is refused and reaches no backend.
+// a forged or foreign task id is refused and reaches no backend. tasks/get|result|cancel are routed through Envoy to the
+// task's backend like a tools/call, so a tasks/result blocks as long as the task runs (longer than egress.timeout, 1 s
+// here) and a task that asks the client for input gets its request relayed on the tasks/result stream.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
+import { InMemoryTaskMessageQueue, InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema, ElicitRequestSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { McpTestServer } from '../harness/mcp-server.js';
 import { bearer, post } from './helpers/client.js';
 import { GATEWAY_TASKS, OPERATOR_CLAIMS, SUPPORT_CLAIMS, startGatewayStack, type GatewayStack, type ReplicaName } from './helpers/gateway-stack.js';
+import { connectAnswering, type AnsweringClient } from './helpers/server-requests.js';
 
 printLogsOnFailure();
 
@@ -39,16 +42,75 @@ function registerCrunch(server: McpServer, replica: ReplicaName): void {
   );
 }
 
+/**
+ * `slow_crunch {word, ms}` runs as a task for `ms` milliseconds. `ask_crunch {word}` runs as a task that asks the client
+ * (elicitation, tied to the task: the SDK server queues it until the client's tasks/result delivers it on its stream,
+ * and sets the task input_required), then completes with the answer.
+ */
+function registerLongTasks(server: McpServer, replica: ReplicaName): void {
+  server.experimental.tasks.registerToolTask(
+    'slow_crunch',
+    { description: 'Crunches a word for ms milliseconds, as a task.', inputSchema: { word: z.string(), ms: z.number().int().min(0).max(10_000) }, execution: { taskSupport: 'required' } },
+    {
+      createTask: async ({ word, ms }, extra) => {
+        const task = await extra.taskStore.createTask({ ttl: 60_000, pollInterval: 50 });
+        // A task cancelled meanwhile keeps its terminal status: the store refuses the late result.
+        timers.add(setTimeout(() => {
+          extra.taskStore.storeTaskResult(task.taskId, 'completed', { content: [{ type: 'text', text: `slowly crunched ${word} at ${replica}` }] }).catch(() => undefined);
+        }, ms));
+        return { task };
+      },
+      getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
+      getTaskResult: async (_args, extra) => (await extra.taskStore.getTaskResult(extra.taskId)) as never,
+    },
+  );
+  server.experimental.tasks.registerToolTask(
+    'ask_crunch',
+    { description: 'Asks the client who wants the word crunched, as a task.', inputSchema: { word: z.string() }, execution: { taskSupport: 'required' } },
+    {
+      createTask: async ({ word }, extra) => {
+        const task = await extra.taskStore.createTask({ ttl: 60_000, pollInterval: 50 });
+        const params = { mode: 'form' as const, message: `who wants ${word} at ${replica}?`, requestedSchema: { type: 'object' as const, properties: { who: { type: 'string' as const } }, required: ['who'] } };
+        // As the SDK's own in-task requests do: the task waits for input, and the request names it (relatedTask).
+        const work = async () => {
+          await extra.taskStore.updateTaskStatus(task.taskId, 'input_required');
+          try {
+            const answer = await server.server.request({ method: 'elicitation/create', params }, ElicitResultSchema, { relatedTask: { taskId: task.taskId }, timeout: 10_000 });
+            await extra.taskStore.storeTaskResult(task.taskId, 'completed', { content: [{ type: 'text', text: `${answer.action}:${String(answer.content?.who)}` }] });
+          } catch (err) {
+            await extra.taskStore.storeTaskResult(task.taskId, 'failed', { content: [{ type: 'text', text: `no answer: ${String(err)}` }], isError: true });
+          }
+        };
+        work().catch(() => undefined);
+        return { task };
+      },
+      getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
+      getTaskResult: async (_args, extra) => (await extra.taskStore.getTaskResult(extra.taskId)) as never,
+    },
+  );
+}
+
 let stack: GatewayStack;
 let jwt: string;
 beforeAll(async () => {
   stack = await startGatewayStack({
+    // Shorter than slow_crunch's task: a tasks/result must not be bounded by it.
+    egressTimeout: '1s',
     // tasks/* are judged like any other method: a task must list them (the default denies them).
     tasks: { ...GATEWAY_TASKS, operator: { ...GATEWAY_TASKS.operator, methods: ['tasks/*'] } },
     replicaOptions: (name) => {
       const taskStore = new InMemoryTaskStore();
       stores.set(name, taskStore);
-      return { taskStore, extend: (server) => registerCrunch(server, name) };
+      return {
+        taskStore,
+        taskMessageQueue: new InMemoryTaskMessageQueue(),
+        // Billing answers POSTs with application/json, inventory with an event stream: the gateway rewrites both.
+        enableJsonResponse: name.startsWith('b'),
+        extend: (server) => {
+          registerCrunch(server, name);
+          registerLongTasks(server, name);
+        },
+      };
     },
   });
   jwt = await stack.idp.mint(OPERATOR_CLAIMS);
@@ -152,9 +214,17 @@ describe('tasks through the gateway', () => {
     try {
       for (const [, r] of allReplicas()) r.clearRequests();
       const backendId = own.slice(own.lastIndexOf(':') + 1);
-      const forged = [own.replace(/^billing:[^:]+:/, 'billing:AAAAAAAAAAAAAAAA:'), JSON.parse(backendId) as string, `inventory${own.slice('billing'.length)}`];
+      const forged = [
+        // A made-up tag; the backend's bare id; the id relabelled for the other backend (its tag binds billing);
+        // the backend's task id inside changed under the real tag.
+        own.replace(/^billing:[^:]+:/, 'billing:AAAAAAAAAAAAAAAA:'),
+        JSON.parse(backendId) as string,
+        `inventory${own.slice('billing'.length)}`,
+        `${own.slice(0, own.lastIndexOf(':') + 1)}${JSON.stringify(`${JSON.parse(backendId) as string}0`)}`,
+      ];
       for (const id of forged) {
         await expect(agent.client.experimental.tasks.getTask(id, WITHIN)).rejects.toThrow(/not issued to this session/);
+        await expect(agent.client.experimental.tasks.getTaskResult(id, CallToolResultSchema, WITHIN)).rejects.toThrow(/not issued to this session/);
       }
       // A real id of the first session, presented on the second.
       await expect(other.client.experimental.tasks.getTaskResult(own, CallToolResultSchema, WITHIN)).rejects.toThrow(/not issued to this session/);
@@ -163,7 +233,10 @@ describe('tasks through the gateway', () => {
       const sessionId = other.transport.sessionId as string;
       const raw = await post(stack.endpoint, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tasks/get', params: { taskId: own } }), { ...bearer(jwt), 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' });
       expect(raw.status).toBe(200);
-      expect(raw.json).toMatchObject({ id: 7, error: { code: -32602 } });
+      expect(raw.json).toMatchObject({
+        id: 7,
+        error: { code: -32602, message: expect.stringMatching(/^This taskId was not issued to this session by the gateway, .*no backend was asked\. Use the taskId exactly as the gateway returned it/) },
+      });
       expect(taskRequests()).toEqual([]);
     } finally {
       await other.client.close();
@@ -182,6 +255,87 @@ describe('tasks through the gateway', () => {
       expect(taskRequests()).toEqual([]);
     } finally {
       await support.client.close();
+    }
+  });
+});
+
+describe('tasks/result like a direct connection: routed to the task\'s backend', () => {
+  it('blocks until a task that outlasts egress.timeout (3 s task, 1 s timeout) completes, and returns its result (a JSON answer)', async () => {
+    const agent = await connect();
+    try {
+      for (const [, r] of allReplicas()) r.clearRequests();
+      const created = await agent.client.request({ method: 'tools/call', params: { name: 'billing.slow_crunch', arguments: { word: 'ledger', ms: 3000 }, task: { ttl: 60_000 } } }, CreateTaskResultSchema, WITHIN);
+      const taskId = created.task.taskId;
+      const status = await agent.client.experimental.tasks.getTask(taskId, WITHIN);
+      expect(status).toMatchObject({ taskId, status: 'working' });
+      const asked = Date.now();
+      const result = await agent.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, WITHIN);
+      const waited = Date.now() - asked;
+      expect(result.content).toEqual([{ type: 'text', text: expect.stringMatching(/^slowly crunched ledger at b[12]$/) }]);
+      expect((result._meta as Record<string, { taskId?: string }> | undefined)?.['io.modelcontextprotocol/related-task']?.taskId).toBe(taskId);
+      // It was answered when the task ended, not when toolgate gave up on a backend.
+      expect(waited).toBeGreaterThan(1_500);
+      // One tasks/get and one tasks/result, each at the replica that made the task, under its own id.
+      const asks = taskRequests();
+      expect(asks.map((a) => a.method)).toEqual(['tasks/get', 'tasks/result']);
+      const replica = asks[0]?.replica as ReplicaName;
+      expect(replica).toMatch(/^b[12]$/);
+      for (const a of asks) {
+        expect(a.replica).toBe(replica);
+        expect(typeof a.taskId).toBe('string');
+        expect(taskId.endsWith(`:${JSON.stringify(a.taskId)}`)).toBe(true);
+      }
+    } finally {
+      await agent.client.close();
+    }
+  });
+
+  it('relays a task\'s elicitation on the tasks/result stream and returns the result made with the client\'s answer', async () => {
+    const agent: AnsweringClient = await connectAnswering(stack.endpoint, jwt);
+    // The task the request names, as the client saw it (the answering client's own handler, recording it too).
+    const relatedSeen: unknown[] = [];
+    agent.client.setRequestHandler(ElicitRequestSchema, (req, extra) => {
+      relatedSeen.push((req.params._meta as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/related-task']);
+      agent.asked.push({ kind: 'elicitation', id: extra.requestId, question: req.params.message });
+      return { action: 'accept', content: { who: req.params.message } };
+    });
+    try {
+      for (const [, r] of allReplicas()) r.clearRequests();
+      const created = await agent.client.request({ method: 'tools/call', params: { name: 'inventory.ask_crunch', arguments: { word: 'shelf' }, task: {} } }, CreateTaskResultSchema, WITHIN);
+      const result = await agent.client.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema, WITHIN);
+      expect(result.isError ?? false).toBe(false);
+      const text = (result.content[0] as { text?: string } | undefined)?.text ?? '';
+      expect(text).toMatch(/^accept:who wants shelf at i[12]\?$/);
+      const replica = text.slice(-3, -1) as ReplicaName;
+      // The client was asked once, under an id that names the backend (the gateway's reply id).
+      expect(agent.asked).toEqual([{ kind: 'elicitation', id: expect.stringMatching(/^inventory:[A-Za-z0-9_-]+:\d+$/), question: `who wants shelf at ${replica}?` }]);
+      // ...for the task under the id the client knows it by.
+      expect(relatedSeen).toEqual([{ taskId: created.task.taskId }]);
+      // Its reply reached the replica that asked, under that replica's own numeric id; no other replica got a reply.
+      for (const [name, r] of allReplicas()) {
+        const replies = r.requests.filter((q) => q.httpMethod === 'POST' && q.rpcMethod === undefined && q.rpcId !== undefined);
+        if (name === replica) expect(replies.map((q) => typeof q.rpcId)).toEqual(['number']);
+        else expect(replies).toEqual([]);
+      }
+      expect(taskRequests().filter((a) => a.method === 'tasks/result').map((a) => a.replica)).toEqual([replica]);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('tasks/cancel reaches the task\'s backend and answers with the task under the gateway\'s id', async () => {
+    const agent = await connect();
+    try {
+      const created = await agent.client.request({ method: 'tools/call', params: { name: 'inventory.slow_crunch', arguments: { word: 'bin', ms: 5000 }, task: {} } }, CreateTaskResultSchema, WITHIN);
+      for (const [, r] of allReplicas()) r.clearRequests();
+      const cancelled = await agent.client.experimental.tasks.cancelTask(created.task.taskId, WITHIN);
+      expect(cancelled).toMatchObject({ taskId: created.task.taskId, status: 'cancelled' });
+      const asks = taskRequests();
+      expect(asks.map((a) => [a.method, a.replica.charAt(0)])).toEqual([['tasks/cancel', 'i']]);
+      expect(created.task.taskId.endsWith(`:${JSON.stringify(asks[0]?.taskId)}`)).toBe(true);
+      await expect(agent.client.experimental.tasks.getTask(created.task.taskId, WITHIN)).resolves.toMatchObject({ status: 'cancelled' });
+    } finally {
+      await agent.client.close();
     }
   });
 });

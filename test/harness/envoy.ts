@@ -1,6 +1,6 @@
 // A real, pinned Envoy for end-to-end tests: renders a template, runs it on free ports, waits for /ready.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,7 @@ import { REPO_ROOT } from './repo.js';
 
 /** The one template the docs show and the tests render. */
 export const SIDECAR_TEMPLATE = join(REPO_ROOT, 'envoy', 'sidecar.yaml');
-/** The pinned Envoy version (envoy/VERSION, read by scripts/install-envoy.mjs too). */
-export const ENVOY_VERSION = readFileSync(join(REPO_ROOT, 'envoy', 'VERSION'), 'utf8').trim();
+export { ENVOY_VERSION } from './repo.js';
 
 export type TemplateVars = Record<string, string | number>;
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
+import type { TaskMessageQueue, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { z } from 'zod';
 import { OrderedEventStore } from './event-store.js';
 
@@ -25,6 +25,11 @@ export interface McpTestServerOptions {
    * task-augmented tools/call) and keep tasks in it.
    */
   taskStore?: TaskStore;
+  /**
+   * With `taskStore`: where requests a task sends the client wait until the client's `tasks/result` delivers them on its
+   * stream (a task asking for input); without one the SDK server sends them outside any task.
+   */
+  taskMessageQueue?: TaskMessageQueue;
   /** Each session keeps its events, so a stream can be resumed with Last-Event-ID (and POST streams get priming events). */
   eventStore?: boolean;
 }
@@ -72,7 +77,7 @@ export async function startMcpServer(opts: McpTestServerOptions = {}): Promise<M
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const gate = new Gate();
-  const demo = { replicaId, gate, extend: opts.extend, taskStore: opts.taskStore };
+  const demo = { replicaId, gate, extend: opts.extend, taskStore: opts.taskStore, taskMessageQueue: opts.taskMessageQueue };
 
   const newTransport = (): StreamableHTTPServerTransport => {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -174,11 +179,23 @@ class Gate {
   }
 }
 
-function buildServer(demo: { replicaId: string; gate: Gate; extend?: ((server: McpServer) => void) | undefined; taskStore?: TaskStore | undefined }): McpServer {
+interface DemoOptions {
+  replicaId: string;
+  gate: Gate;
+  extend?: ((server: McpServer) => void) | undefined;
+  taskStore?: TaskStore | undefined;
+  taskMessageQueue?: TaskMessageQueue | undefined;
+}
+
+function buildServer(demo: DemoOptions): McpServer {
   const tasks = demo.taskStore ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {};
   const server = new McpServer(
     { name: 'toolgate-demo', version: '1.0.0' },
-    { capabilities: { logging: {}, ...tasks }, ...(demo.taskStore ? { taskStore: demo.taskStore } : {}) },
+    {
+      capabilities: { logging: {}, ...tasks },
+      ...(demo.taskStore ? { taskStore: demo.taskStore } : {}),
+      ...(demo.taskStore && demo.taskMessageQueue ? { taskMessageQueue: demo.taskMessageQueue } : {}),
+    },
   );
   demo.extend?.(server);
   const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });

@@ -2,7 +2,7 @@
 // what to run; and every fixture file is what the recorder wrote (its readable view still agrees with its bytes).
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ENVOY_VERSION } from '../harness/envoy.js';
+import { ENVOY_VERSION } from '../harness/repo.js';
 import {
   codecs, fixtureVersionProblem, FIXTURES_ROOT, loadScenario, readable, RECORD_COMMAND, scenarioNames, wireBytes, type FixtureMode,
 } from '../harness/envoy-fixtures.js';

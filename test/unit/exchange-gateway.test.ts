@@ -176,7 +176,7 @@ const SPEC: readonly Row[] = [
       const headers = envoyHeaders(recorded.stream, 'request_headers');
       const authz = { subject: 'user-1', task: undefined, decisionId: 'd', method: undefined, target: undefined, tasks: [] };
       const again = await presentedSession(replay.replay.runtime, replay.replay.store, headers, authz, silent);
-      expect(again.kind === 'refused' && again.step.kind === 'immediate' && again.step.status).toBe(404);
+      expect(again.kind === 'refused' && again.step.kind === 'immediate' && again.step.status, JSON.stringify(again).slice(0, 400)).toBe(404);
     },
   },
   {

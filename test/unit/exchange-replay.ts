@@ -85,7 +85,14 @@ export const recordedAnswer = (m: { wire: string }, kind: 'check' | 'process'): 
  * stub egress on 127.0.0.1 that answers each fan-out call with the answer recorded for the same backend and method.
  * The clock is set to each message's recorded time, so the handoff, the JWT and the session tokens are current.
  */
-export async function replayer(mode: FixtureMode, scenario: Scenario, store: Store = createMemoryStore()): Promise<Replayer> {
+/**
+ * The store reads the clock through `Date.now()` at each call, so it runs on the recorded time the replay sets:
+ * a store holding the real `Date.now` would drop revocations once the recorded tokens expire in real time
+ * (an hour after recording), and the suite would start failing on its own.
+ */
+export const recordedClockStore = (): Store => createMemoryStore({ now: () => Date.now() });
+
+export async function replayer(mode: FixtureMode, scenario: Scenario, store: Store = recordedClockStore()): Promise<Replayer> {
   const served: string[] = [];
   const received: EgressRequest[] = [];
   const unmatched: string[] = [];

@@ -9,10 +9,12 @@ import { mergeInitialize } from '../../src/pipeline/fanout/merge.js';
 import { compileNaming } from '../../src/core/mcp/names.js';
 import { EMPTY_TEMPLATE_INDEX } from '../../src/pipeline/fanout/templates.js';
 import type { McpCall } from '../../src/core/mcp/message.js';
+import type { Step } from '../../src/pipeline/extproc/exchange.js';
 import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
 import { listTasksAll, routeTaskRequest, taskAugmentedCall, takesTaskCall } from '../../src/pipeline/extproc/gateway-tasks.js';
 import { gatewayIdFor, replyIdFor, toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
-import { openTaskId, taskIdFor, withClientTaskIds } from '../../src/pipeline/extproc/task-ids.js';
+import { openTaskId, taskIdFor, toClientTaskResponse, withClientTaskIds } from '../../src/pipeline/extproc/task-ids.js';
+import { taskJsonBody, watchTaskResponse } from '../../src/pipeline/extproc/gateway-task-responses.js';
 import { createKeyring } from '../../src/core/session/keys.js';
 import { capabilitySetOf, type Session, type TokenId } from '../../src/core/session/types.js';
 
@@ -134,8 +136,11 @@ const sessionOf = (tokenId: TokenId): Session => ({
   ]),
 });
 const session = sessionOf('t1' as TokenId);
-const call = (method: string, params: Record<string, unknown>): McpCall => ({ type: 'call', kind: 'request', method, id: 9, target: undefined, arguments: {}, params, traceparent: undefined, fromHeadersOnly: false });
-const body = (step: Awaited<ReturnType<typeof routeTaskRequest>>) => (step.kind === 'immediate' ? JSON.parse(step.body) : undefined);
+const call = (method: string, params: Record<string, unknown>): McpCall => ({
+  type: 'call', kind: 'request', method, id: 9, target: undefined, arguments: {}, params, traceparent: undefined, fromHeadersOnly: false,
+  json: { jsonrpc: '2.0', id: 9, method, params },
+});
+const body = (step: Step) => (step.kind === 'immediate' ? JSON.parse(step.body) : undefined);
 
 describe('task routing', () => {
   it('only a backend that announced task-augmented tools/call gets the call as a task', () => {
@@ -152,12 +157,27 @@ describe('task routing', () => {
     expect(openTaskId(runtime.sessions.keyring, session.tokenId, taskId)).toEqual({ backend: 'billing', id: 'T1' });
   });
 
-  it.each(['tasks/get', 'tasks/result', 'tasks/cancel'])('%s reaches the backend the id names, with its own id, and answers in the gateway form', async (method) => {
-    const { ctx, sent } = scripted((_b, m) => ({ taskId: m.params?.taskId, status: 'completed', _meta: { 'io.modelcontextprotocol/related-task': { taskId: m.params?.taskId } } }));
+  it.each(['tasks/get', 'tasks/result', 'tasks/cancel'])('%s is routed through Envoy to the backend the id names, with its session and its own task id', (method) => {
+    const { ctx, sent } = scripted(() => ({}));
     const issued = taskIdFor(runtime.sessions.keyring, session.tokenId, 'billing', 'T1');
-    const step = await routeTaskRequest(ctx, call(method, { taskId: issued }), session, '2025-11-25');
-    expect(sent).toEqual([['billing', { method, params: { taskId: 'T1' }, id: 9 }]]);
-    expect(body(step).result).toEqual({ taskId: issued, status: 'completed', _meta: { 'io.modelcontextprotocol/related-task': { taskId: issued } } });
+    const routed = routeTaskRequest(ctx, call(method, { taskId: issued, _meta: { progressToken: 3 } }), session, false, true);
+    expect(sent).toEqual([]);
+    expect(routed.backend).toBe('billing');
+    expect(routed.step).toMatchObject({
+      kind: 'continue', clearRouteCache: true,
+      set: { 'x-toolgate-backend': 'billing', 'mcp-session-id': 'sb', 'mcp-protocol-version': '2025-11-25', 'x-toolgate-affinity': 't1' },
+    });
+    const forwarded = routed.step.kind === 'continue' ? JSON.parse(String(routed.step.body)) : undefined;
+    expect(forwarded).toEqual({ jsonrpc: '2.0', id: 9, method, params: { taskId: 'T1', _meta: { progressToken: 3 } } });
+  });
+
+  it('refuses a task request whose answer toolgate would not see (the method was not known in the headers phase)', () => {
+    const { ctx } = scripted(() => ({}));
+    const issued = taskIdFor(runtime.sessions.keyring, session.tokenId, 'billing', 'T1');
+    const routed = routeTaskRequest(ctx, call('tasks/result', { taskId: issued }), session, false, false);
+    expect(routed.backend).toBeUndefined();
+    expect(routed.step).toMatchObject({ kind: 'immediate', status: 500 });
+    expect(body(routed.step).error.message).toContain('no backend was asked');
   });
 
   it.each<[string, unknown]>([
@@ -167,8 +187,10 @@ describe('task routing', () => {
     ['no taskId', undefined],
   ])('refuses %s without asking any backend', async (_name, taskId) => {
     const { ctx, sent } = scripted(() => ({}));
-    const step = await routeTaskRequest(ctx, call('tasks/result', { taskId }), session, '2025-11-25');
+    const routed = routeTaskRequest(ctx, call('tasks/result', { taskId }), session, false, true);
     expect(sent).toEqual([]);
+    expect(routed.backend).toBeUndefined();
+    const step = routed.step;
     expect(step).toMatchObject({ kind: 'immediate', status: 200 });
     expect(body(step)).toMatchObject({ id: 9, error: { code: -32602, message: expect.stringContaining('not issued to this session') } });
   });
@@ -182,12 +204,51 @@ describe('task routing', () => {
     expect(body(step).result.nextCursor).toBeUndefined();
   });
 
-  it('a tasks/result the backend does not answer in time says to poll tasks/get first', async () => {
-    const { ctx } = scripted(() => ({}));
-    const slow: GatewayContext = { ...ctx, egress: { ...ctx.egress, request: async (backend) => ({ ok: false, backend, error: 'timeout', detail: 'no answer within 5000 ms' }) } };
-    const issued = taskIdFor(runtime.sessions.keyring, session.tokenId, 'billing', 'T1');
-    const step = await routeTaskRequest(slow, call('tasks/result', { taskId: issued }), session, '2025-11-25');
-    expect(step).toMatchObject({ kind: 'immediate', status: 200 });
-    expect(body(step).error.message).toContain('poll tasks/get until it is terminal, then ask tasks/result');
+});
+
+describe('the answer to a routed task request', () => {
+  const keyringOf = runtime.sessions.keyring;
+  const { ctx } = scripted(() => ({}));
+  const gw = (id: string) => taskIdFor(keyringOf, session.tokenId, 'billing', id);
+  const related = (taskId: string) => ({ 'io.modelcontextprotocol/related-task': { taskId } });
+
+  it('toClientTaskResponse: a Task gets its id rewritten; a task result only its related-task _meta; errors stay', () => {
+    const encode = (id: string) => `gw(${id})`;
+    expect(toClientTaskResponse('tasks/get', { jsonrpc: '2.0', id: 1, result: { taskId: 'a', status: 'working' } }, encode)).toEqual({ jsonrpc: '2.0', id: 1, result: { taskId: 'gw(a)', status: 'working' } });
+    expect(toClientTaskResponse('tasks/cancel', { jsonrpc: '2.0', id: 1, result: { taskId: 'a', status: 'cancelled' } }, encode)).toMatchObject({ result: { taskId: 'gw(a)' } });
+    // A tool's own fields are the tool's, even one called taskId.
+    const toolResult = { content: [], structuredContent: {}, taskId: 'tool-field', _meta: related('a') };
+    expect(toClientTaskResponse('tasks/result', { jsonrpc: '2.0', id: 1, result: toolResult }, encode)).toEqual({ jsonrpc: '2.0', id: 1, result: { ...toolResult, _meta: related('gw(a)') } });
+    expect(toClientTaskResponse('tasks/result', { jsonrpc: '2.0', id: 1, result: { content: [] } }, encode)).toBeUndefined();
+    expect(toClientTaskResponse('tasks/get', { jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'Task not found' } }, encode)).toBeUndefined();
+    expect(toClientTaskResponse('tasks/get', { jsonrpc: '2.0', id: 2, method: 'elicitation/create', params: {} }, encode)).toBeUndefined();
+  });
+
+  it('an event stream: the task\'s request gets a reply id and the gateway task id, the result its related-task id, split anywhere', () => {
+    const route = { backend: 'billing', method: 'tasks/result' };
+    const watch = watchTaskResponse(ctx, session, route, { ':status': '200', 'content-type': 'text/event-stream', 'content-length': '10' });
+    expect(watch?.mode).toEqual({ requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'STREAMED' });
+    expect(watch?.remove).toEqual(['content-length']);
+    const ask = { jsonrpc: '2.0', id: 4, method: 'elicitation/create', params: { message: 'who?', _meta: related('T1') } };
+    const answer = { result: { content: [{ type: 'text', text: 'done' }], _meta: related('T1') }, jsonrpc: '2.0', id: 9 };
+    const wire = Buffer.from(`event: message\ndata: ${JSON.stringify(ask)}\n\nevent: message\ndata: ${JSON.stringify(answer)}\n\n`);
+    const rewriter = watch?.rewriter;
+    if (!rewriter) throw new Error('an event stream gets a rewriter');
+    const out = Buffer.concat([...Array.from({ length: Math.ceil(wire.length / 7) }, (_, i) => rewriter.push(wire.subarray(i * 7, i * 7 + 7))), rewriter.end()]).toString('utf8');
+    const messages = out.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+    expect(messages).toEqual([
+      { ...ask, id: replyIdFor(keyringOf, session.tokenId, 'billing', 4), params: { message: 'who?', _meta: related(gw('T1')) } },
+      { ...answer, result: { content: [{ type: 'text', text: 'done' }], _meta: related(gw('T1')) } },
+    ]);
+    expect(rewriter.responseSeen()).toBe(true);
+  });
+
+  it('a JSON answer is buffered and rewritten whole; an HTTP error passes', () => {
+    const route = { backend: 'billing', method: 'tasks/get' };
+    expect(watchTaskResponse(ctx, session, route, { ':status': '200', 'content-type': 'application/json' })).toEqual({ mode: { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'BUFFERED' }, remove: [] });
+    expect(watchTaskResponse(ctx, session, route, { ':status': '404', 'content-type': 'application/json' })).toBeUndefined();
+    const step = taskJsonBody(ctx, session, route, Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 9, result: { taskId: 'T1', status: 'completed' } })));
+    expect(step.kind === 'continue' ? JSON.parse(String(step.body)) : undefined).toEqual({ jsonrpc: '2.0', id: 9, result: { taskId: gw('T1'), status: 'completed' } });
+    expect(taskJsonBody(ctx, session, route, Buffer.from('{"jsonrpc":"2.0","id":9,"error":{"code":-32602,"message":"Task not found"}}'))).toEqual({ kind: 'continue' });
   });
 });

@@ -3,7 +3,7 @@
 import { BACKEND_HEADER } from '../fanout/egress.js';
 import { encodeCursor } from '../fanout/event-cursor.js';
 import { MAX_HELD_EVENT_BYTES } from '../fanout/sse-frames.js';
-import { createSseRewriter, type SseRewriter } from '../fanout/sse-rewrite.js';
+import { createSseRewriter, type MessageRewrite, type SseRewriter } from '../fanout/sse-rewrite.js';
 import { FORWARDED_CONTENT_TYPE } from '../../core/mcp/body.js';
 import { JsonRpcCode, MCP_SESSION_HEADER, type McpReply } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
@@ -14,19 +14,21 @@ import { errorReply } from './replies.js';
 import { taskIdFor } from './task-ids.js';
 
 /** Streams the SSE answer of a routed call through toolgate, chunk by chunk, never buffered whole. */
-const STREAM_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'STREAMED' };
+export const STREAM_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'STREAMED' };
 
 /**
  * A rewriter of server request ids for one backend of one client session. Event ids (backends with an event
  * store send them) name their backend too, so a client resuming the call's stream with a GET and Last-Event-ID
- * reaches that backend's stream through the gateway's event-stream server.
+ * reaches that backend's stream through the gateway's event-stream server. `rewriteResponse`: the call's own response
+ * is rewritten too (see createSseRewriter).
  */
-export function serverRequestRewriter(ctx: GatewayContext, session: Session, backend: string): SseRewriter {
+export function serverRequestRewriter(ctx: GatewayContext, session: Session, backend: string, rewriteResponse?: MessageRewrite): SseRewriter {
   const keyring = ctx.runtime.sessions.keyring;
   return createSseRewriter(
     (message) => toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id), (id) => taskIdFor(keyring, session.tokenId, backend, id)),
     MAX_HELD_EVENT_BYTES,
     (id) => encodeCursor({ kind: 'request', ids: new Map([[backend, id]]) }),
+    rewriteResponse,
   );
 }
 

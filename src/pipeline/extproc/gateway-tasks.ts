@@ -10,6 +10,7 @@ import { hasCapability, NO_CAPABILITIES, type Session } from '../../core/session
 import type { Step } from './exchange.js';
 import type { GatewayContext } from './gateway-context.js';
 import { callOptions, targets } from './gateway-fanout.js';
+import { routeTo } from './gateway-route.js';
 import { errorReply, jsonReply, resultReply, sessionNotFound } from './replies.js';
 import { openTaskId, taskIdFor, withClientTaskIds, type TaskIdEncoder } from './task-ids.js';
 
@@ -20,7 +21,8 @@ const NOT_ISSUED =
 /**
  * A tools/call with a `task` param, to a backend that announced task-augmented tools/call. toolgate makes the call
  * itself through Envoy's egress listener (like its fan-outs), because the answer's task id must be rewritten before
- * the client sees it; the CreateTaskResult comes at once, the work goes on at the backend.
+ * the client sees it; the CreateTaskResult comes at once, the work goes on at the backend (and its later requests
+ * reach the client on the stream of a routed tasks/result).
  */
 export function takesTaskCall(session: Session | undefined, backend: string): boolean {
   const entry = session?.backends.get(backend);
@@ -33,16 +35,40 @@ export async function taskAugmentedCall(ctx: GatewayContext, call: McpCall, ref:
   return relay(ctx, call, session, ref.backend, answer, version);
 }
 
-/** tasks/get, tasks/result, tasks/cancel: only a task id this gateway issued to this session reaches a backend, its own. */
-export async function routeTaskRequest(ctx: GatewayContext, call: McpCall, session: Session | undefined, version: string | undefined): Promise<Step> {
+const NOT_WATCHED =
+  'The gateway could not prepare to rewrite the task ids in this answer (ext_authz did not pass the request\'s method ' +
+  'on), so the request was not forwarded; no backend was asked. Try again; if it persists, the gateway\'s ext_authz ' +
+  'metadata forwarding is misconfigured.';
+
+/** A routed task request: the step for Envoy, and the backend it goes to (whose answer's task ids are rewritten). */
+export interface TaskRoute {
+  readonly step: Step;
+  readonly backend?: string;
+}
+
+/**
+ * tasks/get, tasks/result, tasks/cancel: only a task id this gateway issued to this session reaches a backend, its own.
+ * The request is routed through Envoy like a tools/call, with the backend's own task id in the body: the backend
+ * answers on the client's exchange, so a tasks/result blocks as long as the task runs (no egress timeout), and the
+ * requests a task sends on its stream reach the client (their ids rewritten, as on a routed call's stream).
+ * `watched`: the response of this exchange goes through toolgate (its task ids must be rewritten); otherwise refused.
+ */
+export function routeTaskRequest(ctx: GatewayContext, call: McpCall, session: Session | undefined, stateless: boolean, watched: boolean): TaskRoute {
   const opened = session && openTaskId(ctx.runtime.sessions.keyring, session.tokenId, call.params.taskId);
   if (!session || !opened || !session.backends.has(opened.backend)) {
     const reason = REASONS['task-id-not-issued'];
-    return errorReply(call.id, reason.jsonrpc, NOT_ISSUED, call.id === undefined ? 400 : reason.http);
+    return { step: errorReply(call.id, reason.jsonrpc, NOT_ISSUED, call.id === undefined ? 400 : reason.http) };
   }
-  const params = { ...call.params, taskId: opened.id };
-  const answer = await ctx.egress.request(opened.backend, { method: call.method, params, id: call.id ?? 'toolgate-task' }, callOptions(ctx, opened.backend, session, version, call.params._meta));
-  return relay(ctx, call, session, opened.backend, answer, version);
+  if (!watched || call.json === undefined) {
+    const reason = REASONS['internal-error'];
+    return { step: errorReply(call.id, reason.jsonrpc, NOT_WATCHED, reason.http) };
+  }
+  // A task request names no tool: routeTo only sets the routing and session headers.
+  const step = routeTo(ctx, call, { backend: opened.backend, name: '' }, session, stateless);
+  if (step.kind !== 'continue') return { step };
+  // toolgate's one reading of the body, serialised with the backend's own task id; nothing else changes.
+  const body = JSON.stringify({ ...call.json, params: { ...call.params, taskId: opened.id } });
+  return { step: { ...step, body }, backend: opened.backend };
 }
 
 /**
@@ -84,7 +110,7 @@ async function listOne(ctx: GatewayContext, backend: string, session: Session, v
   return { ok: true, tasks };
 }
 
-function encoder(ctx: GatewayContext, session: Session, backend: string): TaskIdEncoder {
+export function encoder(ctx: GatewayContext, session: Session, backend: string): TaskIdEncoder {
   return (id) => taskIdFor(ctx.runtime.sessions.keyring, session.tokenId, backend, id);
 }
 
@@ -94,7 +120,7 @@ function relay(ctx: GatewayContext, call: McpCall, session: Session, backend: st
     if (answer.error === 'session-expired') return sessionNotFound();
     const why =
       answer.error === 'timeout'
-        ? `Backend "${backend}" did not answer ${call.method} in time (${answer.detail}). For a task still working, poll tasks/get until it is terminal, then ask tasks/result.`
+        ? `Backend "${backend}" did not answer ${call.method} in time (${answer.detail}). Try again later.`
         : `Backend "${backend}" could not be reached for ${call.method} (${answer.error}). Try again later.`;
     // A JSON-RPC error the client's SDK surfaces with its sentence; a bare 502 would reach the agent as a transport failure.
     return errorReply(call.id, JsonRpcCode.internalError, why, call.id === undefined ? 502 : 200);

@@ -22,6 +22,7 @@ import { eventStreamStep } from './gateway-events.js';
 import { discover } from './gateway-discover.js';
 import { withResultType } from '../../core/mcp/replies.js';
 import { listTasksAll, routeTaskRequest, taskAugmentedCall, takesTaskCall } from './gateway-tasks.js';
+import { taskJsonBody, watchTaskResponse, type TaskRequestRoute } from './gateway-task-responses.js';
 import { TASK_ID_METHODS } from './task-ids.js';
 
 const BUFFER_REQUEST: ModeOverride = { requestBody: 'BUFFERED', responseHeaders: 'SKIP', responseBody: 'NONE' };
@@ -46,6 +47,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
   /** The backend a call of this exchange was routed to; its event stream's server requests are rewritten. */
   let routedTo: string | undefined;
   let rewriter: SseRewriter | undefined;
+  /** This exchange's response goes through toolgate (chosen in the headers phase, before the body is read). */
+  let responseWatched = false;
+  /** A routed tasks/get|result|cancel: its answer's task ids are rewritten; a JSON answer is read whole. */
+  let taskRoute: TaskRequestRoute | undefined;
+  let taskJson = false;
 
   return {
     async requestHeaders(facts: HeaderFacts): Promise<Step> {
@@ -67,7 +73,10 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       if (facts.endOfStream) return errorReply(null, JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message in its body; this one has none.', 400);
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
-      return fast ?? { kind: 'continue', remove, mode: session?.clientCapabilities ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };
+      if (fast) return fast;
+      // A task request's answer names its task: its response is watched whatever the client takes (ext_authz read the method).
+      responseWatched = session?.clientCapabilities !== undefined || TASK_ID_METHODS.has(authz.method ?? '');
+      return { kind: 'continue', remove, mode: responseWatched ? BUFFER_WATCH_RESPONSE : BUFFER_REQUEST };
     },
 
     // The same admission and strict reading as ext_authz's, once; a rename rewrites this reading, not the bytes.
@@ -82,14 +91,19 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     // toolgate's own answers never reach this phase; a routed response keeps no backend session id.
     responseHeaders: (facts: HeaderFacts): Step => {
       const masked = maskSessionHeader(facts.headers, clientToken);
-      const watch = watchRoutedResponse(ctx, session, routedTo, facts.headers);
+      const watch = taskRoute && session ? watchTaskResponse(ctx, session, taskRoute, facts.headers) : watchRoutedResponse(ctx, session, routedTo, facts.headers);
       if (watch) {
+        // An event stream is rewritten chunk by chunk; a task request's JSON answer is read whole.
         rewriter = watch.rewriter;
+        taskJson = watch.rewriter === undefined;
         return { kind: 'continue', set: masked?.set ?? {}, remove: [...(masked?.remove ?? []), ...(watch.remove ?? [])], mode: watch.mode };
       }
       return masked ? { kind: 'continue', ...masked } : CONTINUE;
     },
-    responseBody: (body: Buffer, endOfStream: boolean): Step => (rewriter ? streamedChunk(rewriter, body, endOfStream) : CONTINUE),
+    responseBody: (body: Buffer, endOfStream: boolean): Step => {
+      if (rewriter) return streamedChunk(rewriter, body, endOfStream);
+      return taskJson && taskRoute && session ? taskJsonBody(ctx, session, taskRoute, body) : CONTINUE;
+    },
   };
 
   async function handleCall(c: GatewayContext, call: McpCall): Promise<Step> {
@@ -103,7 +117,11 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, deps);
     if (call.method === 'logging/setLevel') return setLevelAll(c, call, session, version, log);
-    if (TASK_ID_METHODS.has(call.method)) return routeTaskRequest(c, call, session, version);
+    if (TASK_ID_METHODS.has(call.method)) {
+      const routed = routeTaskRequest(c, call, session, stateless, responseWatched);
+      if (routed.backend !== undefined) taskRoute = { backend: routed.backend, method: call.method };
+      return routed.step;
+    }
     if (call.method === 'tasks/list') return listTasksAll(c, call, session, version, log);
     if (ROUTED.has(call.method)) {
       let resolved = resolveCall(c, call);

@@ -3,7 +3,7 @@ import type { Keyring } from '../../core/session/keys.js';
 import type { TokenId } from '../../core/session/types.js';
 import { gatewayIdFor, openGatewayId, type OpenedReplyId } from './reply-ids.js';
 
-export { RELATED_TASK_META, toClientTaskMessage, withClientTaskIds, type TaskIdEncoder } from './task-rewrite.js';
+export { RELATED_TASK_META, toClientTaskMessage, toClientTaskResponse, withClientTaskIds, type TaskIdEncoder } from './task-rewrite.js';
 
 /** The methods that name a task by `params.taskId` alone. */
 export const TASK_ID_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);

@@ -39,6 +39,20 @@ export function toClientTaskMessage(message: Readonly<Record<string, unknown>>, 
   return { ...message, params: { ...params, ...rewritten } };
 }
 
+/**
+ * A backend's JSON-RPC response to a routed tasks/get, tasks/result or tasks/cancel, with the task ids the client must
+ * see: tasks/get and tasks/cancel answer with the Task (its `taskId`); tasks/result answers with the task's own result
+ * (e.g. a CallToolResult, whose fields are the tool's), where only the related-task `_meta` names the task. An error,
+ * or anything that is not a response, is undefined (left as the backend sent it).
+ */
+export function toClientTaskResponse(method: string, message: unknown, encode: TaskIdEncoder): Record<string, unknown> | undefined {
+  if (!isObject(message) || 'method' in message || !isObject(message.result)) return undefined;
+  const result = message.result;
+  if (method !== 'tasks/result') return { ...message, result: withClientTaskIds(result, encode) };
+  if (!isObject(result._meta)) return undefined;
+  return { ...message, result: { ...result, ...withClientTaskIds({ _meta: result._meta }, encode) } };
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

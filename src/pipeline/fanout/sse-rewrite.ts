@@ -20,15 +20,19 @@ export interface SseRewriter {
 
 const EMPTY = Buffer.alloc(0);
 
-export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES, rewriteId?: IdRewrite): SseRewriter {
-  // A response is never rewritten, so it passes as it arrives once its first key says what it is: a large tool
-  // result is not held, and the stream's last chunk usually needs no change (see gateway-server-requests.ts).
+/**
+ * `rewriteResponse`, when given, rewrites the stream's JSON-RPC response too (a routed task request's answer names its
+ * task); the response is then held to its end like any rewritten event. Without it a response passes untouched.
+ */
+export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EVENT_BYTES, rewriteId?: IdRewrite, rewriteResponse?: MessageRewrite): SseRewriter {
+  // A response is not rewritten unless asked, so it passes as it arrives once its first key says what it is: a large
+  // tool result is not held, and the stream's last chunk usually needs no change (see gateway-server-requests.ts).
   let passingResponse = false;
   let responseSeen = false;
   const framer = createSseFramer(maxHeld, (head) => {
     const kind = leadingKind(head);
     if (kind === 'response') passingResponse = true;
-    return kind === undefined ? undefined : kind === 'response';
+    return kind === undefined ? undefined : kind === 'response' && rewriteResponse === undefined;
   });
   // A rewritten event is rebuilt with its own line ends: the LF that completed its last CR is then dropped.
   let lastRewritten = false;
@@ -43,8 +47,12 @@ export function createSseRewriter(rewrite: MessageRewrite, maxHeld = MAX_HELD_EV
       let changed: Buffer | undefined;
       if (piece.event) {
         const response = isResponseEvent(piece.bytes);
-        if (response) responseSeen = true;
-        else changed = rewriteEvent(piece.bytes, rewrite, rewriteId);
+        if (response) {
+          responseSeen = true;
+          if (rewriteResponse) changed = rewriteMessage(piece.bytes, rewriteResponse);
+        } else {
+          changed = rewriteEvent(piece.bytes, rewrite, rewriteId);
+        }
       } else if (piece.endsEvent && passingResponse) {
         responseSeen = true;
       }
@@ -153,6 +161,13 @@ export function rewriteEvent(block: Buffer, rewrite: MessageRewrite, rewriteId?:
   if (changed === undefined && !hasId) return undefined;
   const lines = hasId ? other.map((line) => idLine(line, rewriteId as IdRewrite)) : other;
   return eventBytes(lines, changed ?? data);
+}
+
+/** A whole event with its JSON-RPC message rewritten whatever it is; its other lines (id included) stay as they were. */
+function rewriteMessage(block: Buffer, rewrite: MessageRewrite): Buffer | undefined {
+  const { other, data } = eventFields(block);
+  const changed = rewrittenData(other, data, rewrite);
+  return changed === undefined ? undefined : eventBytes(other, changed);
 }
 
 function rewrittenData(other: readonly string[], data: string | undefined, rewrite: MessageRewrite): string | undefined {

@@ -67,6 +67,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
    * same for any mode (only 2026 fast-path routes depend on it, and the example's backends are 2025-only).
    */
   readonly prefixMode?: 'always' | 'collision' | 'never';
+  /** `egress.timeout` (default: the example's): how long toolgate waits for a backend it asks itself. */
+  readonly egressTimeout?: string;
   /** TOOLGATE_LOG_LEVEL; default info. */
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
@@ -101,6 +103,7 @@ export interface GatewayStack {
 export function gatewayConfigText(base: {
   envoyUrl: string; egressPort: number; grpcPort: number; adminPort: number; eventsPort?: number; idp: Pick<TestIdp, 'issuer' | 'jwksUrl'>;
   prefixMode?: 'always' | 'collision' | 'never';
+  egressTimeout?: string;
 }, changes: Required<GatewayConfigChanges>): string {
   const example = parse(readFileSync(GATEWAY_EXAMPLE, 'utf8')) as RawConfig;
   const mode = base.prefixMode;
@@ -115,7 +118,7 @@ export function gatewayConfigText(base: {
     identity: { ...example.identity, jwt: { issuer: base.idp.issuer, jwksUri: base.idp.jwksUrl, algorithms: ['RS256'] } },
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
-    egress: { ...example.egress, url: `http://127.0.0.1:${base.egressPort}` },
+    egress: { ...example.egress, url: `http://127.0.0.1:${base.egressPort}`, ...(base.egressTimeout === undefined ? {} : { timeout: base.egressTimeout }) },
     ...(backends === undefined ? {} : { backends }),
     tasks: changes.tasks,
   };
@@ -161,7 +164,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       keys: opts.keys ?? [newSessionKey('k1')],
     };
     const configText = (changes: GatewayConfigChanges = {}) =>
-      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}) }, { ...initial, ...changes });
+      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}), ...(opts.egressTimeout ? { egressTimeout: opts.egressTimeout } : {}) }, { ...initial, ...changes });
     const toolgate = await startToolgate({ config: configText(), grpcPort, adminPort, logLevel: opts.logLevel ?? 'info', name: 'toolgate gateway', stopTimeoutMs: 5_000 });
     cleanup.push(() => toolgate.dispose());
     return { idp, envoy, toolgate, replicas, endpoint, eventsUrl: `http://127.0.0.1:${eventsPort}/mcp`, configText, stop: unwind };
