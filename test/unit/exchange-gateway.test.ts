@@ -175,7 +175,7 @@ const SPEC: readonly Row[] = [
       atRecordedTime(recorded.stream?.events.at(-1)?.at as number);
       const headers = envoyHeaders(recorded.stream, 'request_headers');
       const authz = { subject: 'user-1', task: undefined, decisionId: 'd', method: undefined, target: undefined, tasks: [] };
-      const again = await presentedSession(replay.replay.runtime, replay.replay.store, headers, authz, silent);
+      const again = await presentedSession(replay.replay.runtime, replay.replay, headers, authz, silent);
       expect(again.kind === 'refused' && again.step.kind === 'immediate' && again.step.status, JSON.stringify(again).slice(0, 400)).toBe(404);
     },
   },

@@ -17,14 +17,16 @@ import { refundingExchange } from '../../src/pipeline/extproc/refund.js';
 import { sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import type { Store } from '../../src/ports/store/port.js';
+import type { Deps } from '../../src/ports/deps.js';
+import { createMetrics } from '../../src/ports/telemetry/metrics.js';
 import {
   codecs, configFile, jwksFile, loadScenario, readable, scenarioNames, wireBytes,
   type FixtureMode, type RecordedCheck, type RecordedEgress, type RecordedExchange, type RecordedStream, type Scenario,
 } from '../harness/envoy-fixtures.js';
 
-export interface ReplayDeps {
+/** The replay's store and metrics (`Deps`), as the app hands them to every stage. */
+export interface ReplayDeps extends Deps {
   readonly runtime: Runtime;
-  readonly store: Store;
   readonly log: Logger;
 }
 
@@ -33,7 +35,7 @@ export interface ReplayDeps {
  * sidecar otherwise, wrapped in the refund. Adapt it here when the exchanges' dependencies change.
  */
 export function exchangeFor(mode: FixtureMode, deps: ReplayDeps, authz: AuthzContext): ExchangeProcessor {
-  const exchange = mode === 'gateway' ? gatewayExchange(deps.runtime, deps.log, authz, deps.store) : sidecarExchange(deps, authz);
+  const exchange = mode === 'gateway' ? gatewayExchange(deps.runtime, deps.log, authz, deps) : sidecarExchange(deps, authz);
   return refundingExchange(exchange, authz, deps.store, deps.log);
 }
 
@@ -100,7 +102,7 @@ export async function replayer(mode: FixtureMode, scenario: Scenario, store: Sto
   const stub = mode === 'gateway' ? await startEgressStub(egress, { served, received, unmatched }) : undefined;
   const runtime = recordedRuntime(mode, stub?.url);
   const log = pino({ level: 'silent' });
-  const deps: ReplayDeps = { runtime, store, log };
+  const deps: ReplayDeps = { runtime, store, metrics: createMetrics(), log };
   const holder: RuntimeHolder = { current: () => runtime, reload: () => false, close: () => undefined, onChange: () => undefined };
   // Only Date is faked: the stub's sockets and the handler's timers run on real time.
   if (!vi.isFakeTimers()) vi.useFakeTimers({ toFake: ['Date'] });
@@ -112,7 +114,7 @@ export async function replayer(mode: FixtureMode, scenario: Scenario, store: Sto
     unmatched,
     check: (recorded) => new Promise<Decoded>((resolve, reject) => {
       vi.setSystemTime(recorded.request.at);
-      const handle = checkHandler(holder, log, undefined, store);
+      const handle = checkHandler(holder, log, deps);
       const call = { request: c.checkRequest(wireBytes(recorded.request)) };
       handle(call as never, (err, reply) => (err ? reject(err) : resolve(readable(c.checkResponse(c.encodeCheckResponse(reply))) as Decoded)));
     }),
@@ -139,7 +141,7 @@ class FakeCall extends EventEmitter {
 }
 
 async function replayStream(mode: FixtureMode, deps: ReplayDeps, recorded: RecordedStream): Promise<StreamReplay> {
-  const handle = processHandler((authz) => exchangeFor(mode, deps, authz), () => deps.runtime.sessions.keyring, deps.log);
+  const handle = processHandler((authz) => exchangeFor(mode, deps, authz), () => deps.runtime.sessions.keyring, deps.log, deps.metrics);
   const call = new FakeCall();
   handle(call as never);
   const events = recorded.events;

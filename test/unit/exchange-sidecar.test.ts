@@ -147,14 +147,14 @@ const SPEC: readonly Row[] = [
       const { recorded, replay } = only('delete');
       expect(envoyHeaders(recorded.stream, 'response_headers')[':status']).toMatch(/^2/);
       atRecordedTime(recorded.stream?.events.at(-1)?.at as number);
-      const { runtime, store } = replay.replay;
+      const { runtime } = replay.replay;
       const headers = envoyHeaders(recorded.stream, 'request_headers');
       const authz = { subject: 'user-1', task: undefined, decisionId: 'd', method: undefined, target: undefined, tasks: [] };
-      const again = await presentedSession(runtime, store, headers, authz, pino({ level: 'silent' }));
+      const again = await presentedSession(runtime, replay.replay, headers, authz, pino({ level: 'silent' }));
       expect(again.kind === 'refused' && again.step.kind === 'immediate' && again.step.status).toBe(404);
       // The same token before the DELETE (a store that never saw it) still opens: the refusal is the revocation.
       const fresh = only('tools-call-allowed').replay.replay;
-      const before = await presentedSession(fresh.runtime, fresh.store, headers, authz, pino({ level: 'silent' }));
+      const before = await presentedSession(fresh.runtime, fresh, headers, authz, pino({ level: 'silent' }));
       expect(before.kind).toBe('open');
     },
   },

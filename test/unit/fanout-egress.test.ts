@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEgressClient, fanOut, type EgressClient, type RequestSuccess } from '../../src/pipeline/fanout/egress.js';
 import { compileNaming } from '../../src/core/mcp/names.js';
 import { mergeToolsList, type ListItem } from '../../src/pipeline/fanout/merge.js';
-import { listAllPages } from '../../src/pipeline/fanout/pages.js';
+import { listAllPages, listIdSequence } from '../../src/pipeline/fanout/pages.js';
 import { deadPort, listen, startMcpBackend, startRouter, type Running, type RouterLog } from './fanout-servers.js';
 
 const VERSION = '2025-11-25';
@@ -98,7 +98,7 @@ describe('egress client against real MCP SDK servers', () => {
   });
 
   it('merges both lists with collision prefixes', async () => {
-    const lists = await fanOut(['alpha', 'beta'], (b) => listAllPages(client, b, 'tools/list', opts(b)));
+    const lists = await fanOut(['alpha', 'beta'], (b) => listAllPages(client, b, 'tools/list', opts(b), listIdSequence()));
     const naming = compileNaming({ alpha: { prefixMode: 'collision' }, beta: { prefixMode: 'collision' } });
     const merged = mergeToolsList(new Map([...lists.ok].map(([b, l]) => [b, l.items])), naming, () => true);
     expect(merged.tools.map((t) => t.name)).toEqual(['echo', 'alpha.shared', 'beta.shared', 'stream']);

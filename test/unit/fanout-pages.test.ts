@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEgressClient, type EgressClient } from '../../src/pipeline/fanout/egress.js';
-import { listAllPages } from '../../src/pipeline/fanout/pages.js';
+import { listAllPages, listIdSequence } from '../../src/pipeline/fanout/pages.js';
 import { startMcpBackend, startPagedBackend, startRouter, type Running } from './fanout-servers.js';
 
 const running: Running[] = [];
@@ -31,7 +31,7 @@ describe('listAllPages follows nextCursor inside the fan-out', () => {
     ['a repeated cursor (stops at the repeat)', 'repeat', 2, true, ['t0_0', 't0_1', 't1_0', 't1_1']],
     ['an endless list (stops at the bound)', 'endless', 4, true, ['t0_0', 't0_1', 't1_0', 't1_1', 't2_0', 't2_1', 't3_0', 't3_1']],
   ])('%s', async (_name, backend, pages, truncated, names) => {
-    const res = await listAllPages(client, backend, 'tools/list', { protocolVersion: '2025-11-25' }, 4);
+    const res = await listAllPages(client, backend, 'tools/list', { protocolVersion: '2025-11-25' }, listIdSequence(), 4);
     expect(res).toMatchObject({ ok: true, pages, truncated });
     expect(res.ok && res.items.map((t) => t.name)).toEqual(names);
   });
@@ -43,7 +43,7 @@ describe('listAllPages follows nextCursor inside the fan-out', () => {
       params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '0' } },
     });
     const sessionId = init.ok ? init.sessionId : undefined;
-    const res = await listAllPages(client, 'no-prompts', 'prompts/list', { sessionId, protocolVersion: '2025-11-25' });
+    const res = await listAllPages(client, 'no-prompts', 'prompts/list', { sessionId, protocolVersion: '2025-11-25' }, listIdSequence());
     expect(res).toMatchObject({ ok: false, backend: 'no-prompts', error: 'rpc-error' });
     expect(!res.ok && res.detail).toContain('-32601');
   });

@@ -9,6 +9,7 @@ import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.
 import { initialize } from '../../src/pipeline/extproc/gateway-fanout.js';
 import { openSession } from '../../src/core/session/token.js';
 import { asClientSessionToken } from '../../src/core/session/types.js';
+import { listIdSequence } from '../../src/pipeline/fanout/pages.js';
 
 const CONFIG = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.json } }
@@ -53,7 +54,7 @@ describe('gateway initialize fan-out', () => {
   ] as const)('retries once after %s', async (_name, billing, members, billingAttempts) => {
     const runtime = buildRuntime(parseConfigText(CONFIG, 'c.yaml'), 'c.yaml');
     const { client, attempts } = scriptedEgress({ billing: [...billing], inventory: ['ok'] });
-    const ctx: GatewayContext = { runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory'], index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX } };
+    const ctx: GatewayContext = { runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory'], index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX }, listIds: listIdSequence() };
     const step = await initialize(ctx, call, authz, pino({ level: 'silent' }));
     expect(step.kind).toBe('immediate');
     if (step.kind !== 'immediate') return;

@@ -6,6 +6,7 @@ import { EMPTY_TEMPLATE_INDEX } from '../../src/pipeline/fanout/templates.js';
 import { classify, type McpCall } from '../../src/core/mcp/message.js';
 import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
 import { resolveCall } from '../../src/pipeline/extproc/gateway-route.js';
+import { listIdSequence } from '../../src/pipeline/fanout/pages.js';
 
 const CONFIG = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.json } }
@@ -25,6 +26,7 @@ function context(): GatewayContext {
     egress,
     naming: compileNaming(runtime.config.backends),
     backends: ['billing', 'inventory'],
+    listIds: listIdSequence(),
     index: {
       tools: new Map(),
       prompts: new Map([['billing.refund-email', { backend: 'billing', name: 'refund-email' }]]),

@@ -8,6 +8,7 @@ import type { McpCall } from '../../src/core/mcp/message.js';
 import type { GatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
 import { setLevelAll } from '../../src/pipeline/extproc/gateway-fanout.js';
 import { capabilitySetOf, NO_CAPABILITIES, type Session, type TokenId } from '../../src/core/session/types.js';
+import { listIdSequence } from '../../src/pipeline/fanout/pages.js';
 
 const CONFIG = `resource: https://mcp.test/mcp
 identity: { jwt: { issuer: https://auth.test, jwksUri: https://auth.test/jwks.json } }
@@ -34,7 +35,7 @@ function egress(script: Record<string, Outcome>): { client: EgressClient; sent: 
 }
 
 const context = (client: EgressClient): GatewayContext => ({
-  runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory', 'search'],
+  runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory', 'search'], listIds: listIdSequence(),
   index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX },
 });
 

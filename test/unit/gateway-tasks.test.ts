@@ -17,6 +17,7 @@ import { openTaskId, taskIdFor, toClientTaskResponse, withClientTaskIds } from '
 import { taskJsonBody, watchTaskResponse } from '../../src/pipeline/extproc/gateway-task-responses.js';
 import { createKeyring } from '../../src/core/session/keys.js';
 import { capabilitySetOf, type Session, type TokenId } from '../../src/core/session/types.js';
+import { listIdSequence } from '../../src/pipeline/fanout/pages.js';
 
 const keyring = createKeyring({ current: { kid: 'k1', secret: randomBytes(32).toString('base64url') } });
 const SESSION = 'session-a' as TokenId;
@@ -122,7 +123,7 @@ function scripted(answer: (backend: string, message: RequestMessage) => Record<s
   };
   const ctx: GatewayContext = {
     runtime, egress: client, naming: compileNaming(runtime.config.backends), backends: ['billing', 'inventory'],
-    index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX },
+    index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX }, listIds: listIdSequence(),
   };
   return { ctx, sent };
 }

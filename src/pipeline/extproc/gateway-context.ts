@@ -4,6 +4,7 @@ import { durationMs } from '../../core/config/duration.js';
 import { createEgressClient, type EgressClient } from '../fanout/egress.js';
 import { compileNaming, type NameRef, type NameSettings } from '../../core/mcp/names.js';
 import { EMPTY_TEMPLATE_INDEX, type TemplateIndex } from '../fanout/templates.js';
+import { listIdSequence, type ListIds } from '../fanout/pages.js';
 
 /**
  * Envoy ring-hashes backend requests on this header. Its value is the client session's token id, so every
@@ -29,12 +30,15 @@ export interface GatewayContext {
   readonly naming: NameSettings;
   readonly backends: readonly string[];
   readonly index: NameIndex;
+  /** The JSON-RPC ids of this config version's list requests to backends, counted from 1. */
+  readonly listIds: ListIds;
 }
 
-// Cache: the gateway context of each Runtime (egress client, naming, backends, and the name index learned from the lists
-// served under it). Keyed weakly by the runtime, so bounded by the runtimes still referenced, and a reload gets a fresh
-// one; safe to share because all of it derives from that runtime's config, and the name index is only a routing hint
-// (a miss refreshes it from the backends, `always` prefixes never need it).
+// Cache: the gateway context of each Runtime, built on first use instead of with the runtime (core cannot build pipeline
+// values): egress client, naming, backends, the name index learned from the lists served under that config, and its
+// list-request id sequence. Keyed weakly by the runtime, so bounded by the runtimes still referenced, and a reload gets
+// a fresh one; safe to share because what it holds is scoped exactly like the Runtime it hangs off: derived from that
+// config, or (index, ids) learned under it, where the index is only a routing hint (a miss refreshes it from the backends).
 const contexts = new WeakMap<Runtime, GatewayContext>();
 
 /** One context per runtime version: a reload gets fresh naming and egress settings, derived once. */
@@ -49,6 +53,7 @@ export function gatewayContext(runtime: Runtime): GatewayContext {
     naming: compileNaming(config.backends),
     backends: Object.keys(config.backends).sort(),
     index: { tools: new Map(), prompts: new Map(), resources: new Map(), templates: EMPTY_TEMPLATE_INDEX },
+    listIds: listIdSequence(),
   };
   contexts.set(runtime, context);
   return context;

@@ -143,7 +143,7 @@ async function endSession(ctx: GatewayContext, session: Session, log: Logger, st
 
 /** `deps.store` holds learned pins and changed marks (src/core/pins). */
 export async function list(ctx: GatewayContext, call: McpCall, method: ListMethod, authz: AuthzContext, session: Session | undefined, protocolVersion: string | undefined, log: Logger, deps: Deps): Promise<Step> {
-  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta)));
+  const results = await fanOut(targets(ctx, session), (b) => listAllPages(ctx.egress, b, method, callOptions(ctx, b, session, protocolVersion, call.params._meta), ctx.listIds));
   // A 2026-07-28 client gets resultType and the cache hints its revision requires; a 2025 one byte for byte as before.
   const shape = <T extends object>(result: T) => withCacheHints(result, isStatelessProtocol(protocolVersion));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');

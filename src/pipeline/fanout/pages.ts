@@ -1,5 +1,4 @@
 // Collects every page of a backend's list (tools, prompts, resources, templates) into one array.
-import { randomUUID } from 'node:crypto';
 import type { CallOptions, EgressClient, EgressFailure } from './egress.js';
 
 export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
@@ -27,11 +26,21 @@ export interface ListSuccess {
   readonly truncated: boolean;
 }
 
+/** Request ids `toolgate-list-1`, `-2`, …: one sequence per gateway context (a config version), never a process-wide one. */
+export type ListIds = () => string;
+
+export function listIdSequence(): ListIds {
+  let n = 0;
+  return () => `toolgate-list-${++n}`;
+}
+
+/** `ids` numbers the page requests (gatewayContext's sequence), so no two list calls of one config share an id. */
 export async function listAllPages(
   client: EgressClient,
   backend: string,
   method: ListMethod,
   opts: CallOptions,
+  ids: ListIds,
   maxPages: number = MAX_LIST_PAGES,
 ): Promise<ListSuccess | EgressFailure> {
   const key = LIST_ITEMS_KEY[method];
@@ -39,8 +48,7 @@ export async function listAllPages(
   const seen = new Set<string>();
   let cursor: string | undefined;
   for (let page = 1; page <= maxPages; page++) {
-    // Unique within the session, as MCP asks of a requester's ids, without a process-wide counter.
-    const id = `toolgate-list-${randomUUID()}`;
+    const id = ids();
     const res = await client.request(backend, cursor === undefined ? { method, id } : { method, id, params: { cursor } }, opts);
     if (!res.ok) return res;
     if ('error' in res.message) {
