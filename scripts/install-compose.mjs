@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Makes sure a Compose implementation can check docker-compose.yml (test/unit/compose.test.ts): docker-compose on
+// Makes sure a Compose implementation can check docker-compose.yml (test/deploy/compose.test.ts): docker-compose on
 // PATH or COMPOSE_BIN; else Debian's docker-compose as root (the Python implementation; `config` needs no daemon).
 import { ensureDebianTool, probe } from './apt-tool.mjs';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'toolgate.js');
 
-/** docker-compose.yml's ports (test/unit/compose.test.ts renders with the same values). */
+/** docker-compose.yml's ports (test/deploy/compose.test.ts renders with the same values). */
 const COMPOSE_VARS = {
   LISTEN_ADDRESS: '0.0.0.0', LISTEN_PORT: '10000', ADMIN_PORT: '9901',
   TOOLGATE_GRPC_ADDRESS: '127.0.0.1', TOOLGATE_GRPC_PORT: '9001', TOOLGATE_EVENTS_PORT: '9003', EGRESS_PORT: '15001',

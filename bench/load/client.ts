@@ -6,22 +6,28 @@ import type { FromClient, RunResult, Target, ToClient } from './protocol.js';
 
 const PROTOCOL_2025 = '2025-11-25';
 const PROTOCOL_2026 = '2026-07-28';
-/** The tool every scenario calls, with a small argument. */
-const TOOL = 'echo';
+/** Every scenario calls an echo tool (its target names which), with a small argument. */
 const ECHO_TEXT = 'hello from the toolgate benchmark';
 
 /** JSON-RPC ids are unique across the whole run: the 2026 stand-in serves every client on one internal session. */
 let nextId = 1;
-const callBody = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${TOOL}","arguments":{"text":"${ECHO_TEXT}"}}}`;
+const callBody = (id: number, tool: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${tool}","arguments":{"text":"${ECHO_TEXT}"}}}`;
 /** A 2026-07-28 request states its revision and the client's capabilities in `_meta` (Envoy's MCP filter checks it). */
 const META_2026 = `{"io.modelcontextprotocol/protocolVersion":"${PROTOCOL_2026}","io.modelcontextprotocol/clientCapabilities":{}}`;
-const callBody2026 = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${TOOL}","arguments":{"text":"${ECHO_TEXT}"},"_meta":${META_2026}}}`;
+const callBody2026 = (id: number, tool: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"${tool}","arguments":{"text":"${ECHO_TEXT}"},"_meta":${META_2026}}}`;
 
 interface Endpoint {
   readonly target: Target;
   readonly pool: Pool;
-  /** Flat header lists (undici's cheapest form), one per client: each 2025 client has its own session. */
-  readonly headers: readonly string[][];
+  /** One per client: flat header lists (undici's cheapest form; each 2025 client has its own session) and its tools. */
+  readonly clients: readonly ClientState[];
+}
+
+interface ClientState {
+  readonly headers: string[];
+  /** The tools this client calls in turn; 2026 clients call one tool (it is in their Mcp-Name header). */
+  readonly tools: readonly string[];
+  calls: number;
 }
 
 const endpoints = new Map<string, Endpoint>();
@@ -56,21 +62,25 @@ async function close(): Promise<void> {
 async function connect(target: Target, token: string): Promise<Endpoint> {
   const pool = new Pool(target.origin, { connections: target.concurrency, pipelining: 1, keepAliveTimeout: 120_000 });
   const base = ['content-type', 'application/json', 'accept', 'application/json, text/event-stream', 'authorization', `Bearer ${token}`];
-  const headers: string[][] = [];
+  const clients: ClientState[] = [];
   for (let i = 0; i < target.concurrency; i++) {
     if (target.protocol === '2026') {
-      headers.push([...base, 'mcp-protocol-version', PROTOCOL_2026, 'mcp-method', 'tools/call', 'mcp-name', TOOL]);
+      const tool = target.tools[0] as string;
+      clients.push({ headers: [...base, 'mcp-protocol-version', PROTOCOL_2026, 'mcp-method', 'tools/call', 'mcp-name', tool], tools: [tool], calls: 0 });
     } else {
       const session = await openSession(pool, target.path, base);
-      headers.push([...base, 'mcp-protocol-version', PROTOCOL_2025, 'mcp-session-id', session]);
+      // Clients start at different tools, so at every instant the calls in flight are spread over them.
+      clients.push({ headers: [...base, 'mcp-protocol-version', PROTOCOL_2025, 'mcp-session-id', session], tools: target.tools, calls: i });
     }
   }
-  // One call per client before any measurement: every connection is open and every session has been used once.
-  for (const h of headers) {
-    const answer = await call(pool, target.path, h);
-    if (answer !== undefined) throw new Error(`${target.id}: first call failed: ${answer}`);
+  // Each client calls each of its tools once before any measurement: every connection is open, every session used.
+  for (const c of clients) {
+    for (let k = 0; k < c.tools.length; k++) {
+      const answer = await call(pool, target.path, c);
+      if (answer !== undefined) throw new Error(`${target.id}: first call failed: ${answer}`);
+    }
   }
-  return { target, pool, headers };
+  return { target, pool, clients };
 }
 
 /** The 2025 handshake, once per client: initialize, then notifications/initialized on the new session. */
@@ -99,8 +109,10 @@ async function openSession(pool: Pool, path: string, base: readonly string[]): P
 }
 
 /** One tools/call; undefined when the answer is the tool's result, else a short description of what came back. */
-async function call(pool: Pool, path: string, headers: string[]): Promise<string | undefined> {
-  const body = headers.includes(PROTOCOL_2026) ? callBody2026(nextId++) : callBody(nextId++);
+async function call(pool: Pool, path: string, client: ClientState): Promise<string | undefined> {
+  const { headers, tools } = client;
+  const tool = tools[client.calls++ % tools.length] as string;
+  const body = headers.includes(PROTOCOL_2026) ? callBody2026(nextId++, tool) : callBody(nextId++, tool);
   const res = await pool.request({ path, method: 'POST', headers, body });
   const text = await res.body.text();
   if (res.statusCode === 200 && text.includes(ECHO_TEXT) && !text.includes('"isError":true')) return undefined;
@@ -108,7 +120,7 @@ async function call(pool: Pool, path: string, headers: string[]): Promise<string
 }
 
 async function run(endpoint: Endpoint, durationMs: number): Promise<RunResult> {
-  const { target, pool, headers } = endpoint;
+  const { target, pool, clients } = endpoint;
   const latencies = new Samples();
   let ok = 0;
   let errors = 0;
@@ -116,12 +128,12 @@ async function run(endpoint: Endpoint, durationMs: number): Promise<RunResult> {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + durationMs;
-  const client = async (h: string[]) => {
+  const client = async (c: ClientState) => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       let problem: string | undefined;
       try {
-        problem = await call(pool, target.path, h);
+        problem = await call(pool, target.path, c);
       } catch (err) {
         problem = err instanceof Error ? err.message : String(err);
       }
@@ -136,7 +148,7 @@ async function run(endpoint: Endpoint, durationMs: number): Promise<RunResult> {
       }
     }
   };
-  await Promise.all(headers.map(client));
+  await Promise.all(clients.map(client));
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   return { type: 'result', targetId: target.id, ok, errors, firstError, elapsedMs, latenciesMs: latencies.values(), clientCpuMs: (cpu.user + cpu.system) / 1000 };

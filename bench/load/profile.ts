@@ -154,7 +154,12 @@ function packageOf(frame: CallFrame, repoRoot: string): string {
   const url = frame.url.replace(/^file:\/\//, '');
   if (!url) return frame.functionName.startsWith('(') ? frame.functionName : '(native / V8 builtins)';
   if (url.startsWith('node:')) return 'node core';
-  if (url.startsWith(`${repoRoot}/dist/`)) return `toolgate src/${url.slice(repoRoot.length + 6).split('/')[0] ?? ''}`;
+  if (url.startsWith(`${repoRoot}/dist/`)) {
+    // A layer's folders (src/core/policy, src/pipeline/authz …) say more than the layer alone.
+    const parts = url.slice(repoRoot.length + 6).split('/');
+    const folder = parts.length > 2 && ['core', 'pipeline', 'ports', 'app', 'cli'].includes(parts[0] ?? '') ? `${parts[0]}/${parts[1]}` : parts[0];
+    return `toolgate src/${folder ?? ''}`;
+  }
   const nm = url.lastIndexOf('/node_modules/');
   if (nm !== -1) {
     const rest = url.slice(nm + '/node_modules/'.length).split('/');

@@ -8,6 +8,8 @@ export interface Target {
   readonly path: string;
   /** 2025: initialize once per client, then Mcp-Session-Id; 2026: Mcp-Method / Mcp-Name headers, no session. */
   readonly protocol: '2025' | '2026';
+  /** The tools each client calls, in turn (gateway mode: one per backend). */
+  readonly tools: readonly string[];
   readonly concurrency: number;
 }
 

@@ -9,7 +9,7 @@ import { SCENARIOS } from './scenarios.js';
 interface Stored {
   settings: { concurrency: number[]; rounds: number; round_seconds: number; envoy_concurrency: number };
   machine: { cpu: string; cores: number; envoy: string; node: string; load_average_start: number[]; load_average_end: number[] };
-  scenarios: Array<{ key: string; envoy: string; by_concurrency: Record<string, { latencyMs: { p50: number; p99: number }; throughputRps: number; cpuUsPerRequest: Record<string, number> }> }>;
+  scenarios: Array<{ key: string; envoy: string; toolgate?: string; by_concurrency: Record<string, { latencyMs: { p50: number; p99: number }; throughputRps: number; cpuUsPerRequest: Record<string, number> }> }>;
 }
 
 const file = resolve(process.argv[2] ?? 'bench/results.json');
@@ -25,7 +25,8 @@ const scenarios: ChartScenario[] = results.scenarios.map((s) => {
     p50: pick(s.by_concurrency, (x) => x.latencyMs.p50),
     p99: pick(s.by_concurrency, (x) => x.latencyMs.p99),
     rps: pick(s.by_concurrency, (x) => x.throughputRps),
-    toolgateCpu: s.envoy === 'authz' || s.envoy === 'full' ? pick(s.by_concurrency, (x) => x.cpuUsPerRequest.toolgate ?? 0) : undefined,
+    // Results written before (f) and (g) existed have no `toolgate` field: there, authz and full meant toolgate.
+    toolgateCpu: (s.toolgate ? s.toolgate !== 'none' : s.envoy === 'authz' || s.envoy === 'full') ? pick(s.by_concurrency, (x) => x.cpuUsPerRequest.toolgate ?? 0) : undefined,
   };
 });
 const m = results.machine;

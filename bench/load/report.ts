@@ -2,39 +2,27 @@
 // marked sections of docs/benchmark.md on a full run).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeChart, type ChartScenario } from './chart.js';
+import { addedVsNative, compareTo, scenarioFigures, type AddedVsNative, type Comparison, type ScenarioFigures } from './figures.js';
+import { checkGoals, type Goal } from './goals.js';
 import type { Measured } from './main.js';
 import type { ProfileSummary } from './profile.js';
 import { SCENARIOS, type Scenario, type ScenarioKey } from './scenarios.js';
 import { aggregate, type ScenarioSummary } from './stats.js';
-
-export interface Comparison {
-  readonly baseline: ScenarioKey;
-  readonly added_p50_ms: number;
-  readonly added_p99_ms: number;
-  readonly p50_ratio: number;
-  readonly p99_ratio: number;
-  readonly throughput_ratio: number;
-}
+import { commitLabel } from './tree.js';
 
 interface ScenarioResult {
   readonly key: ScenarioKey;
   readonly id: string;
   readonly title: string;
   readonly envoy: string;
+  /** Which toolgate the path runs through: sidecar, gateway, or none. */
+  readonly toolgate: string;
   readonly backend: string;
+  readonly tools: readonly string[];
   readonly protocol: string;
   readonly by_concurrency: Record<string, ScenarioSummary & { readonly vs_baseline?: Comparison }>;
-}
-
-/** Goals from the project brief, checked against what was measured. */
-interface Goal {
-  readonly goal: string;
-  readonly target: string;
-  readonly measured: string;
-  readonly met: boolean | null;
 }
 
 const round = (v: number, d = 3) => (Number.isFinite(v) ? Number(v.toFixed(d)) : v);
@@ -45,26 +33,16 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
   for (const s of m.settings.scenarios) {
     for (const c of concurrency) summaries.set(`${s.key}@${c}`, aggregate(m.rounds.get(`${s.id}@${c}`) ?? []));
   }
-  const compare = (s: Scenario, c: number): Comparison | undefined => {
-    const mine = summaries.get(`${s.key}@${c}`);
-    const base = s.baseline && summaries.get(`${s.baseline}@${c}`);
-    if (!mine || !base || !s.baseline) return undefined;
-    return {
-      baseline: s.baseline,
-      added_p50_ms: round(mine.latencyMs.p50 - base.latencyMs.p50),
-      added_p99_ms: round(mine.latencyMs.p99 - base.latencyMs.p99),
-      p50_ratio: round(mine.latencyMs.p50 / base.latencyMs.p50),
-      p99_ratio: round(mine.latencyMs.p99 / base.latencyMs.p99),
-      throughput_ratio: round(mine.throughputRps / base.throughputRps),
-    };
-  };
+  const compare = (s: Scenario, c: number): Comparison | undefined => compareTo(summaries, s.key, s.baseline, c);
   const scenarios: ScenarioResult[] = m.settings.scenarios.map((s) => ({
     key: s.key,
     id: s.id,
     title: s.title,
     envoy: s.envoy ?? 'none',
-    backend: s.backend === '2025' ? 'harness MCP SDK server, stateful, JSON responses' : '2026 stand-in (MCP SDK, one internal session)',
+    toolgate: s.toolgate ?? 'none',
+    backend: BACKEND_TEXT[s.backend],
     protocol: s.protocol,
+    tools: s.tools,
     by_concurrency: Object.fromEntries(concurrency.map((c) => {
       const summary = summaries.get(`${s.key}@${c}`) as ScenarioSummary;
       const vs = compare(s, c);
@@ -78,9 +56,19 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
   const throughputAt = Math.max(...concurrency);
   const full = SCENARIOS.find((s) => s.key === 'd') as Scenario;
   const fast = SCENARIOS.find((s) => s.key === 'e') as Scenario;
+  const gateway = SCENARIOS.find((s) => s.key === 'f') as Scenario;
   const fullVs = Object.fromEntries(concurrency.map((c) => [String(c), compare(full, c)]));
   const micro = readMicro(repoRoot);
-  const goals = checkGoals(concurrency, summaries, fullVs, micro, latencyAt, throughputAt);
+  const goals = checkGoals({ concurrency, summaries, idleRssMiB: m.toolgateIdleRssMiB.sidecar });
+  const byConcurrency = <T>(f: (c: number) => T | undefined) => Object.fromEntries(concurrency.map((c) => [String(c), f(c) ?? null]));
+  const perScenario: Record<string, Record<string, ScenarioFigures>> = Object.fromEntries(m.settings.scenarios.map((s) => [
+    s.id,
+    Object.fromEntries(concurrency.flatMap((c) => {
+      const sum = summaries.get(`${s.key}@${c}`);
+      return sum ? [[String(c), scenarioFigures(sum)]] : [];
+    })),
+  ]));
+  const vsNative = (key: ScenarioKey) => byConcurrency((c) => addedVsNative(summaries, key, c));
   const rssMiB = (key: string) => Math.max(...concurrency.map((c) => summaries.get(`${key}@${c}`)?.rssMiB.toolgate ?? 0));
   const cpuOf = (c: number) => summaries.get(`d@${c}`)?.cpuUsPerRequest.toolgate ?? NaN;
 
@@ -95,8 +83,19 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
     toolgate_cpu_us_per_request: round(Math.max(...concurrency.map(cpuOf)), 1),
     toolgate_cpu_us_per_request_by_concurrency: Object.fromEntries(concurrency.map((c) => [String(c), round(cpuOf(c), 1)])),
     toolgate_rss_mib: round(rssMiB('d'), 1),
+    toolgate_idle_rss_mib: round(m.toolgateIdleRssMiB.sidecar, 1),
+    toolgate_gateway_idle_rss_mib: m.toolgateIdleRssMiB.gateway === undefined ? null : round(m.toolgateIdleRssMiB.gateway, 1),
+    commit: m.tree.commit,
+    tree_dirty: m.tree.dirty ?? null,
+    tree_dirty_paths: m.tree.dirtyPaths,
     full_path_vs_envoy_by_concurrency: fullVs,
     fast_path_2026_vs_envoy_by_concurrency: Object.fromEntries(concurrency.map((c) => [String(c), compare(fast, c)])),
+    gateway_vs_envoy_by_concurrency: byConcurrency((c) => compare(gateway, c)),
+    /** (d) over (b) as a multiple of (g) over (b): latency, and proxy-side CPU (Envoy + toolgate) per request. */
+    added_cost_vs_native_floor: vsNative('d'),
+    gateway_added_cost_vs_native_floor: vsNative('f'),
+    native_floor_check: m.nativeCheck?.summary ?? null,
+    per_scenario: perScenario,
     goals,
     machine: machineInfo(m, envoyVersion),
     settings: {
@@ -110,7 +109,6 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
       toolgate: 'built CLI (node bin/toolgate.js serve) as a child process; log level info (one audit record per decision, to /dev/null); tracing off',
       workload: 'tools/call "echo" with a 33-character text argument; 2025: one session per client, opened before measuring',
       backend_2026: 'MCP SDK 1.32 answers 2026-07-28 with 400, so the 2026 scenarios use a stand-in SDK server that maps every 2026 request onto one internal session (same SDK work per call) and enforces the Mcp-Method/Mcp-Name rule',
-      toolgate_idle_rss_mib: round(m.toolgateIdleRssMiB, 1),
     },
     scenarios,
     profile: m.profile ? roundProfile(m.profile, repoRoot) : null,
@@ -126,7 +124,7 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
     p50: new Map(concurrency.map((c) => [c, summaries.get(`${s.key}@${c}`)?.latencyMs.p50 ?? 0])),
     p99: new Map(concurrency.map((c) => [c, summaries.get(`${s.key}@${c}`)?.latencyMs.p99 ?? 0])),
     rps: new Map(concurrency.map((c) => [c, summaries.get(`${s.key}@${c}`)?.throughputRps ?? 0])),
-    toolgateCpu: s.envoy === 'authz' || s.envoy === 'full'
+    toolgateCpu: s.toolgate
       ? new Map(concurrency.map((c) => [c, summaries.get(`${s.key}@${c}`)?.cpuUsPerRequest.toolgate ?? 0]))
       : undefined,
   }));
@@ -138,7 +136,8 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
     scenarios: chartScenarios,
   }, join(out, 'results.svg'), join(out, 'results.png')));
 
-  const loadTable = markdownLoadTable(m.settings.scenarios, concurrency, summaries, compare, results.machine);
+  const loadTable = markdownLoadTable(m.settings.scenarios, concurrency, summaries, compare, results.machine) +
+    markdownVsNative(concurrency, (key, c) => addedVsNative(summaries, key, c), m.nativeCheck?.summary);
   const goalTable = markdownGoals(goals);
   const profileTables = m.profile ? markdownProfile(m.profile) : '_No profile in this run._\n';
   writeFileSync(join(out, 'results.md'), `${loadTable}\n${goalTable}\n${profileTables}`);
@@ -156,6 +155,12 @@ export function writeReport(repoRoot: string, m: Measured, envoyVersion: string)
   }
   return written.map((w) => `wrote ${w}`);
 }
+
+const BACKEND_TEXT: Record<Scenario['backend'], string> = {
+  '2025': 'harness MCP SDK server, stateful, JSON responses',
+  '2026': '2026 stand-in (MCP SDK, one internal session)',
+  gateway: 'two harness MCP SDK servers (billing, inventory), stateful, JSON responses',
+};
 
 function roundSummary(s: ScenarioSummary): ScenarioSummary {
   const r = (o: Readonly<Record<string, number>>, d: number) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, d)]));
@@ -200,18 +205,14 @@ export function chartLabel(s: Scenario): string {
     d: '(d) both\nfilters, 2025',
     e0: '(e0) Envoy\nalone, 2026',
     e: '(e) both, 2026\nfast path',
+    f: '(f) gateway,\n2 backends',
+    g: '(g) Envoy MCP\n+ RBAC (native)',
   };
   return labels[s.key];
 }
 
 function machineInfo(m: Measured, envoyVersion: string) {
   const cpu = cpus();
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const perRound = [...m.rounds.values()].flat().map((r) => r.loadAvg1);
   return {
     cpu: cpu[0]?.model.trim() ?? 'unknown',
@@ -220,7 +221,10 @@ function machineInfo(m: Measured, envoyVersion: string) {
     kernel: release(),
     node: process.versions.node,
     envoy: envoyVersion,
-    commit,
+    commit: m.tree.commit,
+    /** true: the tree had uncommitted changes (besides the run's outputs) when the run started. */
+    tree_dirty: m.tree.dirty ?? null,
+    commit_label: commitLabel(m.tree),
     load_average_start: m.loadAvgStart.map((v) => round(v, 2)),
     load_average_end: m.loadAvgEnd.map((v) => round(v, 2)),
     load_average_1m_during_rounds: { min: round(Math.min(...perRound), 2), max: round(Math.max(...perRound), 2) },
@@ -244,51 +248,6 @@ function readMicro(repoRoot: string): MicroResult[] | undefined {
   }
 }
 
-function checkGoals(
-  concurrency: readonly number[],
-  summaries: Map<string, ScenarioSummary>,
-  fullVs: Record<string, Comparison | undefined>,
-  micro: MicroResult[] | undefined,
-  latencyAt: number,
-  throughputAt: number,
-): Goal[] {
-  const goals: Goal[] = [];
-  const clients = (c: number) => `${c} client${c === 1 ? '' : 's'}`;
-  for (const c of concurrency) {
-    const vs = fullVs[String(c)];
-    if (!vs) continue;
-    const tag = c === latencyAt ? ' **(headline: nothing queues)**' : '';
-    goals.push({ goal: `added latency p50, (d) vs (b), ${clients(c)}${tag}`, target: '≤ 0.5 ms', measured: `${vs.added_p50_ms.toFixed(2)} ms`, met: vs.added_p50_ms <= 0.5 });
-    goals.push({ goal: `added latency p99, (d) vs (b), ${clients(c)}${tag}`, target: '≤ 2 ms', measured: `${vs.added_p99_ms.toFixed(2)} ms`, met: vs.added_p99_ms <= 2 });
-  }
-  for (const c of concurrency) {
-    const vs = fullVs[String(c)];
-    if (!vs) continue;
-    const tag = c === throughputAt ? ' **(headline: saturated)**' : '';
-    goals.push({ goal: `throughput with both filters, (d) / (b), ${clients(c)}${tag}`, target: '≥ 50 %', measured: `${(vs.throughput_ratio * 100).toFixed(0)} %`, met: vs.throughput_ratio >= 0.5 });
-  }
-  for (const key of ['d', 'e'] as const) {
-    const cpu = concurrency.flatMap((c) => {
-      const v = summaries.get(`${key}@${c}`)?.cpuUsPerRequest.toolgate;
-      return v === undefined ? [] : [[c, v] as const];
-    });
-    if (cpu.length === 0) continue;
-    // Per request, toolgate spends the most when requests arrive one at a time (nothing to batch per wake-up).
-    const worst = Math.max(...cpu.map(([, v]) => v));
-    goals.push({
-      goal: `toolgate CPU per tools/call, (${key}), every concurrency`,
-      target: '≤ 200 µs',
-      measured: cpu.map(([c, v]) => `${v.toFixed(0)} µs (${clients(c)})`).join(', '),
-      met: worst <= 200,
-    });
-  }
-  const token = micro?.find((r) => r.name === 'sealSession + openSession');
-  goals.push(token
-    ? { goal: 'session token encode + decode (micro, 5 backends, mean)', target: '≤ 50 µs', measured: `${token.usPerOp.toFixed(1)} µs`, met: token.usPerOp <= 50 }
-    : { goal: 'session token encode + decode (micro)', target: '≤ 50 µs', measured: 'run `npm run bench:micro`', met: null });
-  return goals;
-}
-
 const f2 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(2));
 const f0 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(0));
 
@@ -300,7 +259,7 @@ function markdownLoadTable(
   machine: ReturnType<typeof machineInfo>,
 ): string {
   const lines = [
-    `Measured ${machine.cpu.replace(/\s+/g, ' ')} ×${machine.cores}, Node ${machine.node}, Envoy ${machine.envoy}, commit ${machine.commit}; ` +
+    `Measured ${machine.cpu.replace(/\s+/g, ' ')} ×${machine.cores}, Node ${machine.node}, Envoy ${machine.envoy}, ${machine.commit_label}; ` +
       `load average ${machine.load_average_start[0]} at start, ${machine.load_average_1m_during_rounds.min}–${machine.load_average_1m_during_rounds.max} during the rounds: ${machine.note}. ` +
       '"failed": requests answered with anything but the tool result (`firstError` in results.json shows the first one).',
     '',
@@ -312,7 +271,7 @@ function markdownLoadTable(
       const sum = summaries.get(`${s.key}@${c}`);
       if (!sum) continue;
       const vs = compare(s, c);
-      const uses = s.envoy === 'authz' || s.envoy === 'full';
+      const uses = s.toolgate !== undefined;
       const failed = sum.errors ? `${sum.errors} (${((100 * sum.errors) / sum.requests).toFixed(2)} %)` : '0';
       lines.push(`| (${s.key}) ${s.title} | ${c} | ${f2(sum.latencyMs.p50)} | ${f2(sum.latencyMs.p99)} | ${f0(sum.throughputRps)} | ${failed} | ` +
         `${uses ? f0(sum.cpuUsPerRequest.toolgate) : '–'} | ${uses ? f0(sum.rssMiB.toolgate) : '–'} | ${f0(sum.cpuUsPerRequest.envoy)} | ${f0(sum.cpuUsPerRequest.backend)} | ${f0(sum.cpuUsPerRequest.client)} | ` +
@@ -320,6 +279,27 @@ function markdownLoadTable(
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** toolgate's added cost over Envoy alone as a multiple of the native floor's (g), for (d) and (f). */
+function markdownVsNative(concurrency: readonly number[], vs: (key: ScenarioKey, c: number) => AddedVsNative | undefined, check: string | undefined): string {
+  const rows = (['d', 'f'] as const).flatMap((key) => concurrency.flatMap((c) => {
+    const v = vs(key, c);
+    return v ? [[key, c, v] as const] : [];
+  }));
+  if (rows.length === 0) return '';
+  const x = (r: number | null) => (r === null ? '– ((g) added nothing measurable)' : `${r.toFixed(1)}×`);
+  return [
+    '',
+    `**Against the native floor (g)** — added over (b), the path's and (g)'s, and the multiple; CPU is Envoy + toolgate per request over (b)'s Envoy.${check ? ` (g) check: ${check}.` : ''}`,
+    '',
+    '| path | clients | added p50 ms, path / (g) | × | added p99 ms, path / (g) | × | added CPU µs/req, path / (g) | × | throughput vs (b), path / (g) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(([key, c, v]) => `| (${key}) | ${c} | ${signed(v.added_p50_ms.path)} / ${signed(v.added_p50_ms.native)} | ${x(v.added_p50_ratio)} | ` +
+      `${signed(v.added_p99_ms.path)} / ${signed(v.added_p99_ms.native)} | ${x(v.added_p99_ratio)} | ` +
+      `${v.added_cpu_us_per_request.path.toFixed(0)} / ${v.added_cpu_us_per_request.native.toFixed(0)} | ${x(v.added_cpu_ratio)} | ` +
+      `${(v.throughput_vs_b.path * 100).toFixed(0)} % / ${(v.throughput_vs_b.native * 100).toFixed(0)} % |`),
+  ].join('\n') + '\n';
 }
 
 function signed(v: number): string {

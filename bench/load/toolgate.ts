@@ -21,24 +21,50 @@ export interface ToolgateSetup {
   readonly token: string;
 }
 
+/** The IdP side of the run: one local JWKS file and one token, shared by the sidecar and the gateway toolgate. */
+export interface BenchIdentity {
+  readonly issuer: string;
+  readonly jwksFile: string;
+  readonly token: string;
+}
+
+export async function benchIdentity(workDir: string): Promise<BenchIdentity> {
+  const idp = await startTestIdp({ serve: false, audience: RESOURCE, subject: 'bench-agent' });
+  const jwksFile = await idp.writeJwksFile(join(workDir, 'jwks.json'));
+  const token = await idp.mint({ authorized_tasks: [TASK], refund_limit: 100 }, { expiresIn: 4 * 3600 });
+  return { issuer: idp.issuer, jwksFile, token };
+}
+
+/** What every bench toolgate config shares: the resource, its ports, the local JWKS, a session key, an admin secret. */
+export function baseConfig(identity: BenchIdentity, grpcPort: number, adminPort: number, adminTokenFile: string): RawConfig {
+  return {
+    resource: RESOURCE,
+    server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '2s', adminTokenFile },
+    identity: {
+      jwt: { issuer: identity.issuer, jwksFile: identity.jwksFile, algorithms: ['RS256'] },
+      task: { claim: 'authorized_tasks' },
+    },
+    session: { keys: [{ kid: 'bench', secret: randomBytes(32).toString('base64url') }] },
+  };
+}
+
+/** Writes `config` as `<name>.yaml` next to its admin secret (toolgate does not start without one; never used here). */
+export function writeConfigFile(workDir: string, name: string, config: RawConfig, adminTokenFile: string): string {
+  const configPath = join(workDir, `${name}.yaml`);
+  writeFileSync(configPath, stringify(config));
+  writeFileSync(join(workDir, adminTokenFile), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  return configPath;
+}
+
 /**
  * The policy: `echo` (what every scenario calls) and `lookup_charge` need no arguments, so the renderer gives them
  * 2026 fast-path routes (the backend is declared 2026-capable); `refund` has a CEL condition, as a real task would.
  */
-export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetup> {
-  const idp = await startTestIdp({ serve: false, audience: RESOURCE, subject: 'bench-agent' });
-  const jwksFile = await idp.writeJwksFile(join(workDir, 'jwks.json'));
-  const token = await idp.mint({ authorized_tasks: [TASK], refund_limit: 100 }, { expiresIn: 4 * 3600 });
+export async function writeToolgateConfig(workDir: string, identity: BenchIdentity): Promise<ToolgateSetup> {
   const grpcPort = await freePort();
   const adminPort = await freePort();
   const config: RawConfig = {
-    resource: RESOURCE,
-    server: { host: '127.0.0.1', grpcPort, adminPort, shutdownGrace: '2s', adminTokenFile: 'admin-token' },
-    identity: {
-      jwt: { issuer: idp.issuer, jwksFile, algorithms: ['RS256'] },
-      task: { claim: 'authorized_tasks' },
-    },
-    session: { keys: [{ kid: 'bench', secret: randomBytes(32).toString('base64url') }] },
+    ...baseConfig(identity, grpcPort, adminPort, 'admin-token'),
     // The 2026 stand-in speaks 2026-07-28: without this declaration the renderer gives no header-only route.
     backendProtocols: ['2025-11-25', '2026-07-28'],
     tasks: {
@@ -52,11 +78,8 @@ export async function writeToolgateConfig(workDir: string): Promise<ToolgateSetu
       },
     },
   };
-  const configPath = join(workDir, 'toolgate.yaml');
-  writeFileSync(configPath, stringify(config));
-  // toolgate does not start without an admin secret; the benchmark never uses the admin actions.
-  writeFileSync(join(workDir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-  return { configPath, grpcPort, adminPort, token };
+  const configPath = writeConfigFile(workDir, 'toolgate', config, 'admin-token');
+  return { configPath, grpcPort, adminPort, token: identity.token };
 }
 
 export interface RunningToolgate {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { renderHelmValuesFile } from '../../src/cli/render/helm.js';
 import { renderIstioFile } from '../../src/cli/render/istio.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { complaints, helm, istioctl } from '../harness/deploy-tools.js';
 
 // Manifests are checked as data.

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { complaints, ENVOYFILTER_WARNING, istioctl, istioctlBinary, ISTIOCTL_VERSION } from '../harness/deploy-tools.js';
-import { checkedInFiles, ISTIO_DIR, PATTERNS } from '../unit/istio-helpers.js';
+import { checkedInFiles, ISTIO_DIR, PATTERNS } from '../harness/istio.js';
 
 // Manifests are checked as data.
 type Loose = any;

@@ -10,11 +10,13 @@ import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { bearer, connectAs, eventually, get, post, toolCall, type Connected } from './helpers/client.js';
-import { requireBuiltDist, startStack, startToolgate, TOOLGATE_BIN, type Stack, type TasksConfig, type Toolgate } from './helpers/toolgate.js';
+import { bearer, connectAs, get, post, toolCall, type Connected } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
+import { startStack, toolgateConfigText, type Stack, type TasksConfig } from './helpers/toolgate.js';
+import { requireBuiltDist, startToolgate, TOOLGATE_BIN, type Toolgate } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 
@@ -157,7 +159,7 @@ describe('graceful shutdown', () => {
   beforeAll(async () => {
     idp = await startTestIdp();
     // No Envoy needed: the test is the gRPC client. The resource URL is never dialled.
-    toolgate = await startToolgate({ envoyUrl: 'http://127.0.0.1:9', idp, tasks: BASE_TASKS });
+    toolgate = await startToolgate({ config: (ports) => toolgateConfigText({ envoyUrl: 'http://127.0.0.1:9', idp, tasks: BASE_TASKS }, ports) });
   });
   afterAll(async () => {
     await toolgate?.dispose();

@@ -6,11 +6,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEMO_AGENT } from '../../src/cli/demo/config.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { requireBuiltDist } from './helpers/toolgate.js';
+import { requireBuiltDist } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 
@@ -24,7 +24,7 @@ async function run(script: string, args: string[], readyUrl: string, readyStatus
   const proc = await startProcess({
     name: `${script} ${args.join(' ')}`,
     command: process.execPath,
-    args: [join(REPO_ROOT, 'dist', 'demo', script), ...args],
+    args: [join(REPO_ROOT, 'dist', 'cli', 'demo', script), ...args],
     readyUrl,
     readyStatus,
     readyTimeoutMs: 15_000,

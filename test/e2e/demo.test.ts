@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 
-const DEMO = join(REPO_ROOT, 'dist', 'demo', 'main.js');
+const DEMO = join(REPO_ROOT, 'dist', 'cli', 'demo', 'main.js');
 
 interface Run {
   readonly code: number | null;

@@ -6,7 +6,8 @@ import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js
 import { decodeCursor } from '../../src/pipeline/fanout/event-cursor.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { RecordedRequest } from '../harness/mcp-server.js';
-import { bearer, eventually, get, post, toolCall } from './helpers/client.js';
+import { bearer, get, post, toolCall } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { OPERATOR_CLAIMS, startGatewayStack, type GatewayStack } from './helpers/gateway-stack.js';
 import { newAskJournal, registerAskTools } from './helpers/server-requests.js';
 

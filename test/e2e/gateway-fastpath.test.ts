@@ -12,8 +12,10 @@ import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
 import { freePort } from '../harness/ports.js';
-import { bearer, eventually, post, toolCall, type RawAnswer } from './helpers/client.js';
-import { startToolgate, type TasksConfig, type Toolgate } from './helpers/toolgate.js';
+import { bearer, post, toolCall, type RawAnswer } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
+import { toolgateConfigText, type TasksConfig } from './helpers/toolgate.js';
+import { startToolgate, type Toolgate } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 
@@ -48,7 +50,7 @@ beforeAll(async () => {
     extraArgs: ['--component-log-level', 'ext_authz:debug,ext_proc:debug'],
   });
   idp = await startTestIdp({ audience: `${envoy.url}/mcp` });
-  toolgate = await startToolgate({ envoyUrl: envoy.url, idp, grpcPort, tasks: TASKS });
+  toolgate = await startToolgate({ config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: TASKS }, ports), grpcPort });
   jwt = await idp.mint({ authorized_tasks: ['refund-support'], refund_limit: 100 });
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { templateVariant } from '../harness/envoy.js';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { eventually } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { GATEWAY_TEMPLATE, OPERATOR_CLAIMS, startGatewayStack, type GatewayStack } from './helpers/gateway-stack.js';
 import { connectAnswering, newAskJournal, registerAskTools, type AnsweringClient } from './helpers/server-requests.js';
 

@@ -244,7 +244,7 @@ describe('bad input through Envoy (a valid bearer token and session)', () => {
   });
 
   it('still serves calls afterwards (nothing crashed)', async () => {
-    expect(stack.toolgate.process.isRunning()).toBe(true);
+    expect(stack.toolgate.process()?.isRunning()).toBe(true);
     const result = (await agent.client.callTool({ name: 'billing.echo', arguments: { text: 'still here' } })) as CallToolResult;
     expect(result.content).toEqual([{ type: 'text', text: 'still here' }]);
     expect(stack.toolgate.records().filter((r) => r.level === 'error' || r.level === 'fatal')).toEqual([]);

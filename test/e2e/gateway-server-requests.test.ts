@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import type { McpTestServer, RecordedRequest } from '../harness/mcp-server.js';
-import { bearer, eventually, post } from './helpers/client.js';
+import { bearer, post } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { OPERATOR_CLAIMS, startGatewayStack, type GatewayStack, type ReplicaName } from './helpers/gateway-stack.js';
 import {
   ASK_KINDS, connectAnswering, expectedAnswer, newAskJournal, registerAskTools, type AnsweringClient, type AskKind,

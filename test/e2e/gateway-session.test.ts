@@ -7,7 +7,8 @@ import { createKeyring } from '../../src/core/session/keys.js';
 import { inspectSession, sealSession } from '../../src/core/session/token.js';
 import { NO_CAPABILITIES, type BackendEntry, type BackendSessionId, type ClientSessionToken } from '../../src/core/session/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { bearer, connectAs, eventually, post, type RawAnswer } from './helpers/client.js';
+import { bearer, connectAs, post, type RawAnswer } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { newSessionKey, startGatewayStack, SUPPORT_CLAIMS, tokenHeader, whoami, type GatewayStack } from './helpers/gateway-stack.js';
 
 printLogsOnFailure();

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { ACCENTED_TOOL } from '../harness/mcp-server-v2.js';
-import { eventually, post, type RawAnswer } from './helpers/client.js';
+import { post, type RawAnswer } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { connect2025, connect2026, STATELESS, startGateway2026, startSidecar2026, type Stack2026 } from './helpers/gen2026-stack.js';
 
 printLogsOnFailure();

@@ -15,14 +15,16 @@ import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import type { RawConfig } from '../../src/core/config/schema.js';
 import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
-import { REPO_ROOT, renderTemplate, startEnvoy, templatePlaceholders, validateEnvoyConfig, type EnvoyInstance } from '../harness/envoy.js';
+import { renderTemplate, startEnvoy, templatePlaceholders, validateEnvoyConfig, type EnvoyInstance } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { startMcpServer, type McpTestServer } from '../harness/mcp-server.js';
 import { freePort } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { connectAs, eventually } from './helpers/client.js';
-import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from './helpers/toolgate.js';
+import { connectAs } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken } from '../harness/toolgate.js';
 
 printLogsOnFailure();
 

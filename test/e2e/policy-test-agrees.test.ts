@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { parse } from 'yaml';
 import type { RawConfig } from '../../src/core/config/schema.js';
 import { loadCaseFile } from '../../src/cli/policytest/cases.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { checkCase, type AgreeTarget } from './helpers/policy-agree.js';
 import { startStack, type Stack } from './helpers/toolgate.js';

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { bearer, connectAs, eventually, post, type Connected } from './helpers/client.js';
+import { bearer, connectAs, post, type Connected } from './helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import {
   ELICITED, FEATURE_METHODS, FEATURE_PROMPTS, FEATURE_RESOURCES, FEATURE_TOOLS, HARNESS_TOOLS, ROOTS, SAMPLED,
   registerFeatures, runScenario, type TranscriptEntry,

@@ -1,16 +1,32 @@
 // A simulated Envoy ext_authz filter: sends CheckRequests to toolgate and reads the answers as plain values.
 import * as grpc from '@grpc/grpc-js';
 import { envoyServices } from '../../src/envoy/protos.js';
+import { fromStruct, type Struct } from '../../src/envoy/struct.js';
+
+/** The HTTP request Envoy would describe in the CheckRequest; POST /mcp unless told otherwise. */
+export interface CheckHttp {
+  readonly method?: string;
+  readonly path?: string;
+  /** Sent as `authorization: Bearer <token>`. */
+  readonly token?: string;
+  readonly headers?: Record<string, string>;
+  /** A JSON-RPC message (serialized, with `content-type: application/json`) or raw text, into `raw_body`. */
+  readonly body?: unknown;
+}
 
 export interface CheckResult {
   readonly allowed: boolean;
+  /** The gRPC status code of the CheckResponse (0 on allow). */
+  readonly grpcCode: number;
   /** HTTP status of a denial (undefined when allowed). */
   readonly status: number | undefined;
-  /** The denial body parsed as JSON (undefined when allowed). */
+  /** The denial body parsed as JSON (undefined when allowed or not JSON). */
   readonly body: any;
   /** For a tool-result denial: its text and code; for a JSON-RPC error: its message. */
   readonly text: string | undefined;
   readonly code: string | undefined;
+  /** The dynamic metadata the answer carries (the handoff to ext_proc on an allow). */
+  readonly metadata: Record<string, unknown>;
 }
 
 type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
@@ -19,16 +35,20 @@ export function checkClient(port: number) {
   const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: CheckFn };
   return {
-    /** POSTs one JSON-RPC message to /mcp with the bearer token. */
-    check(token: string, message: unknown, headers: Record<string, string> = {}): Promise<CheckResult> {
+    check(http: CheckHttp): Promise<CheckResult> {
+      const raw = http.body === undefined ? undefined : typeof http.body === 'string' ? http.body : JSON.stringify(http.body);
       const request = {
         attributes: {
           request: {
             http: {
-              method: 'POST',
-              path: '/mcp',
-              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
-              raw_body: Buffer.from(JSON.stringify(message)),
+              method: http.method ?? 'POST',
+              path: http.path ?? '/mcp',
+              headers: {
+                ...(http.token !== undefined ? { authorization: `Bearer ${http.token}` } : {}),
+                ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
+                ...http.headers,
+              },
+              ...(raw !== undefined ? { raw_body: Buffer.from(raw) } : {}),
             },
           },
         },
@@ -42,13 +62,23 @@ export function checkClient(port: number) {
 }
 
 function toResult(res: any): CheckResult {
-  if (res.ok_response) return { allowed: true, status: undefined, body: undefined, text: undefined, code: undefined };
+  const grpcCode = Number(res.status?.code ?? 0);
+  const metadata = fromStruct(res.dynamic_metadata as Struct | undefined);
+  if (res.ok_response) return { allowed: true, grpcCode, status: undefined, body: undefined, text: undefined, code: undefined, metadata };
   const denied = res.denied_response ?? {};
-  const raw = denied.body;
-  const body = raw ? JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw)) : undefined;
+  const body = json(denied.body);
   const text: string | undefined = body?.result?.content?.[0]?.text ?? body?.error?.message;
   const code: string | undefined = body?.result?.structuredContent?.code ?? body?.result?._meta?.code ?? body?.error?.data?.code;
-  return { allowed: false, status: statusNumber(denied.status?.code), body, text, code };
+  return { allowed: false, grpcCode, status: statusNumber(denied.status?.code), body, text, code, metadata };
+}
+
+function json(raw: unknown): any {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Enum names as protobufjs prints them (`NotFound`, `TooManyRequests`) back to numbers, for the few tests use. */
@@ -58,7 +88,7 @@ function statusNumber(code: unknown): number | undefined {
   return typeof code === 'string' ? names[code] : undefined;
 }
 
-/** A tools/call JSON-RPC request. */
-export function toolCall(name: string, args: Record<string, unknown> = {}, id: number | string = 1): unknown {
-  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } };
+/** A tools/call JSON-RPC request; `meta` goes into `params._meta`. */
+export function toolCall(name: string, args: Record<string, unknown> = {}, id: number | string = 1, meta?: Record<string, unknown>): unknown {
+  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } };
 }

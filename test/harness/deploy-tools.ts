@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from './envoy.js';
+import { REPO_ROOT } from './repo.js';
 
 /** The istio.io/istio module version istioctl is built from (istio/ISTIOCTL_VERSION). */
 export const ISTIOCTL_VERSION = readFileSync(join(REPO_ROOT, 'istio', 'ISTIOCTL_VERSION'), 'utf8').trim();

@@ -3,13 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { ProcessStartError, startProcess, type ExitStatus, type ManagedProcess } from './process.js';
 import { fillPlaceholders, placeholdersIn } from '../../src/cli/render/placeholders.js';
+import { REPO_ROOT } from './repo.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The one template the docs show and the tests render. */
 export const SIDECAR_TEMPLATE = join(REPO_ROOT, 'envoy', 'sidecar.yaml');
 /** The pinned Envoy version (envoy/VERSION, read by scripts/install-envoy.mjs too). */

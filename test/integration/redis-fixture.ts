@@ -92,16 +92,6 @@ export async function stopReplicas(replicas: readonly Replica[]): Promise<void> 
   await Promise.all(replicas.map((r) => r.served.stop()));
 }
 
-/** Polls until `probe` returns true; fails with `what` after `timeoutMs`. No timing is asserted, only the outcome. */
-export async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 export async function readyz(replica: Replica): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${replica.adminUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -36,7 +36,7 @@ describe('two replicas on one Redis', () => {
 
   it('50 concurrent calls against a quota of 10: exactly 10 allowed', async () => {
     const token = await identity.sign(subject());
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => replica(i).checks.check(token, toolCall('lookup', { i }, i))));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => replica(i).checks.check({ token, body: toolCall('lookup', { i }, i) })));
     expect(results.filter((r) => r.allowed)).toHaveLength(10);
     const denied = results.filter((r) => !r.allowed);
     expect(new Set(denied.map((r) => r.code))).toEqual(new Set(['quota-exceeded']));
@@ -48,7 +48,7 @@ describe('two replicas on one Redis', () => {
 
   it('a budget of 100 with amounts of 30: exactly 3 allowed', async () => {
     const token = await identity.sign(subject());
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => replica(i).checks.check(token, toolCall('spend', { amount: 30 }, i))));
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => replica(i).checks.check({ token, body: toolCall('spend', { amount: 30 }, i) })));
     expect(results.filter((r) => r.allowed)).toHaveLength(3);
     const denied = results.find((r) => !r.allowed);
     expect(denied?.code).toBe('budget-exceeded');
@@ -58,32 +58,32 @@ describe('two replicas on one Redis', () => {
   it('a call with quota and budget counts in both or neither, across replicas', async () => {
     const token = await identity.sign(subject());
     // 5 refunds of 30 concurrently: the budget stops the 4th, so the quota (5) counts only 3.
-    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => replica(i).checks.check(token, toolCall('refund', { amount: 30 }, i))));
+    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => replica(i).checks.check({ token, body: toolCall('refund', { amount: 30 }, i) })));
     expect(first.filter((r) => r.allowed)).toHaveLength(3);
     // Two more calls fit the quota (3 + 2 = 5) because refused calls were not counted in it.
-    expect((await replica(0).checks.check(token, toolCall('refund', { amount: 5 }))).allowed).toBe(true);
-    expect((await replica(1).checks.check(token, toolCall('refund', { amount: 5 }))).allowed).toBe(true);
-    const sixth = await replica(0).checks.check(token, toolCall('refund', { amount: 0 }));
+    expect((await replica(0).checks.check({ token, body: toolCall('refund', { amount: 5 }) })).allowed).toBe(true);
+    expect((await replica(1).checks.check({ token, body: toolCall('refund', { amount: 5 }) })).allowed).toBe(true);
+    const sixth = await replica(0).checks.check({ token, body: toolCall('refund', { amount: 0 }) });
     expect(sixth.code).toBe('quota-exceeded');
   });
 
   it('a negative amount is an expression error and refills nothing', async () => {
     const token = await identity.sign(subject());
-    const negative = await replica(0).checks.check(token, toolCall('spend', { amount: -100 }));
+    const negative = await replica(0).checks.check({ token, body: toolCall('spend', { amount: -100 }) });
     expect(negative.code).toBe('expression-error');
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => replica(i).checks.check(token, toolCall('spend', { amount: 30 }, i))));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => replica(i).checks.check({ token, body: toolCall('spend', { amount: 30 }, i) })));
     expect(results.filter((r) => r.allowed)).toHaveLength(3);
   });
 
   it('the loop breaker counts identical calls on both replicas', async () => {
     const token = await identity.sign(subject());
-    for (let i = 0; i < 3; i++) expect((await replica(i).checks.check(token, toolCall('search', { q: 'same', page: 1 }))).allowed).toBe(true);
-    const fourth = await replica(3).checks.check(token, toolCall('search', { page: 1, q: 'same' }));
+    for (let i = 0; i < 3; i++) expect((await replica(i).checks.check({ token, body: toolCall('search', { q: 'same', page: 1 }) })).allowed).toBe(true);
+    const fourth = await replica(3).checks.check({ token, body: toolCall('search', { page: 1, q: 'same' }) });
     expect(fourth.code).toBe('loop-detected');
     expect(fourth.text).toMatch(/^You called "search" with the same arguments 3 times in the last 1h.*Change the arguments or stop/);
     // Different arguments are a different call; another subject has its own count.
-    expect((await replica(0).checks.check(token, toolCall('search', { q: 'other', page: 1 }))).allowed).toBe(true);
-    expect((await replica(1).checks.check(await identity.sign(subject()), toolCall('search', { q: 'same', page: 1 }))).allowed).toBe(true);
+    expect((await replica(0).checks.check({ token, body: toolCall('search', { q: 'other', page: 1 }) })).allowed).toBe(true);
+    expect((await replica(1).checks.check({ token: await identity.sign(subject()), body: toolCall('search', { q: 'same', page: 1 }) })).allowed).toBe(true);
   });
 
   it('a session revoked by the admin endpoint on one replica is refused by the other', async () => {

@@ -1,24 +1,13 @@
-// For the telemetry suites: an in-process OTLP/HTTP (JSON) receiver, the built toolgate in a child process, a Check client.
+// For the telemetry suites: an in-process OTLP/HTTP (JSON) receiver, the built toolgate with tracing settings, Prometheus text.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import * as grpc from '@grpc/grpc-js';
 import { stringify } from 'yaml';
-import { envoyServices } from '../../src/envoy/protos.js';
 import { createKeyring } from '../../src/core/session/keys.js';
-import { fromStruct, type Struct } from '../../src/envoy/struct.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
-import { freePort } from '../harness/ports.js';
-import { startProcess, type ManagedProcess } from '../harness/process.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BUILT_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+import { ADMIN_TOKEN_FILE, startToolgate, type Toolgate } from '../harness/toolgate.js';
 
 export const RESOURCE = 'https://mcp.toolgate.test/mcp';
 export const SUBJECT = 'agent-7';
@@ -161,15 +150,11 @@ export function newTraceParent(): TraceParent {
 
 // ── toolgate ─────────────────────────────────────────────────────────────────
 
-export interface RunningToolgate {
-  readonly grpcPort: number;
-  readonly adminUrl: string;
-  readonly configPath: string;
+/** The built toolgate (test/harness/toolgate.ts) with the suites' IdP and config. */
+export interface TelemetryToolgate extends Toolgate {
   readonly idp: TestIdp;
-  readonly process: ManagedProcess;
   /** A valid token for SUBJECT with the `refunds` task. */
   token(): Promise<string>;
-  stop(): Promise<void>;
 }
 
 const SESSION_KEY = { kid: 'k1', secret: randomBytes(32).toString('base64url') };
@@ -180,7 +165,7 @@ export const keyring = createKeyring({ current: SESSION_KEY });
 export function configText(issuer: string): string {
   return stringify({
     resource: RESOURCE,
-    server: { host: '127.0.0.1', shutdownGrace: '1s', adminTokenFile: 'admin-token' },
+    server: { host: '127.0.0.1', shutdownGrace: '1s', adminTokenFile: ADMIN_TOKEN_FILE },
     session: { keys: [SESSION_KEY] },
     identity: { jwt: { issuer, jwksFile: 'jwks.json', algorithms: ['RS256'] }, task: { claim: 'authorized_tasks' } },
     tasks: {
@@ -196,96 +181,16 @@ export function configText(issuer: string): string {
   });
 }
 
-/** Starts `node bin/toolgate.js serve` on free ports; `env` is added to an environment without any inherited OTEL_* variable. */
-export async function startToolgate(env: Record<string, string>): Promise<RunningToolgate> {
-  if (!existsSync(BUILT_CLI)) {
-    throw new Error(`${BUILT_CLI} is missing: the telemetry tests run the built toolgate. Run \`npm run build\` first (\`npm test\` does it in pretest).`);
-  }
+/** toolgate on free ports; `env` is added to an environment without any inherited OTEL_* variable. */
+export async function startTelemetryToolgate(env: Record<string, string>): Promise<TelemetryToolgate> {
   const idp = await startTestIdp({ serve: false, subject: SUBJECT, audience: RESOURCE });
-  const dir = await mkdtemp(join(tmpdir(), 'toolgate-telemetry-'));
-  await idp.writeJwksFile(join(dir, 'jwks.json'));
-  const configPath = join(dir, 'toolgate.yaml');
-  await writeFile(configPath, configText(idp.issuer));
-  await writeFile(join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
-  const grpcPort = await freePort();
-  const adminPort = await freePort();
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const inherited = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('OTEL_')).map((k) => [k, undefined]));
-  const child = await startProcess({
-    name: `toolgate :${grpcPort}`,
-    command: process.execPath,
-    args: [join(REPO_ROOT, 'bin', 'toolgate.js'), 'serve', '--config', configPath, '--host', '127.0.0.1', '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)],
-    env: { ...inherited, TOOLGATE_LOG_LEVEL: 'info', ...env },
-    readyUrl: `${adminUrl}/readyz`,
-    readyTimeoutMs: 20_000,
-    stopTimeoutMs: 10_000,
+  const toolgate = await startToolgate({
+    config: configText(idp.issuer),
+    prepare: (dir) => idp.writeJwksFile(join(dir, 'jwks.json')),
+    env: { ...inherited, ...env },
   });
-  return {
-    grpcPort,
-    adminUrl,
-    configPath,
-    idp,
-    process: child,
-    token: () => idp.mint({ authorized_tasks: ['refunds'] }),
-    async stop() {
-      await child.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-// ── ext_authz Check client ───────────────────────────────────────────────────
-
-export interface CheckHttp {
-  readonly method?: string;
-  readonly path?: string;
-  readonly headers?: Record<string, string>;
-  /** A JSON-RPC message, serialized into `raw_body`. */
-  readonly body?: unknown;
-}
-
-export interface CheckAnswer {
-  readonly grpcCode: number;
-  /** HTTP status Envoy would send on a denial; undefined on allow. */
-  readonly httpStatus: number | undefined;
-  readonly metadata: Record<string, unknown>;
-}
-
-export function checkClient(port: number) {
-  const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
-  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    Check(req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void): void;
-  };
-  return {
-    check(http: CheckHttp): Promise<CheckAnswer> {
-      const request = {
-        attributes: {
-          request: {
-            http: {
-              method: http.method ?? 'POST',
-              path: http.path ?? '/mcp',
-              headers: { ...(http.body !== undefined ? { 'content-type': 'application/json' } : {}), ...http.headers },
-              ...(http.body !== undefined ? { raw_body: Buffer.from(JSON.stringify(http.body)) } : {}),
-            },
-          },
-        },
-      };
-      return new Promise((ok, fail) => client.Check(request, (err, res) => {
-        if (err) return fail(err);
-        ok({
-          grpcCode: Number(res.status?.code ?? 0),
-          httpStatus: res.denied_response ? Number(res.denied_response.status?.code) : undefined,
-          metadata: fromStruct(res.dynamic_metadata as Struct | undefined),
-        });
-      }));
-    },
-    close: () => client.close(),
-  };
-}
-
-/** A `tools/call` JSON-RPC request. */
-export function toolCall(id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>): unknown {
-  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } };
+  return { ...toolgate, idp, token: () => idp.mint({ authorized_tasks: ['refunds'] }) };
 }
 
 // ── Prometheus text ──────────────────────────────────────────────────────────

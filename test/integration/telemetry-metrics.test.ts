@@ -2,50 +2,41 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkedHeaders, extProcClient, headers as procHeaders } from '../contract/extproc-client.js';
+import { eventually } from '../harness/eventually.js';
+import { checkClient, toolCall } from '../harness/check-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
-  checkClient, keyring, sample, scrape, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
-  type OtlpReceiver, type RunningToolgate,
+  keyring, sample, scrape, startOtlpReceiver, startTelemetryToolgate, SUBJECT,
+  type OtlpReceiver, type TelemetryToolgate,
 } from './telemetry-harness.js';
 
 let receiver: OtlpReceiver;
-let toolgate: RunningToolgate;
+let toolgate: TelemetryToolgate;
 let metrics: string;
 
 printLogsOnFailure();
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await read();
-  }
-  return last;
-}
 
 const text = async () => (await scrape(toolgate.adminUrl)).text;
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   // An endpoint is set, but OTEL_TRACES_EXPORTER=none wins: nothing may be exported.
-  toolgate = await startToolgate({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_EXPORTER: 'none', OTEL_BSP_SCHEDULE_DELAY: '50' });
+  toolgate = await startTelemetryToolgate({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_EXPORTER: 'none', OTEL_BSP_SCHEDULE_DELAY: '50' });
   const authz = checkClient(toolgate.grpcPort);
   const proc = extProcClient(toolgate.grpcPort);
   try {
     const bearer = { authorization: `Bearer ${await toolgate.token()}` };
     for (const [id, body] of [
-      [1, toolCall(1, 'refund', { amount: 20 })],
-      [2, toolCall(2, 'refund', { amount: 30 })],
-      [3, toolCall(3, 'refund', { amount: 500 })],
-      [4, toolCall(4, 'nuke_everything', {})],
+      [1, toolCall('refund', { amount: 20 }, 1)],
+      [2, toolCall('refund', { amount: 30 }, 2)],
+      [3, toolCall('refund', { amount: 500 }, 3)],
+      [4, toolCall('nuke_everything', {}, 4)],
       [5, { jsonrpc: '2.0', id: 5, method: 'ping' }],
     ] as const) {
       const answer = await authz.check({ headers: bearer, body });
       expect(answer.grpcCode, `Check ${id}`).toBeTypeOf('number');
     }
-    await authz.check({ body: toolCall(6, 'refund', { amount: 1 }) });
+    await authz.check({ body: toolCall('refund', { amount: 1 }, 6) });
 
     const forwarded = { subject: SUBJECT, task: 'refunds', decision_id: 'd1', method: 'tools/list', tasks: ['refunds'] };
     const good = proc.open();
@@ -61,7 +52,7 @@ beforeAll(async () => {
     good.end();
     refused.end();
     forged.end();
-    await until(text, (t) => sample(t, 'toolgate_ext_proc_active_streams') === 0, 'ext_proc streams to close');
+    await eventually(async () => sample(await text(), 'toolgate_ext_proc_active_streams') === 0, 'ext_proc streams to close', 10_000, 50);
   } finally {
     authz.close();
     proc.close();
@@ -70,15 +61,15 @@ beforeAll(async () => {
   // One rejected and one accepted config change.
   const valid = await readFile(toolgate.configPath, 'utf8');
   await writeFile(toolgate.configPath, 'resource: [not, a, url]\n');
-  await until(text, (t) => (sample(t, 'toolgate_config_reloads_total', { result: 'failure' }) ?? 0) >= 1, 'the rejected reload');
+  await eventually(async () => (sample(await text(), 'toolgate_config_reloads_total', { result: 'failure' }) ?? 0) >= 1, 'the rejected reload', 10_000, 50);
   await writeFile(toolgate.configPath, `${valid}# touched\n`);
-  await until(text, (t) => (sample(t, 'toolgate_config_reloads_total', { result: 'success' }) ?? 0) >= 1, 'the accepted reload');
+  await eventually(async () => (sample(await text(), 'toolgate_config_reloads_total', { result: 'success' }) ?? 0) >= 1, 'the accepted reload', 10_000, 50);
 
   metrics = await text();
 });
 
 afterAll(async () => {
-  await toolgate?.stop();
+  await toolgate?.dispose();
   await receiver?.stop();
 });
 
@@ -139,6 +130,6 @@ describe('OTEL_TRACES_EXPORTER=none', () => {
   it('keeps tracing off even with an endpoint set: nothing is exported', async () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(receiver.posts()).toBe(0);
-    expect(toolgate.process.logs()).not.toContain('tracing.started');
+    expect(toolgate.logs()).not.toContain('tracing.started');
   });
 });

@@ -3,17 +3,18 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandoffValue } from '../../src/core/session/handoff.js';
 import { body as procBody, checkedHeaders, extProcClient, headers as rawHeaders } from '../contract/extproc-client.js';
+import { checkClient, toolCall } from '../harness/check-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import {
-  checkClient, keyring, newTraceParent, startOtlpReceiver, startToolgate, SUBJECT, toolCall,
-  type OtlpReceiver, type ReceivedSpan, type RunningToolgate, type TraceParent,
+  keyring, newTraceParent, startOtlpReceiver, startTelemetryToolgate, SUBJECT,
+  type OtlpReceiver, type ReceivedSpan, type TelemetryToolgate, type TraceParent,
 } from './telemetry-harness.js';
 
 const SERVER = 2;
 const STATUS_ERROR = 2;
 
 let receiver: OtlpReceiver;
-let toolgate: RunningToolgate;
+let toolgate: TelemetryToolgate;
 let authz: ReturnType<typeof checkClient>;
 let proc: ReturnType<typeof extProcClient>;
 let token: string;
@@ -22,7 +23,7 @@ printLogsOnFailure();
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  toolgate = await startToolgate({
+  toolgate = await startTelemetryToolgate({
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '50',
@@ -36,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   authz?.close();
   proc?.close();
-  await toolgate?.stop();
+  await toolgate?.dispose();
   await receiver?.stop();
 });
 
@@ -49,7 +50,7 @@ describe('Check spans', () => {
     const sessionId = 'eyJ-opaque-client-session-token.part2.part3';
     const answer = await authz.check({
       headers: { authorization: `Bearer ${token}`, traceparent: tp.header, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
-      body: toolCall(42, 'refund', { amount: 20 }),
+      body: toolCall('refund', { amount: 20 }, 42),
     });
     expect(answer.grpcCode).toBe(0);
 
@@ -78,8 +79,8 @@ describe('Check spans', () => {
   });
 
   it.each([
-    ['a condition that fails', toolCall(7, 'refund', { amount: 500 }), 'condition-failed', 'tools/call refund'],
-    ['a tool outside the task', toolCall(8, 'delete_account', {}), 'tool-not-in-task', 'tools/call delete_account'],
+    ['a condition that fails', toolCall('refund', { amount: 500 }, 7), 'condition-failed', 'tools/call refund'],
+    ['a tool outside the task', toolCall('delete_account', {}, 8), 'tool-not-in-task', 'tools/call delete_account'],
   ])('sets error.type to the reason code on a deny (%s)', async (_name, body, reason, spanName) => {
     const tp = newTraceParent();
     await authz.check({ headers: { authorization: `Bearer ${token}`, traceparent: tp.header }, body });
@@ -91,7 +92,7 @@ describe('Check spans', () => {
 
   it('carries a dry-run call\'s would-be denial on an allowed span', async () => {
     const tp = newTraceParent();
-    const answer = await authz.check({ headers: { authorization: `Bearer ${token}`, traceparent: tp.header }, body: toolCall(9, 'wire', { amount: 500 }) });
+    const answer = await authz.check({ headers: { authorization: `Bearer ${token}`, traceparent: tp.header }, body: toolCall('wire', { amount: 500 }, 9) });
     expect(answer.grpcCode).toBe(0);
     const span = await receiver.waitForSpan(inTrace(tp));
     expect(span.attributes).toMatchObject({
@@ -108,7 +109,7 @@ describe('Check spans', () => {
     const tp = newTraceParent();
     const answer = await authz.check({
       headers: { authorization: `Bearer ${token}` },
-      body: toolCall(9, 'lookup_charge', { id: 'ch_1' }, { traceparent: tp.header }),
+      body: toolCall('lookup_charge', { id: 'ch_1' }, 9, { traceparent: tp.header }),
     });
     const span = await receiver.waitForSpan(inTrace(tp));
     expect(span).toMatchObject({ name: 'tools/call lookup_charge', traceId: tp.traceId, parentSpanId: tp.spanId });
@@ -121,7 +122,7 @@ describe('Check spans', () => {
     const meta = newTraceParent();
     await authz.check({
       headers: { authorization: `Bearer ${token}`, traceparent: header.header },
-      body: toolCall(10, 'lookup_charge', { id: 'ch_2' }, { traceparent: meta.header }),
+      body: toolCall('lookup_charge', { id: 'ch_2' }, 10, { traceparent: meta.header }),
     });
     const span = await receiver.waitForSpan(inTrace(header));
     expect(span.parentSpanId).toBe(header.spanId);
@@ -130,7 +131,7 @@ describe('Check spans', () => {
 
   it.each([
     ['the metadata document', { method: 'GET', path: '/.well-known/oauth-protected-resource' }, 'auth GET', undefined],
-    ['a request without a token', { method: 'POST', body: toolCall(11, 'refund', { amount: 1 }) }, 'auth POST', 'token-missing'],
+    ['a request without a token', { method: 'POST', body: toolCall('refund', { amount: 1 }, 11) }, 'auth POST', 'token-missing'],
   ])('names requests without a known MCP method "auth {HTTP method}" (%s)', async (_name, http, spanName, errorType) => {
     const tp = newTraceParent();
     await authz.check({ ...http, headers: { traceparent: tp.header } });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { TOOLGATE_BIN } from '../e2e/helpers/toolgate.js';
+import { TOOLGATE_BIN } from '../harness/toolgate.js';
 import { MODES, rpc, startSecurityStack, type SecurityStack } from './harness.js';
 
 printLogsOnFailure();

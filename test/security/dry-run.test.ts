@@ -6,7 +6,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { connectAs, eventually, get, type Connected } from '../e2e/helpers/client.js';
+import { connectAs, get, type Connected } from '../e2e/helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { MODES, rpc, startSecurityStack, type Mode, type SecurityStack } from './harness.js';
 
 printLogsOnFailure();

@@ -9,11 +9,13 @@ import { parse } from 'yaml';
 import { configSchema, type RawConfig } from '../../src/core/config/schema.js';
 import { compilePolicy } from '../../src/core/policy/compile.js';
 import { renderEnvoy } from '../../src/cli/render/envoy.js';
-import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
+import { startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
-import { startToolgate, type Toolgate } from '../e2e/helpers/toolgate.js';
+import { toolgateConfigText } from '../e2e/helpers/toolgate.js';
+import { startToolgate, type Toolgate } from '../harness/toolgate.js';
 import { Journal, startInstrumentedBackend, type BackendKind } from './backend.js';
 import { PROTOCOL, SECURITY_CLAIMS, rawSender, securityTasks, type PostOptions, type RawReply } from './harness.js';
 
@@ -91,14 +93,16 @@ export async function startFastPathGateway(kind: BackendKind): Promise<FastPathG
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
     const toolgate = await startToolgate({
-      envoyUrl: envoy.url,
-      idp,
-      tasks: withFast,
-      extra: {
-        backends,
-        egress: { ...example.egress, url: `http://127.0.0.1:${egressPort}` },
-        session: { ttl: '1h', keys: [newSessionKey('k1')] },
-      },
+      config: (ports) => toolgateConfigText({
+        envoyUrl: envoy.url,
+        idp,
+        tasks: withFast,
+        extra: {
+          backends,
+          egress: { ...example.egress, url: `http://127.0.0.1:${egressPort}` },
+          session: { ttl: '1h', keys: [newSessionKey('k1')] },
+        },
+      }, ports),
       grpcPort,
       adminPort,
     });

@@ -1,37 +1,23 @@
 // What an attacker on toolgate's gRPC port can do without Envoy: ask Check for a handoff, open Process streams.
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import { expect } from 'vitest';
-import { envoyServices } from '../../src/envoy/protos.js';
-import { fromStruct, toStruct, type Struct } from '../../src/envoy/struct.js';
+import { toStruct } from '../../src/envoy/struct.js';
 import type { Msg } from '../contract/extproc-client.js';
+import { checkClient } from '../harness/check-client.js';
 
 export const NAMESPACE = 'envoy.filters.http.ext_authz';
 
 /** A direct Check as Envoy would send it; returns the dynamic metadata of an allow (a captured handoff). */
 export async function captureHandoff(port: number, opts: { jwt: string; requestId: string; body: string; headers?: Record<string, string> }): Promise<Record<string, unknown>> {
-  const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
-  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    Check(req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void): void;
-  };
+  const client = checkClient(port);
   try {
-    const res = await new Promise<any>((resolve, reject) => client.Check({
-      attributes: {
-        request: {
-          http: {
-            method: 'POST',
-            path: '/mcp',
-            headers: {
-              ':method': 'POST', ':path': '/mcp', authorization: `Bearer ${opts.jwt}`, 'content-type': 'application/json',
-              accept: 'application/json, text/event-stream', 'x-request-id': opts.requestId, ...opts.headers,
-            },
-            raw_body: Buffer.from(opts.body),
-          },
-        },
-      },
-    }, (err, r) => (err ? reject(err) : resolve(r))));
-    expect(res.ok_response, `Check allowed ${opts.body}`).toBeTruthy();
-    return fromStruct(res.dynamic_metadata as Struct);
+    const res = await client.check({
+      token: opts.jwt,
+      headers: { ':method': 'POST', ':path': '/mcp', accept: 'application/json, text/event-stream', 'x-request-id': opts.requestId, ...opts.headers },
+      body: opts.body,
+    });
+    expect(res.allowed, `Check allowed ${opts.body}`).toBe(true);
+    return res.metadata;
   } finally {
     client.close();
   }

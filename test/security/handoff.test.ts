@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extProcClient, type Msg } from '../contract/extproc-client.js';
-import { eventually } from '../e2e/helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { captureHandoff, headersToolgateSent, immediate, newRequestId, requestBody, requestHeaders } from './handoff-clients.js';
 import { MATRIX, PROTOCOL, rpc, SECURITY_CLAIMS, startSecurityStack, type SecurityStack } from './harness.js';

@@ -12,11 +12,13 @@ import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { RawConfig } from '../../src/core/config/schema.js';
-import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
+import { startEnvoy, type EnvoyInstance } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
-import { ADMIN_TOKEN_FILE, startToolgate, type TasksConfig, type Toolgate } from '../e2e/helpers/toolgate.js';
+import { toolgateConfigText, type TasksConfig } from '../e2e/helpers/toolgate.js';
+import { ADMIN_TOKEN_FILE, startToolgate, type Toolgate } from '../harness/toolgate.js';
 import { Journal, startInstrumentedBackend, ToolDefinitions, type BackendKind, type InstrumentedBackend } from './backend.js';
 
 export type Mode = 'sidecar' | 'gateway';
@@ -153,10 +155,7 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
     const toolgate = await startToolgate({
-      envoyUrl: envoy.url,
-      idp,
-      tasks: opts.tasks ?? securityTasks(opts.mode),
-      extra: { ...extra, ...opts.extra },
+      config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: opts.tasks ?? securityTasks(opts.mode), extra: { ...extra, ...opts.extra } }, ports),
       grpcPort,
       adminPort,
     });

@@ -14,9 +14,10 @@ import { parse, stringify } from 'yaml';
 import { parseConfigText } from '../../src/app/runtime/load.js';
 import type { RawConfig } from '../../src/core/config/schema.js';
 import { definitionDigest } from '../../src/core/pins/digest.js';
-import { connectAs, eventually, type Connected } from '../e2e/helpers/client.js';
-import { TOOLGATE_BIN } from '../e2e/helpers/toolgate.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { connectAs, type Connected } from '../e2e/helpers/client.js';
+import { eventually } from '../harness/eventually.js';
+import { TOOLGATE_BIN } from '../harness/toolgate.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { MODES, rpc, startSecurityStack, type Mode, type SecurityStack } from './harness.js';
 

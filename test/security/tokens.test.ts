@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { MintOptions } from '../harness/jwt.js';
 import { printLogsOnFailure } from '../harness/logs.js';
-import { eventually } from '../e2e/helpers/client.js';
+import { eventually } from '../harness/eventually.js';
 import { MATRIX, PROTOCOL, rpc, SECURITY_CLAIMS, securityTasks, startSecurityStack, type RawReply, type SecurityStack } from './harness.js';
 
 printLogsOnFailure();

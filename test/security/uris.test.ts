@@ -1,8 +1,9 @@
 // Issue 9.2, one reading of targets: a resource URI, prompt name, tool name or completion reference whose text is
 // not what the server looks up is refused with a sentence, and nothing it might resolve to reaches the backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../e2e/helpers/client.js';
-import { requireBuiltDist, type TasksConfig } from '../e2e/helpers/toolgate.js';
+import { eventually } from '../harness/eventually.js';
+import type { TasksConfig } from '../e2e/helpers/toolgate.js';
+import { requireBuiltDist } from '../harness/toolgate.js';
 import { printLogsOnFailure } from '../harness/logs.js';
 import { PUBLIC_TEXT, PUBLIC_URI, SECRET_TEXT, SECRET_URI } from './backend.js';
 import { MATRIX, rpc, securityTasks, startSecurityStack, type Mode, type SecurityStack } from './harness.js';

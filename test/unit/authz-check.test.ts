@@ -2,13 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/app/runtime/load.js';
 import { holdRuntime, type RuntimeHolder } from '../../src/app/runtime/watch.js';
 import { checkHandler } from '../../src/envoy/check.js';
-import { LOADER_OPTIONS } from '../../src/envoy/protos.js';
+import { envoyServices } from '../../src/envoy/protos.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 
 const RESOURCE = 'https://mcp.test/mcp';
@@ -44,8 +43,7 @@ async function check(http: Record<string, unknown>): Promise<any> {
     const done: grpc.sendUnaryData<unknown> = (err, res) => (err ? reject(err) : resolve(res));
     handler(call, done);
   });
-  const def = protoLoader.loadSync(['envoy/service/auth/v3/external_auth.proto'], LOADER_OPTIONS);
-  const rpc = (def['envoy.service.auth.v3.Authorization'] as any).Check;
+  const rpc = envoyServices().authz.Check!;
   return rpc.responseDeserialize(rpc.responseSerialize(response));
 }
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 
 const DOCS = ['docs/kubernetes.md', 'istio/README.md'];
 const CHECKED = '# checked by the suite';

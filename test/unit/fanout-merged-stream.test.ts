@@ -5,6 +5,7 @@ import type { EgressFailure, StreamSuccess } from '../../src/pipeline/fanout/egr
 import { mergedEvent, startMerge, type MergeSettings, type MergeSource } from '../../src/pipeline/fanout/merged-stream.js';
 import { createSseParser, type SseEvent } from '../../src/pipeline/fanout/sse.js';
 import { toClientMessage } from '../../src/pipeline/extproc/reply-ids.js';
+import { eventually } from '../harness/eventually.js';
 
 const FAST: MergeSettings = { keepAliveMs: 60_000, retryMs: 5, maxRetryMs: 20, maxAttempts: 3, maxEventBytes: 1024 };
 
@@ -57,10 +58,7 @@ function collector() {
   return { events, raw, sink: { write: (b: Buffer) => { raw.push(b.toString()); events.push(...parser.push(b)); } } };
 }
 
-const until = async (probe: () => boolean): Promise<void> => {
-  for (let i = 0; i < 500 && !probe(); i++) await new Promise((r) => setTimeout(r, 2));
-  expect(probe()).toBe(true);
-};
+const until = (probe: () => boolean): Promise<void> => eventually(probe, 'the merged stream to catch up', 1_000, 2);
 
 describe('startMerge: opening', () => {
   it.each<[string, Array<StreamSuccess | EgressFailure>, number]>([

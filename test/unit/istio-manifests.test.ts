@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfigText } from '../../src/app/runtime/load.js';
-import { checkedInFiles, ISTIO_DIR, manifests, only, PATTERNS, type Loose, type Manifest } from './istio-helpers.js';
+import { checkedInFiles, ISTIO_DIR, manifests, only, PATTERNS, type Loose, type Manifest } from '../harness/istio.js';
 
 type Model = { validate(): void };
 const MODELS: Record<string, new (data: Loose) => Model> = {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 const INCLUDED = [...README.matchAll(/<!-- file: (\S+) -->\n```ya?ml\n([\s\S]*?)```\n/g)].map((m) => ({ file: m[1] as string, block: m[2] as string }));

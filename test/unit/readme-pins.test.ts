@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/app/runtime/load.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 

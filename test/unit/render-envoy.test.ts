@@ -1,7 +1,7 @@
 // The rendered bootstrap as data: filter chain, processing modes, routes per mode, fast path, clusters, egress.
 import { describe, expect, it } from 'vitest';
 import type { RawConfig } from '../../src/core/config/schema.js';
-import { bootstrap, headerMatches, rawExample, render, type Bootstrap, type Example, type Loose } from './render-helpers.js';
+import { bootstrap, headerMatches, rawExample, render, type Bootstrap, type Example, type Loose } from '../harness/render.js';
 
 const sidecar = bootstrap(render(rawExample('sidecar')));
 const gateway = bootstrap(render(rawExample('gateway')));

@@ -1,7 +1,7 @@
 // The rendered bootstrap's part for gateway GET streams: a route to toolgate's event-stream server, and its cluster.
 import { describe, expect, it } from 'vitest';
 import { placeholdersIn } from '../../src/cli/render/placeholders.js';
-import { bootstrap, rawExample, render, type Loose } from './render-helpers.js';
+import { bootstrap, rawExample, render, type Loose } from '../harness/render.js';
 
 const withoutEvents = () => {
   const raw = rawExample('gateway');

@@ -8,8 +8,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { renderHelmValuesFile } from '../../src/cli/render/helm.js';
 import { renderIstioFile } from '../../src/cli/render/istio.js';
-import { REPO_ROOT } from '../harness/envoy.js';
-import { PATTERNS, type Loose } from './istio-helpers.js';
+import { REPO_ROOT } from '../harness/repo.js';
+import { PATTERNS, type Loose } from '../harness/istio.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'toolgate-render-helm-')); });

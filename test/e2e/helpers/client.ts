@@ -59,13 +59,3 @@ export function toolCall(name: string, args: Record<string, unknown>, id: number
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
-
-/** Polls `probe` until it returns true; bounded, never a speed assertion. */
-export async function eventually(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not true within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}

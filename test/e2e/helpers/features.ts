@@ -21,7 +21,7 @@ import {
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { eventually } from './client.js';
+import { eventually } from '../../harness/eventually.js';
 
 /** Every tool the scenario's server offers: the harness's and these. */
 export const HARNESS_TOOLS = ['echo', 'add', 'refund', 'lookup_charge', 'slow', 'whoami'] as const;
@@ -334,13 +334,8 @@ export async function runScenario(endpoint: string, opts: ScenarioOptions = {}):
 }
 
 /** True once `probe` holds, false after `timeoutMs`. */
-async function waitFor(probe: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
+function waitFor(probe: () => boolean, timeoutMs: number): Promise<boolean> {
+  return eventually(probe, 'waitFor', timeoutMs, 10).then(() => true, () => false);
 }
 
 const VARIES = new Set(['sessionId']);

@@ -1,21 +1,19 @@
 // The gateway e2e stack: test IdP, billing and inventory MCP servers (two replicas each), the built toolgate CLI,
 // and the pinned Envoy running the checked-in envoy/gateway.yaml (rendered from examples/gateway.yaml).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
 import type { RawConfig } from '../../../src/core/config/schema.js';
-import { REPO_ROOT, startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
+import { startEnvoy, type EnvoyInstance } from '../../harness/envoy.js';
+import { REPO_ROOT } from '../../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
 import { startMcpServer, type McpTestServer, type McpTestServerOptions } from '../../harness/mcp-server.js';
 import { freePort } from '../../harness/ports.js';
-import { startProcess, type ManagedProcess } from '../../harness/process.js';
-import { eventually } from './client.js';
-import { ADMIN_TOKEN_FILE, requireBuiltDist, TOOLGATE_BIN, writeAdminToken, type TasksConfig } from './toolgate.js';
+import { ADMIN_TOKEN_FILE, requireBuiltDist, startToolgate, type Toolgate } from '../../harness/toolgate.js';
+import type { TasksConfig } from './toolgate.js';
 
 /** The bootstrap `toolgate render envoy --config examples/gateway.yaml` generated; the suites run it, never a copy. */
 export const GATEWAY_TEMPLATE = join(REPO_ROOT, 'envoy', 'gateway.yaml');
@@ -77,25 +75,14 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly replicaOptions?: (name: ReplicaName) => McpTestServerOptions;
   /** Envoy bootstrap template; default envoy/gateway.yaml (a test's variant of it, e.g. with other bootstrap settings). */
   readonly envoyTemplate?: string;
-}
-
-export interface ToolgateProcess {
-  readonly adminUrl: string;
-  readonly configPath: string;
-  /** The bearer secret the admin port's state-changing endpoints require (`server.adminTokenFile`). */
-  readonly adminToken: string;
-  readonly process: ManagedProcess;
-  logs(): string;
-  /** The JSON log lines, parsed. */
-  records(): Array<Record<string, unknown>>;
-  /** Replaces the config file atomically and waits until toolgate logs that it took effect. */
-  reload(text: string): Promise<void>;
+  /** As for the sidecar stack (`StackOptions.interpose`): Envoy dials the port this returns instead of toolgate's. */
+  readonly interpose?: (toolgateGrpcPort: number) => Promise<number>;
 }
 
 export interface GatewayStack {
   readonly idp: TestIdp;
   readonly envoy: EnvoyInstance;
-  readonly toolgate: ToolgateProcess;
+  readonly toolgate: Toolgate;
   readonly replicas: Readonly<Record<ReplicaName, McpTestServer>>;
   /** Envoy's listener + `/mcp`: the MCP endpoint, the resource and the token audience. */
   readonly endpoint: string;
@@ -154,7 +141,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       name: 'envoy (gateway.yaml)',
       ...(opts.envoyArgs ? { extraArgs: opts.envoyArgs } : {}),
       vars: {
-        TOOLGATE_GRPC_PORT: grpcPort,
+        TOOLGATE_GRPC_PORT: opts.interpose ? await opts.interpose(grpcPort) : grpcPort,
         TOOLGATE_EVENTS_PORT: eventsPort,
         EGRESS_PORT: egressPort,
         BILLING_1_ADDRESS: '127.0.0.1', BILLING_1_PORT: replicas.b1.port,
@@ -175,70 +162,13 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
     };
     const configText = (changes: GatewayConfigChanges = {}) =>
       gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}) }, { ...initial, ...changes });
-    const toolgate = await launchToolgate(configText(), grpcPort, adminPort, opts.logLevel ?? 'info');
+    const toolgate = await startToolgate({ config: configText(), grpcPort, adminPort, logLevel: opts.logLevel ?? 'info', name: 'toolgate gateway', stopTimeoutMs: 5_000 });
     cleanup.push(() => toolgate.dispose());
     return { idp, envoy, toolgate, replicas, endpoint, eventsUrl: `http://127.0.0.1:${eventsPort}/mcp`, configText, stop: unwind };
   } catch (err) {
     await unwind();
     throw err;
   }
-}
-
-async function launchToolgate(text: string, grpcPort: number, adminPort: number, logLevel: string): Promise<ToolgateProcess & { dispose(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'toolgate-gateway-'));
-  const configPath = join(dir, 'toolgate.yaml');
-  await writeFile(configPath, text);
-  const adminToken = await writeAdminToken(dir);
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  let proc: ManagedProcess;
-  try {
-    proc = await startProcess({
-      name: `toolgate gateway :${grpcPort}`,
-      command: process.execPath,
-      args: [TOOLGATE_BIN, 'serve', '--config', configPath, '--host', '127.0.0.1', '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)],
-      env: { TOOLGATE_LOG_LEVEL: logLevel },
-      readyUrl: `${adminUrl}/readyz`,
-      readyTimeoutMs: 20_000,
-      stopTimeoutMs: 5_000,
-    });
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const records = () => proc.logs().split('\n').flatMap((line) => {
-    if (!line.startsWith('{')) return [];
-    try {
-      return [JSON.parse(line) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-  return {
-    adminUrl,
-    configPath,
-    adminToken,
-    process: proc,
-    logs: () => proc.logs(),
-    records,
-    async reload(next) {
-      const staged = join(dir, `.toolgate.yaml.${randomUUID()}`);
-      await writeFile(staged, next);
-      await rename(staged, configPath);
-      // Only a reload that started after the rename read the new file. The watcher's debounce puts the one the
-      // rename triggers 100 ms later; a reload logged sooner may have read the old file (a late poll).
-      const after = Date.now() + 80;
-      const since = () => records().filter((r) => typeof r.time === 'string' && Date.parse(r.time) > after);
-      await eventually(() => {
-        const rejected = since().find((r) => r.event === 'config.rejected');
-        if (rejected) throw new Error(`toolgate rejected the new config: ${JSON.stringify(rejected.issues)}`);
-        return since().some((r) => r.event === 'config.reloaded');
-      }, 'toolgate reloaded its config', 10_000, 50);
-    },
-    async dispose() {
-      await proc.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** The protected header of a compact JWE (the client-facing session token), decoded. */

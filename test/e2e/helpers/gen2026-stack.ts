@@ -15,7 +15,8 @@ import { startTestIdp, type TestIdp } from '../../harness/jwt.js';
 import { ACCENTED_TOOL, startV2Server, V2Journal, type V2Server } from '../../harness/mcp-server-v2.js';
 import { freePort } from '../../harness/ports.js';
 import { newSessionKey } from './gateway-stack.js';
-import { startToolgate, type TasksConfig, type Toolgate } from './toolgate.js';
+import { toolgateConfigText, type TasksConfig } from './toolgate.js';
+import { startToolgate, type Toolgate } from '../../harness/toolgate.js';
 
 export const STATELESS = '2026-07-28' as const;
 /** What the backends are declared to speak: both generations, so the 2026 fast path is rendered for them. */
@@ -76,7 +77,7 @@ export async function startSidecar2026(): Promise<Stack2026> {
     const endpoint = `${envoy.url}/mcp`;
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
-    const toolgate = await startToolgate({ envoyUrl: envoy.url, idp, grpcPort, tasks: SIDECAR_TASKS, extra: { backendProtocols: BOTH_GENERATIONS } });
+    const toolgate = await startToolgate({ config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: SIDECAR_TASKS, extra: { backendProtocols: BOTH_GENERATIONS } }, ports), grpcPort });
     cleanup.push(() => toolgate.dispose());
     const token = await idp.mint(CLAIMS);
     return { mode: 'sidecar', endpoint, envoy, idp, toolgate, journal, token, stop: () => unwind(cleanup) };
@@ -135,7 +136,7 @@ export async function startGateway2026(): Promise<Stack2026> {
     const endpoint = `${envoy.url}/mcp`;
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
-    const toolgate = await startToolgate({ envoyUrl: envoy.url, idp, grpcPort, adminPort, tasks: GATEWAY_TASKS, extra: { backends, egress, session } });
+    const toolgate = await startToolgate({ config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: GATEWAY_TASKS, extra: { backends, egress, session } }, ports), grpcPort, adminPort });
     cleanup.push(() => toolgate.dispose());
     const token = await idp.mint(CLAIMS);
     return { mode: 'gateway', endpoint, envoy, idp, toolgate, journal, token, stop: () => unwind(cleanup) };

@@ -11,7 +11,7 @@ import { runCase, type Observed } from '../../../src/cli/policytest/run.js';
 import type { RecordedRequest } from '../../harness/mcp-server.js';
 import type { TestIdp } from '../../harness/jwt.js';
 import { rawSender, type RawReply } from '../../security/harness.js';
-import { eventually } from './client.js';
+import { eventually } from '../../harness/eventually.js';
 
 const PROTOCOL = '2025-06-18';
 

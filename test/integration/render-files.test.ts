@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
-import { REPO_ROOT, renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
+import { renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { freePort } from '../harness/ports.js';
-import { EXAMPLES, rawExample, render } from './render-helpers.js';
+import { EXAMPLES, rawExample, render } from '../harness/render.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'toolgate-render-')); });

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
-import { requireBuiltDist, TOOLGATE_BIN } from '../e2e/helpers/toolgate.js';
+import { requireBuiltDist, TOOLGATE_BIN } from '../harness/toolgate.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [TOOLGATE_BIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd: REPO_ROOT });
 const caseFiles = readdirSync(join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.test.yaml'));

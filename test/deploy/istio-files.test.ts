@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
-import { REPO_ROOT, renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
-import { checkedInFiles, PATTERNS, readIstio, renderPattern, type Loose, type Pattern } from './istio-helpers.js';
-import { rawExample } from './render-helpers.js';
+import { renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
+import { checkedInFiles, PATTERNS, readIstio, renderPattern, type Loose, type Pattern } from '../harness/istio.js';
+import { rawExample } from '../harness/render.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'toolgate-istio-')); });

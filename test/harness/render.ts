@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { configSchema, type RawConfig } from '../../src/core/config/schema.js';
 import { compilePolicy } from '../../src/core/policy/compile.js';
 import { renderEnvoy, type RenderOptions } from '../../src/cli/render/envoy.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from './repo.js';
 
 export const EXAMPLES = ['sidecar', 'gateway'] as const;
 export type Example = (typeof EXAMPLES)[number];

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/app/runtime/load.js';
 import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
-import { ENVOY_VERSION, REPO_ROOT, validateEnvoyConfig } from '../harness/envoy.js';
+import { ENVOY_VERSION, validateEnvoyConfig } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 
 // Service definitions and Envoy bootstraps are checked as data.
 type Loose = any;

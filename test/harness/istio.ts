@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { renderIstioFile, type RenderedFiles } from '../../src/cli/render/istio.js';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from './repo.js';
 
 export const ISTIO_DIR = join(REPO_ROOT, 'istio');
 export const PATTERNS = ['sidecar', 'gateway'] as const;
