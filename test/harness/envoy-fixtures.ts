@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envoyServices } from '../../src/envoy/protos.js';
-import { ENVOY_VERSION, REPO_ROOT } from './envoy.js';
+import { ENVOY_VERSION } from './envoy.js';
+import { REPO_ROOT } from './repo.js';
 
 /** Where the fixtures recorded from the pinned Envoy live; the folder is named after the version that wrote them. */
 export const FIXTURES_ROOT = join(REPO_ROOT, 'test', 'fixtures');

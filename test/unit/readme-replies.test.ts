@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/envoy.js';
+import { REPO_ROOT } from '../harness/repo.js';
 import { JsonRpcCode, REASONS, type ReasonCode } from '../../src/core/mcp/reply-table.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
