@@ -6,7 +6,7 @@ import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTem
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import { compileTemplateIndex } from '../fanout/templates.js';
 import { noteToolList } from '../../core/mcp/catalog.js';
-import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
+import { isStatelessProtocol, type McpCall } from '../../core/mcp/message.js';
 import { requestEnvelope } from '../../core/mcp/protocol.js';
 import { withCacheHints, withResultType } from '../../core/mcp/replies.js';
 import { newTokenId, sealSession } from '../../core/session/token.js';
@@ -81,7 +81,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
     log.warn({ event: 'initialize.backend-failed', backend: b, error: f.error, detail: f.detail }, 'backend failed initialize; left out of the session');
   }
   if (backends.size === 0) {
-    return errorReply(call.id, -32603, `No backend could be initialized (${[...results.failed.keys()].join(', ') || 'all refused'}). Try again later.`, 502);
+    return errorReply(call.id, 'backend-unavailable', `No backend could be initialized (${[...results.failed.keys()].join(', ') || 'all refused'}). Try again later.`);
   }
   const version = [...backends.values()][0]?.protocolVersion ?? requested;
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
@@ -108,7 +108,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
     return entry === undefined || hasCapability(entry.capabilities, 'logging');
   });
   if (backends.length === 0) {
-    return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
+    return errorReply(call.id, 'capability-not-offered', `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
   }
   const results = await fanOut(backends, (b) =>
     ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),
