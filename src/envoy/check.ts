@@ -9,6 +9,8 @@ import { signHandoff, type HandoffFacts } from '../core/session/handoff.js';
 import type { Keyring } from '../core/session/keys.js';
 import type { Deps } from '../ports/deps.js';
 import { toStruct, type Struct } from './struct.js';
+import { refusalBody } from '../core/mcp/replies.js';
+import { REASONS } from '../core/mcp/reply-table.js';
 
 /** The namespace Envoy files ext_authz dynamic metadata under; ext_proc reads it from there. */
 export const METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
@@ -160,9 +162,9 @@ function internalError(message = 'The gateway could not evaluate this request; i
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: 'internal error' },
     denied_response: {
-      status: { code: 500 },
+      status: { code: REASONS['internal-error'].http },
       headers: [{ header: { key: 'content-type', value: 'application/json' } }],
-      body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message } }),
+      body: refusalBody(null, 'internal-error', message),
     },
   };
 }

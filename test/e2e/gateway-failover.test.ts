@@ -111,7 +111,7 @@ describe('a billing replica dies under a live session', () => {
    * hash picks it can come up without billing: Envoy retries the refused connection (previous_hosts), but with
    * RING_HASH a retry takes the next entries on the ring, which often belong to the same dead host, so all three
    * attempts fail and toolgate leaves billing out of the session. A billing call in such a session gets HTTP 404
-   * (-32001 "not part of this session… Start a new session"), so the client initializes again, with a new hash.
+   * (-32082 `backend-not-in-session`: "not part of this session… Start a new session"), so the client initializes again, with a new hash.
    */
   async function reinitializeUntilBillingWorks(): Promise<{ agent: Connected }> {
     for (let attempt = 1; attempt <= 10; attempt++) {

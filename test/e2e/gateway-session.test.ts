@@ -18,7 +18,7 @@ const k2 = newSessionKey('k2');
 const SESSION_GONE = {
   jsonrpc: '2.0',
   id: null,
-  error: { code: -32001, message: 'Session not found or expired. Start a new session with initialize.' },
+  error: { code: -32081, message: 'Session not found or expired. Start a new session with initialize.', data: { code: 'session-not-found' } },
 };
 
 let stack: GatewayStack;

@@ -140,7 +140,7 @@ describe.each(MATRIX)('one reading of the body: $mode mode, $backend backend', (
     // On failure, say what the backend did with it.
     const seen = `${r.text} | backend executed ${JSON.stringify(s.journal.executions)}, received ${s.journal.requests.length} request(s)`;
     expect(r.status, seen).toBe(c.status);
-    expect(r.messages).toEqual([{ jsonrpc: '2.0', id: null, error: { code: expect.any(Number), message: expect.stringMatching(c.says) } }]);
+    expect(r.messages).toEqual([{ jsonrpc: '2.0', id: null, error: { code: expect.any(Number), message: expect.stringMatching(c.says), data: { code: c.reason } } }]);
     expect(s.journal.executions).toEqual([]);
     expect(s.journal.requests).toEqual([]);
     await vi.waitFor(() => expect(s.toolgate.decisions().length).toBeGreaterThan(audited));

@@ -150,6 +150,7 @@ describe('unauthenticatedReply: an identity provider out of reach', () => {
       error: {
         code: -32603,
         message: `The identity provider could not be reached (key set fetch timed out), so the bearer token could not be checked and the request was not forwarded. This is not a problem with your token: retry in ${IDP_RETRY_AFTER_SECONDS} seconds.`,
+        data: { code: 'identity-unavailable' },
       },
     });
   });

@@ -50,7 +50,7 @@ describe('mergeAnswers', () => {
 
   it('no backend answered: 502 and -32603, naming why', () => {
     expect(merge({ a: down('a', 'network'), b: down('b', 'timeout') })).toEqual({
-      kind: 'error', code: -32603, status: 502,
+      kind: 'error', code: -32603, status: 502, data: { code: 'backend-unavailable' },
       message: 'No backend answered logging/setLevel (a did not answer (network); b did not answer (timeout)). Try again later.',
     });
   });

@@ -252,6 +252,6 @@ describe('prompts are pinned too', () => {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'prompts/get', params: { name: 'brief', arguments: { topic: 'x' } } });
     const out = await authorize(rt, { method: 'POST', path: '/mcp', headers: { 'content-type': 'application/json', authorization: `Bearer ${await sign()}` }, body: Buffer.from(body) }, depsOf(store));
     expect(out).toMatchObject({ kind: 'reply', audit: { reason: 'definition-changed' } });
-    if (out.kind === 'reply') expect(JSON.parse(out.reply.body)).toMatchObject({ id: 5, error: { code: -32001, message: expect.stringMatching(/prompt "brief" is blocked/) } });
+    if (out.kind === 'reply') expect(JSON.parse(out.reply.body)).toMatchObject({ id: 5, error: { code: -32080, message: expect.stringMatching(/prompt "brief" is blocked/), data: { code: 'definition-changed' } } });
   });
 });

@@ -4,8 +4,9 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import type { RuntimeHolder } from '../runtime/watch.js';
 import { startMerge, type MergeSettings } from '../../pipeline/fanout/merged-stream.js';
-import { JsonRpcCode, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER } from '../../core/mcp/message.js';
-import { jsonRpcError } from '../../core/mcp/replies.js';
+import { MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER } from '../../core/mcp/message.js';
+import { refusalBody } from '../../core/mcp/replies.js';
+import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 import { EVENTS_GRANT_HEADER, openEventsGrant } from '../../pipeline/extproc/events-grant.js';
 import { gatewayContext } from '../../pipeline/extproc/gateway-context.js';
 import { callOptions, targets } from '../../pipeline/extproc/gateway-fanout.js';
@@ -14,8 +15,6 @@ import { taskIdFor } from '../../pipeline/extproc/task-ids.js';
 import { openSession } from '../../core/session/token.js';
 import { asClientSessionToken } from '../../core/session/types.js';
 import type { TlsFiles } from './tls.js';
-
-const SESSION_NOT_FOUND = -32001;
 
 export interface RunningEvents {
   readonly port: number;
@@ -41,7 +40,7 @@ export async function startEvents(host: string, port: number, holder: RuntimeHol
     });
     serveStream(req, res, holder, log, controller.signal, opts.merge).catch((err: unknown) => {
       log.error({ event: 'events.failed', err }, 'event stream failed');
-      if (!res.headersSent) refuse(res, 500, 'The gateway failed while opening the event stream.');
+      if (!res.headersSent) refuse(res, 'internal-error', 'The gateway failed while opening the event stream.');
       else res.end();
     });
   };
@@ -66,16 +65,16 @@ export async function startEvents(host: string, port: number, holder: RuntimeHol
 }
 
 async function serveStream(req: http.IncomingMessage, res: http.ServerResponse, holder: RuntimeHolder, log: Logger, signal: AbortSignal, merge: MergeSettings | undefined): Promise<void> {
-  if (req.method !== 'GET') return refuse(res, 405, 'The event-stream server serves GET only.', { allow: 'GET' });
+  if (req.method !== 'GET') return refuse(res, 'http-method-not-allowed', 'The event-stream server serves GET only.', { allow: 'GET' });
   const runtime = holder.current();
-  if (Object.keys(runtime.config.backends).length <= 1) return refuse(res, 404, 'The event-stream server serves gateway mode only.');
+  if (Object.keys(runtime.config.backends).length <= 1) return refuse(res, 'events-not-served', 'The event-stream server serves gateway mode only.');
   const keyring = runtime.sessions.keyring;
   const token = header(req, MCP_SESSION_HEADER) ?? '';
   // Only ext_proc mints grants, after it opened this very token for the subject ext_authz verified.
   const subject = openEventsGrant(keyring, header(req, EVENTS_GRANT_HEADER), token);
-  if (subject === undefined) return refuse(res, 403, 'This event stream is served only through the gateway (no valid grant from its ext_proc).');
+  if (subject === undefined) return refuse(res, 'events-grant-invalid', 'This event stream is served only through the gateway (no valid grant from its ext_proc).');
   const opened = await openSession(keyring, asClientSessionToken(token), { expectedSubject: subject });
-  if (!opened.ok) return refuse(res, 404, 'Session not found or expired. Start a new session with initialize.');
+  if (!opened.ok) return refuse(res, 'session-not-found', 'Session not found or expired. Start a new session with initialize.');
   const session = opened.session;
   const ctx = gatewayContext(runtime);
   const version = header(req, MCP_PROTOCOL_HEADER);
@@ -86,17 +85,16 @@ async function serveStream(req: http.IncomingMessage, res: http.ServerResponse, 
       toClientMessage(message, (id) => replyIdFor(keyring, session.tokenId, backend, id), (id) => taskIdFor(keyring, session.tokenId, backend, id)),
     gone: (backend, why) => log.info({ event: 'events.backend-left', backend, why }, 'backend left out of the merged event stream'),
   }, header(req, 'last-event-id'), signal, merge);
-  if (start.kind === 'refused') return refuse(res, start.status, start.message);
+  if (start.kind === 'refused') return refuse(res, start.reason, start.message);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', [MCP_SESSION_HEADER]: token });
   res.flushHeaders();
   await start.run({ write: (bytes) => { res.write(bytes); } }, signal);
   res.end();
 }
 
-function refuse(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  // 404 keeps the code every other "session unknown" answer of the gateway carries.
-  const code = status === 404 ? SESSION_NOT_FOUND : status === 405 ? JsonRpcCode.methodNotFound : status >= 500 ? JsonRpcCode.internalError : JsonRpcCode.invalidRequest;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(jsonRpcError(null, code, message));
+/** Status and code from the reply table, so a refusal here reads as the same refusal from ext_proc. */
+function refuse(res: http.ServerResponse, reason: ReasonCode, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(REASONS[reason].http, { 'content-type': 'application/json', ...headers }).end(refusalBody(null, reason, message));
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

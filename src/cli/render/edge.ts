@@ -1,6 +1,7 @@
 // The MCP listener's edge, before any filter runs: internal headers stripped before a route is chosen, slow and
 // oversized requests bounded, and Envoy's own refusals answered as JSON-RPC errors with a sentence.
 import { INTERNAL_HEADER_PREFIX } from '../../core/mcp/message.js';
+import { REASONS, reasonData, type ReasonCode } from '../../core/mcp/reply-table.js';
 
 /** All request headers must have arrived by then (HCM `request_headers_timeout`; 408). */
 export const REQUEST_HEADERS_TIMEOUT = '10s';
@@ -38,9 +39,12 @@ function stripInternalHeaders(): object {
   };
 }
 
-/** Envoy's local replies that would otherwise be plain text: slow or oversized requests, and the MCP filter's refusals. */
+/**
+ * Envoy's local replies that would otherwise be plain text: slow or oversized requests, and the MCP filter's refusals.
+ * Each names a reason of the reply table, so Envoy's refusal reads as toolgate's would for the same input.
+ */
 export function localReplies(maxBodyBytes: number): object {
-  const reply = (code: number, message: string) => ({ json_format: { jsonrpc: '2.0', id: null, error: { code, message } } });
+  const reply = (reason: ReasonCode, message: string) => ({ json_format: { jsonrpc: '2.0', id: null, error: { code: REASONS[reason].jsonrpc, message, data: reasonData(reason) } } });
   const onStatus = (status: number) => ({ status_code_filter: { comparison: { op: 'EQ', value: { default_value: status, runtime_key: `toolgate.local_reply.${status}` } } } });
   const onDetails = (expression: string) => ({
     extension_filter: {
@@ -52,29 +56,29 @@ export function localReplies(maxBodyBytes: number): object {
     mappers: [
       {
         filter: onStatus(431),
-        body_format_override: reply(-32600, `The request headers are too large: at most ${MAX_REQUEST_HEADERS_KB} KiB and 100 headers in all. Send a shorter token or fewer headers.`),
+        body_format_override: reply('headers-too-large', `The request headers are too large: at most ${MAX_REQUEST_HEADERS_KB} KiB and 100 headers in all. Send a shorter token or fewer headers.`),
       },
       {
         filter: onStatus(408),
-        body_format_override: reply(-32600, `The request did not arrive in time: its headers must arrive within ${REQUEST_HEADERS_TIMEOUT} and all of it within ${REQUEST_TIMEOUT}.`),
+        body_format_override: reply('request-timeout', `The request did not arrive in time: its headers must arrive within ${REQUEST_HEADERS_TIMEOUT} and all of it within ${REQUEST_TIMEOUT}.`),
       },
       {
         filter: onDetails("response.code_details == 'mcp_duplicate_keys'"),
-        body_format_override: reply(-32600, 'The JSON body repeats a key. Send each key once: a repeated key can be read one way by the gateway and another by the server.'),
+        body_format_override: reply('duplicate-key', 'The JSON body repeats a key. Send each key once: a repeated key can be read one way by the gateway and another by the server.'),
       },
       {
         filter: onDetails("response.code_details == 'mcp_parse_error'"),
-        body_format_override: reply(-32700, `The body is not one complete JSON value of at most ${maxBodyBytes} bytes.`),
+        body_format_override: reply('malformed-json', `The body is not one complete JSON value of at most ${maxBodyBytes} bytes.`),
       },
       {
         filter: onDetails("response.code_details == 'mcp_reject_no_mcp'"),
-        body_format_override: reply(-32600, 'A 2026-07-28 tools/call must be a POST with Content-Type: application/json and one JSON-RPC request as its body.'),
+        body_format_override: reply('not-jsonrpc', 'A 2026-07-28 tools/call must be a POST with Content-Type: application/json and one JSON-RPC request as its body.'),
       },
       {
-        // The filter answers a header/body mismatch (-32020) in JSON already, under the same details: only its plain-text
+        // The filter answers a header/body mismatch (HeaderMismatch) in JSON already, under the same details: only its plain-text
         // replies (no content-type yet) are rewritten.
         filter: onDetails("response.code_details == 'mcp_not_jsonrpc' && !('content-type' in response.headers)"),
-        body_format_override: reply(-32600, 'The body is not one JSON-RPC 2.0 request (a batch, a response or another shape). Send exactly one request.'),
+        body_format_override: reply('not-jsonrpc', 'The body is not one JSON-RPC 2.0 request (a batch, a response or another shape). Send exactly one request.'),
       },
     ],
   };

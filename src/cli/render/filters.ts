@@ -1,6 +1,7 @@
 // The HTTP filter chain of the MCP listener ([mcp →] ext_authz → ext_proc → router) and the fast path's per-route overrides.
 import { METADATA_NAMESPACE } from '../../envoy/check.js';
 import { TOOLGATE_CLUSTER } from './plan.js';
+import { JsonRpcCode } from '../../core/mcp/reply-table.js';
 import { ABOVE, note } from './yaml.js';
 
 export const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
@@ -39,7 +40,7 @@ function mcpVerifier(maxBodyBytes: number): object {
       reject_duplicate_keys: true,
       max_request_body_size: maxBodyBytes,
     }, {
-      attribute_source: 'The 2026-07-28 Mcp-Method and Mcp-Name headers must agree with the body (checked on 1.40: a\nmismatch is HTTP 400, JSON-RPC -32020, and never reaches the backend).',
+      attribute_source: `The 2026-07-28 Mcp-Method and Mcp-Name headers must agree with the body (checked on 1.40: a\nmismatch is HTTP 400, JSON-RPC ${JsonRpcCode.headerMismatch}, and never reaches the backend).`,
       traffic_mode: 'A body the filter cannot read as one JSON-RPC request is refused, not waved through.',
       reject_duplicate_keys: 'Two readers may take different copies of a repeated key; refuse it instead.',
       max_request_body_size: 'policy.maxBodyBytes: the whole body is parsed, never a prefix (the default is 8 KiB).',

@@ -1,5 +1,6 @@
 // Routes of the MCP listener (sidecar or gateway) and of the gateway's loopback egress listener.
 import { BACKEND_HEADER } from '../../pipeline/fanout/egress.js';
+import { JsonRpcCode, REASONS, reasonData } from '../../core/mcp/reply-table.js';
 import { MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER, STATELESS_PROTOCOL } from '../../core/mcp/message.js';
 import { AFFINITY_HEADER } from '../../pipeline/extproc/gateway-context.js';
 import { eventsRoute } from './events.js';
@@ -13,14 +14,15 @@ const IDLE_TIMEOUT = '300s';
  * toolgate answers every request it cannot route with its own 4xx, so only a bootstrap rendered from another config
  * than the one toolgate runs (a backend Envoy has no route for) ends here.
  */
-export const NO_BACKEND_STATUS = 500;
+export const NO_BACKEND_STATUS = REASONS['no-route'].http;
 export const NO_BACKEND_BODY = JSON.stringify({
   jsonrpc: '2.0',
   id: null,
   error: {
-    code: -32603,
+    code: REASONS['no-route'].jsonrpc,
     message: 'toolgate named no backend this Envoy has a route for, so the request was not forwarded. The Envoy bootstrap '
       + 'and toolgate\'s config disagree: render the bootstrap from the config toolgate runs with.',
+    data: reasonData('no-route'),
   },
 });
 
@@ -106,7 +108,7 @@ function fastRoute(t: FastTool, headers: Header[], action: object | undefined, m
 /** 2026-07-28 has no sessions: none goes to the backend, and none of the backend's comes back (ext_authz refuses a presented one). */
 const WITHOUT_SESSIONS = { request_headers_to_remove: [MCP_SESSION_HEADER], response_headers_to_remove: [MCP_SESSION_HEADER] };
 
-const FAST_PATH_NOTE = '2026 fast path, only for backends declared 2026-capable: the policy for these tools reads no arguments,\nso neither ext_authz nor ext_proc buffers the body (Mcp-Method and Mcp-Name carry all toolgate needs).\nEnvoy\'s MCP filter checks that the body agrees with those headers (400, -32020 if not), and no\nsession id passes either way.';
+const FAST_PATH_NOTE = `2026 fast path, only for backends declared 2026-capable: the policy for these tools reads no arguments,\nso neither ext_authz nor ext_proc buffers the body (Mcp-Method and Mcp-Name carry all toolgate needs).\nEnvoy's MCP filter checks that the body agrees with those headers (400, ${JsonRpcCode.headerMismatch} if not), and no\nsession id passes either way.`;
 
 function fastHeaders(tool: string): Header[] {
   return [exact(MCP_PROTOCOL_HEADER, STATELESS_PROTOCOL), exact(MCP_METHOD_HEADER, 'tools/call'), exact(MCP_NAME_HEADER, tool)];

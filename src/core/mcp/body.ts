@@ -7,7 +7,8 @@
 // forwarded then carries a canonical `content-type: application/json` (FORWARDED_CONTENT_TYPE), so no backend
 // can pick another decoder. The JSON text itself is read by json-reader.ts.
 import { isUtf8 } from 'node:buffer';
-import { classify, JsonRpcCode, type BodyRefusalReason, type McpInvalid, type McpMessage } from './message.js';
+import { REASONS } from './reply-table.js';
+import { classify, type BodyRefusalReason, type McpInvalid, type McpMessage } from './message.js';
 
 /** An HTTP request as it reaches toolgate: the body as the bytes the client sent. */
 export interface RawHttpFacts {
@@ -126,8 +127,7 @@ function parseMediaType(value: string): MediaType | undefined {
 }
 
 function refuse(reason: BodyRefusalReason, message: string): McpInvalid {
-  const code = reason === 'body-bom' || reason === 'invalid-utf8' ? JsonRpcCode.parseError : JsonRpcCode.invalidRequest;
-  return { type: 'invalid', reason, code, message, id: null };
+  return { type: 'invalid', reason, code: REASONS[reason].jsonrpc, message, id: null };
 }
 
 /** A header value quoted for a sentence, cut short so a client cannot flood the log or the reply. */

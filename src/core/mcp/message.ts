@@ -1,17 +1,10 @@
 // Classifies one HTTP request to an MCP endpoint into a plain value the policy and router can read.
 import { readJson, type JsonRefusalReason } from './json-reader.js';
 import { decodeHeaderValue, parseProtocolVersion } from './protocol.js';
+import { REASONS } from './reply-table.js';
 
-/** JSON-RPC error codes toolgate puts on the wire. */
-export const JsonRpcCode = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
-  /** 2026-07-28: Mcp-Method / Mcp-Name header disagrees with the body. */
-  headerMismatch: -32020,
-} as const;
+/** JSON-RPC error codes live in the reply table; re-exported for the readers that merge backends' codes. */
+export { JsonRpcCode } from './reply-table.js';
 
 export type JsonRpcId = string | number | null;
 
@@ -112,38 +105,37 @@ export function classify(http: HttpFacts): McpMessage {
     if (http.method === 'POST') {
       if (headerMethod !== undefined) {
         const name = headerName === undefined ? undefined : decodeHeaderValue(headerName);
-        if (headerName !== undefined && name === undefined) return invalid('header-mismatch', JsonRpcCode.headerMismatch, undecodableName(headerName), null);
+        if (headerName !== undefined && name === undefined) return invalid('header-mismatch', undecodableName(headerName), null);
         return headersOnlyCall(headerMethod, name);
       }
-      return invalid('missing-body', JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message.', null);
+      return invalid('missing-body', 'A POST to the MCP endpoint must carry one JSON-RPC message.', null);
     }
     return { type: 'bodyless', httpMethod: http.method };
   }
 
   const reading = readJson(http.body as string);
-  if (!reading.ok) return invalid(reading.reason, JsonRpcCode.parseError, reading.message, null);
+  if (!reading.ok) return invalid(reading.reason, reading.message, null);
   const parsed = reading.value;
   if (Array.isArray(parsed)) {
     return invalid(
       'batch-not-supported',
-      JsonRpcCode.invalidRequest,
       'JSON-RPC batches are not supported by MCP (removed in 2025-06-18); send one message per request.',
       null,
     );
   }
   if (!isObject(parsed) || parsed.jsonrpc !== '2.0') {
-    return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The body is not a JSON-RPC 2.0 message.', idOf(parsed));
+    return invalid('not-jsonrpc', 'The body is not a JSON-RPC 2.0 message.', idOf(parsed));
   }
   const id = idOf(parsed);
   if (typeof parsed.method !== 'string') {
     if ('result' in parsed || 'error' in parsed) return { type: 'reply', id, json: parsed };
-    return invalid('not-jsonrpc', JsonRpcCode.invalidRequest, 'The JSON-RPC message has no method.', id);
+    return invalid('not-jsonrpc', 'The JSON-RPC message has no method.', id);
   }
 
   const call = bodyCall(parsed.method, parsed, id);
   if (stateless) {
     const mismatch = headerMismatch(call, headerMethod, headerName);
-    if (mismatch) return invalid('header-mismatch', JsonRpcCode.headerMismatch, mismatch, id);
+    if (mismatch) return invalid('header-mismatch', mismatch, id);
   }
   return call;
 }
@@ -219,8 +211,9 @@ function idOf(value: unknown): JsonRpcId {
   return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
-function invalid(reason: McpInvalid['reason'], code: number, message: string, id: JsonRpcId): McpInvalid {
-  return { type: 'invalid', reason, code, message, id };
+/** The JSON-RPC code comes from the reply table, by reason. */
+function invalid(reason: McpInvalid['reason'], message: string, id: JsonRpcId): McpInvalid {
+  return { type: 'invalid', reason, code: REASONS[reason].jsonrpc, message, id };
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,10 +1,19 @@
 // JSON-RPC bodies toolgate answers with itself: errors, and tool results that carry a denial.
 import type { JsonRpcId } from './message.js';
+import { REASONS, reasonData, type ReasonCode } from './reply-table.js';
 
 export function jsonRpcError(id: JsonRpcId | undefined, code: number, message: string, data?: unknown): string {
   const error: Record<string, unknown> = { code, message };
   if (data !== undefined) error.data = data;
   return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error });
+}
+
+/**
+ * toolgate's own JSON-RPC error for a reason of the reply table: its code, the plain sentence, and the reason code in
+ * `error.data.code` (where policy denials carry it too) so a client can branch on it without parsing the sentence.
+ */
+export function refusalBody(id: JsonRpcId | undefined, reason: ReasonCode, message: string): string {
+  return jsonRpcError(id, REASONS[reason].jsonrpc, message, reasonData(reason));
 }
 
 /** Where a denial's machine-readable code also travels, for clients that must not get it as structuredContent. */

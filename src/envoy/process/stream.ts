@@ -7,7 +7,6 @@ import { headerRecord, toProcessingResponse, type HeaderMapProto } from './conve
 import { advance, STREAM_START } from './stream-end.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../pipeline/extproc/exchange.js';
 import { errorReply } from '../../pipeline/extproc/replies.js';
-import { REASONS } from '../../core/policy/reasons.js';
 import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../core/session/handoff.js';
 import type { Keyring } from '../../core/session/keys.js';
 import type { Metrics } from '../../ports/telemetry/metrics.js';
@@ -138,8 +137,7 @@ function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
 
 /** Answers every message of a refused stream with the same 403: no processor, no backend, no token. */
 function refusing(reason: HandoffFailure): ExchangeProcessor {
-  const info = REASONS['handoff-invalid'];
-  const step = errorReply(null, info.jsonrpc, handoffRefusalMessage(reason), info.http);
+  const step = errorReply(null, 'handoff-invalid', handoffRefusalMessage(reason));
   return { requestHeaders: () => step, requestBody: () => step, responseHeaders: () => step, responseBody: () => step };
 }
 
@@ -172,10 +170,5 @@ function charged(v: unknown): AuthzContext['charged'] {
 }
 
 function internalError(): Step {
-  return {
-    kind: 'immediate',
-    status: 500,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32603, message: 'The gateway failed while processing this request; it was not completed.' } }),
-  };
+  return errorReply(null, 'internal-error', 'The gateway failed while processing this request; it was not completed.');
 }

@@ -3,7 +3,7 @@ import type { VerifyFailure } from '../../core/identity/jwt.js';
 import { bearerChallenge, type ResourceMetadata } from '../../core/identity/metadata.js';
 import type { McpInvalid, McpMessage } from '../../core/mcp/message.js';
 import type { ToolCatalog } from '../../core/mcp/catalog.js';
-import { jsonRpcError, toolErrorResult } from '../../core/mcp/replies.js';
+import { jsonRpcError, refusalBody, toolErrorResult } from '../../core/mcp/replies.js';
 import type { Deny } from '../../core/policy/decision.js';
 import { REASONS, TOOL_POLICY_REASONS } from '../../core/policy/reasons.js';
 import type { HttpReply } from './outcome.js';
@@ -23,33 +23,33 @@ export const IDP_RETRY_AFTER_SECONDS = 5;
  * 503 with Retry-After when the key set is out of reach (nothing is wrong with the token as far as anyone knows).
  */
 export function unauthenticatedReply(metadata: ResourceMetadata, failure: VerifyFailure): HttpReply {
-  const jsonrpc = REASONS[failure.reason].jsonrpc;
+  const reason = failure.reason;
   switch (failure.reason) {
     case 'token-missing':
       return {
         status: 401,
         headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url) },
-        body: jsonRpcError(null, jsonrpc, 'Authentication required: send an OAuth bearer token for this resource.'),
+        body: refusalBody(null, reason, 'Authentication required: send an OAuth bearer token for this resource.'),
       };
     case 'token-invalid':
       return {
         status: 401,
         headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url, { code: 'invalid_token', description: failure.detail }) },
-        body: jsonRpcError(null, jsonrpc, `The bearer token was rejected (${failure.detail}). Obtain a new token for this resource.`),
+        body: refusalBody(null, reason, `The bearer token was rejected (${failure.detail}). Obtain a new token for this resource.`),
       };
     case 'authorization-malformed':
       return {
         status: 400,
         headers: { ...JSON_TYPE, 'www-authenticate': bearerChallenge(metadata.url, { code: 'invalid_request', description: failure.detail }) },
-        body: jsonRpcError(null, jsonrpc, failure.message),
+        body: refusalBody(null, reason, failure.message),
       };
     case 'identity-unavailable':
       return {
         status: 503,
         headers: { ...JSON_TYPE, 'retry-after': String(IDP_RETRY_AFTER_SECONDS) },
-        body: jsonRpcError(
+        body: refusalBody(
           null,
-          jsonrpc,
+          reason,
           `The identity provider could not be reached (${failure.detail}), so the bearer token could not be checked and the request was not forwarded. ` +
             `This is not a problem with your token: retry in ${IDP_RETRY_AFTER_SECONDS} seconds.`,
         ),
@@ -58,7 +58,7 @@ export function unauthenticatedReply(metadata: ResourceMetadata, failure: Verify
 }
 
 export function invalidReply(message: McpInvalid): HttpReply {
-  return { status: REASONS[message.reason].http, headers: JSON_TYPE, body: jsonRpcError(message.id, message.code, message.message) };
+  return { status: REASONS[message.reason].http, headers: JSON_TYPE, body: refusalBody(message.id, message.reason, message.message) };
 }
 
 /**

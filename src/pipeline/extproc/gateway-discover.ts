@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { fanOut } from '../fanout/egress.js';
 import { mergeDiscover } from '../fanout/merge.js';
-import { JsonRpcCode, STATELESS_PROTOCOL, type McpCall } from '../../core/mcp/message.js';
+import { STATELESS_PROTOCOL, type McpCall } from '../../core/mcp/message.js';
 import { SERVER_INFO_META_KEY, STATELESS_VERSIONS } from '../../core/mcp/protocol.js';
 import { withCacheHints } from '../../core/mcp/replies.js';
 import type { Step } from './exchange.js';
@@ -30,7 +30,7 @@ export async function discover(ctx: GatewayContext, call: McpCall, log: Logger):
   if (answers.size === 0 || merged.supportedVersions.length === 0) {
     return errorReply(
       call.id,
-      JsonRpcCode.methodNotFound,
+      'capability-not-offered',
       `No backend behind this gateway answered server/discover with a revision it can route (${ctx.backends.join(', ')}); use initialize (2025-11-25) instead.`,
     );
   }

@@ -1,16 +1,16 @@
 // Gateway GET: the client's one event stream is served by toolgate's event-stream server, which Envoy routes to.
 import type { Runtime } from '../../core/runtime.js';
-import { isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER } from '../../core/mcp/message.js';
+import { isStatelessProtocol, MCP_PROTOCOL_HEADER } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import type { ModeOverride, Step } from './exchange.js';
 import { EVENTS_GRANT_HEADER, mintEventsGrant } from './events-grant.js';
-import { errorReply, jsonReply } from './replies.js';
+import { errorReply } from './replies.js';
 
 /** Nothing more for ext_proc to do: the stream's bytes come from toolgate itself and need no reading. */
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 
 function noStream(message: string): Step {
-  return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message } }, { allow: 'POST, DELETE' });
+  return errorReply(null, 'http-method-not-allowed', message, 405, { allow: 'POST, DELETE' });
 }
 
 /**
@@ -22,7 +22,7 @@ export function eventStreamStep(runtime: Runtime, session: Session | undefined, 
     return noStream('This gateway offers no GET event stream (server.eventsPort is not set); server messages arrive on POST responses.');
   }
   if (isStatelessProtocol(headers[MCP_PROTOCOL_HEADER])) return noStream('The stateless protocol has no GET event stream; server messages arrive on POST responses.');
-  if (!session || token === undefined) return errorReply(null, JsonRpcCode.invalidRequest, 'A GET event stream needs the Mcp-Session-Id that initialize returned.', 400);
+  if (!session || token === undefined) return errorReply(null, 'session-id-missing', 'A GET event stream needs the Mcp-Session-Id that initialize returned.');
   return {
     kind: 'continue',
     set: { [EVENTS_GRANT_HEADER]: mintEventsGrant(runtime.sessions.keyring, token, subject) },

@@ -5,7 +5,7 @@ import { mergeAnswers } from '../fanout/answers.js';
 import { mergeInitialize, mergePromptsList, mergeResourcesList, mergeResourceTemplatesList, mergeToolsList } from '../fanout/merge.js';
 import { listAllPages, type ListMethod } from '../fanout/pages.js';
 import { compileTemplateIndex } from '../fanout/templates.js';
-import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
+import { isStatelessProtocol, type McpCall } from '../../core/mcp/message.js';
 import { requestEnvelope } from '../../core/mcp/protocol.js';
 import { withCacheHints, withResultType } from '../../core/mcp/replies.js';
 import { newTokenId, sealSession } from '../../core/session/token.js';
@@ -80,7 +80,7 @@ export async function initialize(ctx: GatewayContext, call: McpCall, authz: Auth
     log.warn({ event: 'initialize.backend-failed', backend: b, error: f.error, detail: f.detail }, 'backend failed initialize; left out of the session');
   }
   if (backends.size === 0) {
-    return errorReply(call.id, -32603, `No backend could be initialized (${[...results.failed.keys()].join(', ') || 'all refused'}). Try again later.`, 502);
+    return errorReply(call.id, 'backend-unavailable', `No backend could be initialized (${[...results.failed.keys()].join(', ') || 'all refused'}). Try again later.`);
   }
   const version = [...backends.values()][0]?.protocolVersion ?? requested;
   const merged = mergeInitialize(answers, GATEWAY_INFO, version);
@@ -107,7 +107,7 @@ export async function setLevelAll(ctx: GatewayContext, call: McpCall, session: S
     return entry === undefined || hasCapability(entry.capabilities, 'logging');
   });
   if (backends.length === 0) {
-    return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
+    return errorReply(call.id, 'capability-not-offered', `No backend of this session offers logging, so there is no level to set (backends: ${targets(ctx, session).join(', ')}).`);
   }
   const results = await fanOut(backends, (b) =>
     ctx.egress.request(b, { method: call.method, params: call.params, id: 'toolgate-fan' }, callOptions(ctx, b, session, protocolVersion, call.params._meta)),

@@ -1,6 +1,6 @@
 // Which backend serves a resource URI in gateway mode, and which lists refresh the index when toolgate does not know.
 import type { ListMethod } from '../fanout/pages.js';
-import { JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
+import type { McpCall } from '../../core/mcp/message.js';
 import type { GatewayContext } from './gateway-context.js';
 import type { NameRef } from '../../core/mcp/names.js';
 import type { Step } from './exchange.js';
@@ -29,7 +29,7 @@ export function resolveResource(ctx: Pick<GatewayContext, 'index' | 'backends'>,
     ok: false,
     step: errorReply(
       call.id,
-      JsonRpcCode.invalidParams,
+      'target-ambiguous',
       `The resource URI "${uri}" matches resource templates of several backends (${candidates}), so the gateway cannot tell ` +
         'which one serves it and sent it to none. Use a URI that only one backend\'s template or resource list names.',
     ),

@@ -2,7 +2,7 @@
 import { BACKEND_HEADER } from '../fanout/egress.js';
 import { resolveExposed, type NameRef } from '../../core/mcp/names.js';
 import { readTarget, targetOf } from '../../core/mcp/canonical.js';
-import { JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
+import type { McpCall } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import type { Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
@@ -31,7 +31,7 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
     const reason = target.kind === 'tool' || target.kind === 'prompt' ? 'name-not-canonical' : reading.invalid ? 'uri-invalid' : 'uri-not-canonical';
     // As ext_authz answers: a JSON-RPC error at 200 when there is an id to answer, the reason's status otherwise.
     const status = call.id === undefined ? REASONS[reason].http : 200;
-    return { ok: false, step: errorReply(call.id, REASONS[reason].jsonrpc, readingMessage(target, reading), status) };
+    return { ok: false, step: errorReply(call.id, reason, readingMessage(target, reading), status) };
   }
   let ref: NameRef | undefined;
   if (target.kind === 'tool') ref = resolveExposed(target.text, ctx.naming, ctx.index.tools);
@@ -47,7 +47,7 @@ export function resolveCall(ctx: GatewayContext, call: McpCall): Resolution | un
     ok: false,
     step: errorReply(
       call.id,
-      JsonRpcCode.invalidParams,
+      'target-unknown',
       `Unknown ${what} "${target.text}". This gateway serves the backends ${ctx.backends.join(', ')}` +
         (prefixes ? `; names start with one of ${prefixes}` : '') +
         '. Call the matching list method to see what is available.',
@@ -65,7 +65,7 @@ export function routeTo(ctx: GatewayContext, call: McpCall, ref: NameRef, sessio
   if (session) {
     const entry = session.backends.get(ref.backend);
     if (!entry) {
-      return errorReply(call.id, -32001, `Backend "${ref.backend}" is not part of this session (it failed to initialize). Start a new session with initialize.`, 404);
+      return errorReply(call.id, 'backend-not-in-session', `Backend "${ref.backend}" is not part of this session (it failed to initialize). Start a new session with initialize.`);
     }
     if (entry.sessionId) set[SESSION_HEADER] = entry.sessionId;
     else remove.push(SESSION_HEADER);

@@ -5,7 +5,7 @@ import { encodeCursor } from '../fanout/event-cursor.js';
 import { MAX_HELD_EVENT_BYTES } from '../fanout/sse-frames.js';
 import { createSseRewriter, type MessageRewrite, type SseRewriter } from '../fanout/sse-rewrite.js';
 import { FORWARDED_CONTENT_TYPE } from '../../core/mcp/body.js';
-import { JsonRpcCode, MCP_SESSION_HEADER, type McpReply } from '../../core/mcp/message.js';
+import { MCP_SESSION_HEADER, type McpReply } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import type { HeaderChanges, ModeOverride, Step } from './exchange.js';
 import { AFFINITY_HEADER, type GatewayContext } from './gateway-context.js';
@@ -80,11 +80,11 @@ const NOT_ISSUED =
  */
 export function routeReply(ctx: GatewayContext, session: Session | undefined, reply: McpReply): Step {
   if (!session) {
-    return errorReply(null, JsonRpcCode.invalidRequest, 'A reply to a server request needs the Mcp-Session-Id of the session that received the request.', 400);
+    return errorReply(null, 'session-id-missing', 'A reply to a server request needs the Mcp-Session-Id of the session that received the request.');
   }
   const opened = openReplyId(ctx.runtime.sessions.keyring, session.tokenId, reply.id);
   const entry = opened === undefined ? undefined : session.backends.get(opened.backend);
-  if (!opened || !entry || !reply.json) return errorReply(null, JsonRpcCode.invalidRequest, NOT_ISSUED, 400);
+  if (!opened || !entry || !reply.json) return errorReply(null, 'reply-not-issued', NOT_ISSUED);
   // The canonical Content-Type, as on every forwarded body: the backend must read the bytes as toolgate did.
   const set: Record<string, string> = { [BACKEND_HEADER]: opened.backend, [AFFINITY_HEADER]: session.tokenId, 'content-type': FORWARDED_CONTENT_TYPE };
   const remove: string[] = [];

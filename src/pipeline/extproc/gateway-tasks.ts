@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { EgressFailure, RequestSuccess } from '../fanout/egress.js';
 import { MAX_LIST_PAGES } from '../fanout/pages.js';
 import type { NameRef } from '../../core/mcp/names.js';
-import { isStatelessProtocol, JsonRpcCode, type McpCall } from '../../core/mcp/message.js';
+import { isStatelessProtocol, type McpCall } from '../../core/mcp/message.js';
 import { withResultType } from '../../core/mcp/replies.js';
 import { REASONS } from '../../core/policy/reasons.js';
 import { hasCapability, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
@@ -56,12 +56,10 @@ export interface TaskRoute {
 export function routeTaskRequest(ctx: GatewayContext, call: McpCall, session: Session | undefined, stateless: boolean, watched: boolean): TaskRoute {
   const opened = session && openTaskId(ctx.runtime.sessions.keyring, session.tokenId, call.params.taskId);
   if (!session || !opened || !session.backends.has(opened.backend)) {
-    const reason = REASONS['task-id-not-issued'];
-    return { step: errorReply(call.id, reason.jsonrpc, NOT_ISSUED, call.id === undefined ? 400 : reason.http) };
+    return { step: errorReply(call.id, 'task-id-not-issued', NOT_ISSUED, call.id === undefined ? 400 : REASONS['task-id-not-issued'].http) };
   }
   if (!watched || call.json === undefined) {
-    const reason = REASONS['internal-error'];
-    return { step: errorReply(call.id, reason.jsonrpc, NOT_WATCHED, reason.http) };
+    return { step: errorReply(call.id, 'internal-error', NOT_WATCHED, REASONS['internal-error'].http) };
   }
   // A task request names no tool: routeTo only sets the routing and session headers.
   const step = routeTo(ctx, call, { backend: opened.backend, name: '' }, session, stateless);
@@ -78,13 +76,13 @@ export function routeTaskRequest(ctx: GatewayContext, call: McpCall, session: Se
 export async function listTasksAll(ctx: GatewayContext, call: McpCall, session: Session | undefined, version: string | undefined, log: Logger): Promise<Step> {
   const backends = session ? targets(ctx, session).filter((b) => hasCapability(session.backends.get(b)?.capabilities ?? NO_CAPABILITIES, 'tasks.list')) : [];
   if (!session || backends.length === 0) {
-    return errorReply(call.id, JsonRpcCode.methodNotFound, `No backend of this session lists tasks (backends: ${session ? targets(ctx, session).join(', ') : 'none'}).`);
+    return errorReply(call.id, 'capability-not-offered', `No backend of this session lists tasks (backends: ${session ? targets(ctx, session).join(', ') : 'none'}).`);
   }
   const results = await ctx.egress.fanOut(backends, (b) => listOne(ctx, b, session, version, call.params._meta));
   for (const [b, f] of results.failed) log.warn({ event: 'list.backend-failed', method: call.method, backend: b, error: f.error, detail: f.detail }, 'backend left out of list');
   if (results.ok.size === 0) {
     if ([...results.failed.values()].some((f) => f.error === 'session-expired')) return sessionNotFound();
-    return errorReply(call.id, JsonRpcCode.internalError, `No backend answered tasks/list (${[...results.failed.keys()].join(', ')}). Try again later.`, 502);
+    return errorReply(call.id, 'backend-unavailable', `No backend answered tasks/list (${[...results.failed.keys()].join(', ')}). Try again later.`);
   }
   const tasks: unknown[] = [];
   for (const b of backends) {
@@ -123,7 +121,7 @@ function relay(ctx: GatewayContext, call: McpCall, session: Session, backend: st
         ? `Backend "${backend}" did not answer ${call.method} in time (${answer.detail}). Try again later.`
         : `Backend "${backend}" could not be reached for ${call.method} (${answer.error}). Try again later.`;
     // A JSON-RPC error the client's SDK surfaces with its sentence; a bare 502 would reach the agent as a transport failure.
-    return errorReply(call.id, JsonRpcCode.internalError, why, call.id === undefined ? 502 : 200);
+    return errorReply(call.id, 'backend-unavailable', why, call.id === undefined ? 502 : 200);
   }
   const message = answer.message;
   if ('error' in message) return jsonReply(200, { jsonrpc: '2.0', id: call.id ?? null, error: message.error });

@@ -3,15 +3,14 @@ import type { Logger } from 'pino';
 import type { Runtime } from '../../core/runtime.js';
 import type { ListMethod } from '../fanout/pages.js';
 import { readRequest } from '../../core/mcp/body.js';
-import { isStatelessProtocol, JsonRpcCode, MCP_PROTOCOL_HEADER, type McpCall } from '../../core/mcp/message.js';
-import { REASONS } from '../../core/policy/reasons.js';
+import { isStatelessProtocol, MCP_PROTOCOL_HEADER, type McpCall } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { gatewayContext, type GatewayContext } from './gateway-context.js';
 import { deleteAll, initialize, list, notifyAll, setLevelAll } from './gateway-fanout.js';
 import { resolveCall, routeTo } from './gateway-route.js';
 import { listsFor } from './gateway-resources.js';
-import { errorReply, identityMissing, jsonReply, resultReply } from './replies.js';
+import { errorReply, identityMissing, resultReply } from './replies.js';
 import type { Deps } from '../../ports/deps.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
 import { internalHeaders } from '../../core/mcp/message.js';
@@ -66,12 +65,12 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       }
       const method = headers[':method'];
       if (method === 'GET') return eventStreamStep(runtime, session, clientToken, authz.subject, headers, remove);
-      if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, JsonRpcCode.invalidRequest, 'DELETE needs the Mcp-Session-Id of the session to end.', 400);
+      if (method === 'DELETE') return session ? deleteAll(ctx, session, log, store) : errorReply(null, 'session-id-missing', 'DELETE needs the Mcp-Session-Id of the session to end.');
       // Whatever toolgate does not route, it answers: nothing is left for Envoy's catch-all (or a client's header) to send on.
       if (method !== 'POST') {
-        return jsonReply(405, { jsonrpc: '2.0', id: null, error: { code: JsonRpcCode.methodNotFound, message: `This gateway takes POST (one JSON-RPC message) and DELETE (to end a session), not ${method ?? 'this method'}.` } }, { allow: 'POST, DELETE' });
+        return errorReply(null, 'http-method-not-allowed', `This gateway takes POST (one JSON-RPC message) and DELETE (to end a session), not ${method ?? 'this method'}.`, 405, { allow: 'POST, DELETE' });
       }
-      if (facts.endOfStream) return errorReply(null, JsonRpcCode.invalidRequest, 'A POST to the MCP endpoint must carry one JSON-RPC message in its body; this one has none.', 400);
+      if (facts.endOfStream) return errorReply(null, 'missing-body', 'A POST to the MCP endpoint must carry one JSON-RPC message in its body; this one has none.');
       const fast = headersOnlyRoute(ctx, authz, headers, remove);
       if (fast) return fast;
       // A task request's answer names its task: its response is watched whatever the client takes (ext_authz read the method).
@@ -82,9 +81,9 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     // The same admission and strict reading as ext_authz's, once; a rename rewrites this reading, not the bytes.
     async requestBody(body: Buffer): Promise<Step> {
       const message = readRequest({ method: 'POST', headers, body });
-      if (message.type === 'invalid') return errorReply(message.id, message.code, message.message, REASONS[message.reason].http);
+      if (message.type === 'invalid') return errorReply(message.id, message.reason, message.message);
       if (message.type === 'reply') return routeReply(ctx, session, message);
-      if (message.type !== 'call') return errorReply(null, JsonRpcCode.invalidRequest, 'A POST must carry one JSON-RPC message.', 400);
+      if (message.type !== 'call') return errorReply(null, 'not-jsonrpc', 'A POST must carry one JSON-RPC message.');
       return handleCall(ctx, message);
     },
 
@@ -112,7 +111,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
     if (call.method === 'initialize') return initialize(c, call, authz, log, session && { session, store });
     // 2026-07-28's stand-in for initialize: stateless, so it needs no session whatever header came with it.
     if (call.method === 'server/discover') return discover(c, call, log);
-    if (!stateless && !session) return errorReply(call.id, JsonRpcCode.invalidRequest, 'Missing Mcp-Session-Id: call initialize first.', 400);
+    if (!stateless && !session) return errorReply(call.id, 'session-id-missing', 'Missing Mcp-Session-Id: call initialize first.');
     if (call.kind === 'notification') return notifyAll(c, call, session, version);
     if (call.method === 'ping') return resultReply(call.id, withResultType({}, stateless));
     if (LISTS.has(call.method)) return list(c, call, call.method as ListMethod, authz, session, version, log, deps);
@@ -130,7 +129,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
         await refreshIndex(c, call, session, version);
         resolved = resolveCall(c, call);
       }
-      if (!resolved) return errorReply(call.id, JsonRpcCode.invalidParams, `${call.method} needs a name or URI.`);
+      if (!resolved) return errorReply(call.id, 'target-missing', `${call.method} needs a name or URI.`);
       if (!resolved.ok) return resolved.step;
       // A task-augmented call answers with a task whose id must name its backend before the client sees it.
       if (call.params.task !== undefined && session && call.method === 'tools/call' && takesTaskCall(session, resolved.ref.backend)) {
@@ -140,7 +139,7 @@ export function gatewayExchange(runtime: Runtime, log: Logger, authz: AuthzConte
       if (step.kind === 'continue') routedTo = resolved.ref.backend;
       return step;
     }
-    return errorReply(call.id, JsonRpcCode.methodNotFound, `The gateway does not route "${call.method}" across several backends.`);
+    return errorReply(call.id, 'method-not-routed', `The gateway does not route "${call.method}" across several backends.`);
   }
 
   async function refreshIndex(c: GatewayContext, call: McpCall, s: Session | undefined, version: string | undefined): Promise<void> {

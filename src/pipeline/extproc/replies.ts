@@ -1,6 +1,7 @@
 // Immediate answers the router gives without reaching a backend, as Steps.
 import type { JsonRpcId } from '../../core/mcp/message.js';
-import { jsonRpcError } from '../../core/mcp/replies.js';
+import { refusalBody } from '../../core/mcp/replies.js';
+import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 import type { Step } from './exchange.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -13,9 +14,13 @@ export function resultReply(id: JsonRpcId | undefined, result: unknown, headers:
   return jsonReply(200, { jsonrpc: '2.0', id: id ?? null, result }, headers);
 }
 
-/** JSON-RPC errors for a request go at HTTP 200 so MCP clients surface the message, not a bare status. */
-export function errorReply(id: JsonRpcId | undefined, code: number, message: string, status = 200): Step {
-  return jsonReply(status, jsonRpcError(id, code, message));
+/**
+ * toolgate's own refusal: the reason's JSON-RPC code, the sentence, the reason code in `error.data.code`, at the
+ * reason's HTTP status unless the site answers otherwise (a request with an id often gets 200, so MCP clients surface
+ * the message, not a bare status).
+ */
+export function errorReply(id: JsonRpcId | undefined, reason: ReasonCode, message: string, status = REASONS[reason].http, headers: Record<string, string> = {}): Step {
+  return jsonReply(status, refusalBody(id, reason, message), headers);
 }
 
 export function accepted(): Step {
@@ -23,9 +28,9 @@ export function accepted(): Step {
 }
 
 export function sessionNotFound(): Step {
-  return errorReply(null, -32001, 'Session not found or expired. Start a new session with initialize.', 404);
+  return errorReply(null, 'session-not-found', 'Session not found or expired. Start a new session with initialize.');
 }
 
 export function identityMissing(): Step {
-  return errorReply(null, -32603, 'No verified identity reached the gateway (ext_authz metadata missing); the request was not forwarded.', 403);
+  return errorReply(null, 'identity-not-forwarded', 'No verified identity reached the gateway (ext_authz metadata missing); the request was not forwarded.');
 }

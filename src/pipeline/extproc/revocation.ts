@@ -1,7 +1,6 @@
 // Session revocation at the router: every opened session is checked against the shared store; DELETE revokes.
 import type { Logger } from 'pino';
 import type { CompiledPolicy } from '../../core/policy/compile.js';
-import { JsonRpcCode } from '../../core/mcp/message.js';
 import type { Session } from '../../core/session/types.js';
 import { attempt, type Store } from '../../ports/store/port.js';
 import type { Deps } from '../../ports/deps.js';
@@ -25,7 +24,7 @@ export async function refuseRevoked({ store, metrics }: Deps, policy: CompiledPo
   const onError = policy.onStoreError.revocation;
   metrics.countStoreError('revocation');
   log.warn({ event: 'session.revocation-unchecked', tokenId: session.tokenId, error: checked.detail, onStoreError: onError, decisionId }, 'cannot check session revocation');
-  return onError === 'allow' ? undefined : errorReply(null, JsonRpcCode.internalError, STORE_UNREACHABLE_MESSAGE, 503);
+  return onError === 'allow' ? undefined : errorReply(null, 'store-unavailable', STORE_UNREACHABLE_MESSAGE);
 }
 
 /** Revokes the session until it would have expired anyway; a store failure is logged, never thrown. */

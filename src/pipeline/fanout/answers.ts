@@ -1,5 +1,6 @@
 // Merges several backends' answers to one request the gateway sent to each (e.g. logging/setLevel) into one answer.
 import { JsonRpcCode } from '../../core/mcp/message.js';
+import { REASONS, reasonData } from '../../core/mcp/reply-table.js';
 import type { EgressFailure, RequestSuccess } from './egress.js';
 import { sortedBackends } from '../../core/mcp/names.js';
 
@@ -42,7 +43,8 @@ export function mergeAnswers(method: string, answers: ReadonlyMap<string, Reques
   if (failures.length > 0 && failures.length === answers.size && failures.every((f) => f.error === 'session-expired')) return { kind: 'session-expired' };
   const named = [...refused].map(([b, what]) => `${b} ${what}`).join('; ');
   if (answered === 0) {
-    return { kind: 'error', code: JsonRpcCode.internalError, message: `No backend answered ${method} (${named || 'no backend to ask'}). Try again later.`, status: 502 };
+    const reason = 'backend-unavailable';
+    return { kind: 'error', code: REASONS[reason].jsonrpc, message: `No backend answered ${method} (${named || 'no backend to ask'}). Try again later.`, data: reasonData(reason), status: REASONS[reason].http };
   }
   const [code] = codes.size === 1 ? [...codes] : [JsonRpcCode.internalError];
   return { kind: 'error', code: code as number, message: `No backend accepted ${method}: ${named}.`, status: 200 };

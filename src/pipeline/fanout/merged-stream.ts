@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor, type CursorKind, type EventCursor } from '.
 import type { EgressFailure, StreamSuccess } from './egress.js';
 import { createSseFramer } from './sse-frames.js';
 import { eventFields, eventType, type MessageRewrite } from './sse-rewrite.js';
+import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 
 export interface MergeSettings {
   /** A comment line this often keeps idle-timeouts on the client's path from cutting a quiet stream. */
@@ -34,7 +35,7 @@ export interface MergedSink {
 
 export type MergeStart =
   | { readonly kind: 'open'; run(sink: MergedSink, signal: AbortSignal): Promise<void> }
-  | { readonly kind: 'refused'; readonly status: number; readonly message: string };
+  | { readonly kind: 'refused'; readonly reason: ReasonCode; readonly status: number; readonly message: string };
 
 /**
  * Opens each backend's stream the `Last-Event-ID` asks for: a merged cursor resumes the backends it names and
@@ -174,11 +175,15 @@ function splitField(line: string): [string, string] {
 
 function refusal(failures: readonly EgressFailure[]): MergeStart {
   const statuses = failures.map((f) => (f.error === 'session-expired' ? 404 : f.status));
-  if (statuses.includes(404)) return { kind: 'refused', status: 404, message: 'Session not found or expired. Start a new session with initialize.' };
-  if (statuses.length > 0 && statuses.every((s) => s === 405)) return { kind: 'refused', status: 405, message: 'No backend of this session offers a GET event stream; server messages arrive on POST responses.' };
-  if (statuses.includes(409)) return { kind: 'refused', status: 409, message: 'This session already has an open GET event stream.' };
-  if (failures.length === 0) return { kind: 'refused', status: 400, message: 'The Last-Event-ID names no backend of this session.' };
-  return { kind: 'refused', status: 502, message: `No backend event stream could be opened (${failures.map((f) => `${f.backend}: ${f.detail}`).join('; ')}). Try again later.` };
+  if (statuses.includes(404)) return refused('session-not-found', 'Session not found or expired. Start a new session with initialize.');
+  if (statuses.length > 0 && statuses.every((s) => s === 405)) return refused('http-method-not-allowed', 'No backend of this session offers a GET event stream; server messages arrive on POST responses.');
+  if (statuses.includes(409)) return refused('events-stream-open', 'This session already has an open GET event stream.');
+  if (failures.length === 0) return refused('last-event-id-invalid', 'The Last-Event-ID names no backend of this session.');
+  return refused('backend-unavailable', `No backend event stream could be opened (${failures.map((f) => `${f.backend}: ${f.detail}`).join('; ')}). Try again later.`);
+}
+
+function refused(reason: ReasonCode, message: string): MergeStart {
+  return { kind: 'refused', reason, status: REASONS[reason].http, message };
 }
 
 function linkedController(parent: AbortSignal): AbortController {
