@@ -13,7 +13,7 @@ import { BACKEND_HEADER } from '../../src/pipeline/fanout/egress.js';
 import { loadScenario, scenarioNames, type RecordedExchange } from '../harness/envoy-fixtures.js';
 import {
   answerFor, asRecorded, asRecordedRows, atRecordedTime, commonOf, envoyHeaders, envoySent, headersSet, metadataOf, modeOf,
-  replayScenario, single, type Decoded, type ScenarioReplay,
+  replayScenario, single, type Decoded, type ScenarioReplay, type SpecRow as Row,
 } from './exchange-replay.js';
 
 const MODE = 'gateway';
@@ -52,14 +52,6 @@ describe('gateway: every recorded message gets the answer toolgate gave when it 
     expect(got).toEqual(want);
   });
 });
-
-interface Row {
-  readonly scenario: string;
-  readonly phase: string;
-  /** What toolgate must answer, as a sentence. */
-  readonly answer: string;
-  verify(): void | Promise<void>;
-}
 
 const routedCall = (backend: (typeof BACKENDS)[number]): Row[] => [
   {

@@ -373,3 +373,12 @@ export function single(replays: ReadonlyMap<string, ScenarioReplay>, mode: Fixtu
   if (!recorded || !got || more.length > 0) throw new Error(`${mode} scenario "${name}" should be one client request, found ${replay.scenario.exchanges.length}`);
   return { recorded, check: got.check, stream: got.stream, replay };
 }
+
+/** One row of an exchange spec table: in this scenario and Envoy phase, what toolgate must answer. */
+export interface SpecRow {
+  readonly scenario: string;
+  readonly phase: string;
+  /** What toolgate must answer, as a sentence. */
+  readonly answer: string;
+  verify(): void | Promise<void>;
+}

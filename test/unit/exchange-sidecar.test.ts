@@ -9,7 +9,7 @@ import { SOLE_BACKEND } from '../../src/pipeline/extproc/sidecar.js';
 import { loadScenario, scenarioNames, type RecordedExchange } from '../harness/envoy-fixtures.js';
 import {
   answerFor, asRecorded, asRecordedRows, atRecordedTime, checkRequestOf, commonOf, envoyHeaders, envoySent, headersSet, metadataOf, modeOf,
-  replayScenario, single, type ScenarioReplay,
+  replayScenario, single, type ScenarioReplay, type SpecRow as Row,
 } from './exchange-replay.js';
 
 const MODE = 'sidecar';
@@ -36,14 +36,6 @@ describe('sidecar: every recorded message gets the answer toolgate gave when it 
     expect(got).toEqual(want);
   });
 });
-
-interface Row {
-  readonly scenario: string;
-  readonly phase: string;
-  /** What toolgate must answer, as a sentence. */
-  readonly answer: string;
-  verify(): void | Promise<void>;
-}
 
 const SPEC: readonly Row[] = [
   {
