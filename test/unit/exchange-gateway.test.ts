@@ -2,7 +2,7 @@
 // billing and inventory (test/fixtures/envoy-<version>/gateway.*.json). toolgate's fan-out reaches a stub egress on
 // 127.0.0.1 that answers with what the backends answered through Envoy when it was recorded.
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRequest } from '../../src/core/mcp/body.js';
 import { openSession } from '../../src/core/session/token.js';
 import { asClientSessionToken, type Session } from '../../src/core/session/types.js';
@@ -10,22 +10,16 @@ import { presentedSession } from '../../src/pipeline/extproc/client-session.js';
 import { gatewayContext } from '../../src/pipeline/extproc/gateway-context.js';
 import { resolveCall } from '../../src/pipeline/extproc/gateway-route.js';
 import { BACKEND_HEADER } from '../../src/pipeline/fanout/egress.js';
-import { loadScenario, scenarioNames, type RecordedExchange } from '../harness/envoy-fixtures.js';
+import type { RecordedExchange } from '../harness/envoy-fixtures.js';
 import {
   answerFor, asRecorded, asRecordedRows, atRecordedTime, commonOf, envoyHeaders, envoySent, headersSet, metadataOf, modeOf,
-  replayScenario, single, type Decoded, type ScenarioReplay, type SpecRow as Row,
+  single, type Decoded, type ScenarioReplay, type SpecRow as Row,
+  useReplays,
 } from './exchange-replay.js';
 
 const MODE = 'gateway';
 const BACKENDS = ['billing', 'inventory'] as const;
-const replays = new Map<string, ScenarioReplay>();
-
-beforeAll(async () => {
-  for (const name of scenarioNames(MODE)) replays.set(name, await replayScenario(MODE, loadScenario(MODE, name)));
-}, 60_000);
-afterAll(() => {
-  vi.useRealTimers();
-});
+const replays = useReplays(MODE);
 
 const only = (name: string) => single(replays, MODE, name);
 const silent = pino({ level: 'silent' });

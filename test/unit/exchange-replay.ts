@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
@@ -381,4 +381,19 @@ export interface SpecRow {
   /** What toolgate must answer, as a sentence. */
   readonly answer: string;
   verify(): void | Promise<void>;
+}
+
+/**
+ * Replays every recorded scenario of a mode once, before the suite's tests, and puts the real clock back after:
+ * the map the tests read, filled by the suite's beforeAll.
+ */
+export function useReplays(mode: FixtureMode): Map<string, ScenarioReplay> {
+  const replays = new Map<string, ScenarioReplay>();
+  beforeAll(async () => {
+    for (const name of scenarioNames(mode)) replays.set(name, await replayScenario(mode, loadScenario(mode, name)));
+  }, 60_000);
+  afterAll(() => {
+    vi.useRealTimers();
+  });
+  return replays;
 }

@@ -1,26 +1,20 @@
 // The sidecar exchange as a spec, driven by what the pinned Envoy sent toolgate for one real MCP SDK session
 // (test/fixtures/envoy-<version>/sidecar.*.json): each row is a scenario, a phase, and what toolgate must answer.
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSession } from '../../src/core/session/token.js';
 import { asClientSessionToken } from '../../src/core/session/types.js';
 import { maskSessionHeader, presentedSession } from '../../src/pipeline/extproc/client-session.js';
 import { SOLE_BACKEND } from '../../src/pipeline/extproc/sidecar.js';
-import { loadScenario, scenarioNames, type RecordedExchange } from '../harness/envoy-fixtures.js';
+import type { RecordedExchange } from '../harness/envoy-fixtures.js';
 import {
   answerFor, asRecorded, asRecordedRows, atRecordedTime, checkRequestOf, commonOf, envoyHeaders, envoySent, headersSet, metadataOf, modeOf,
-  replayScenario, single, type ScenarioReplay, type SpecRow as Row,
+  single, type ScenarioReplay, type SpecRow as Row,
+  useReplays,
 } from './exchange-replay.js';
 
 const MODE = 'sidecar';
-const replays = new Map<string, ScenarioReplay>();
-
-beforeAll(async () => {
-  for (const name of scenarioNames(MODE)) replays.set(name, await replayScenario(MODE, loadScenario(MODE, name)));
-}, 60_000);
-afterAll(() => {
-  vi.useRealTimers();
-});
+const replays = useReplays(MODE);
 
 const only = (name: string) => single(replays, MODE, name);
 const metadata = metadataOf;
