@@ -21,7 +21,7 @@ import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { FORWARDED_CONTENT_TYPE, readRequest } from '../../src/core/mcp/body.js';
 import { readJson } from '../../src/core/mcp/json-reader.js';
 import type { McpMessage } from '../../src/core/mcp/message.js';
-import { REASONS } from '../../src/core/policy/reasons.js';
+import { REASONS } from '../../src/core/mcp/reply-table.js';
 import { depsOf } from '../harness/deps.js';
 
 const require = createRequire(import.meta.url);

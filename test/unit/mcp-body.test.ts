@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admitHeaders, decodeBody, readRequest } from '../../src/core/mcp/body.js';
 import { JsonRpcCode } from '../../src/core/mcp/message.js';
-import { REASONS } from '../../src/core/policy/reasons.js';
+import { REASONS } from '../../src/core/mcp/reply-table.js';
 
 const CALL = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"héllo"}}}';
 const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatPath } from '../../core/config/errors.js';
-import { REASONS, type ReasonCode } from '../../core/policy/reasons.js';
+import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 
-const reason = z.string().refine((r): r is ReasonCode => Object.hasOwn(REASONS, r), { message: 'must be a reason code from src/core/policy/reasons.ts' });
+const reason = z.string().refine((r): r is ReasonCode => Object.hasOwn(REASONS, r), { message: 'must be a reason code from src/core/mcp/reply-table.ts' });
 
 /** `allow`; `deny` (any reason); `{deny: reason}`; `{wouldDeny: reason}`: forwarded in dry-run with that would-be denial. */
 const expectation = z.union([

@@ -1,5 +1,5 @@
 // A policy decision is a value: allow with the facts downstream needs, or deny with a reason an agent can act on.
-import type { ReasonCode } from './reasons.js';
+import type { ReasonCode } from '../mcp/reply-table.js';
 
 export interface Allow {
   readonly allow: true;

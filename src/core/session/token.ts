@@ -1,4 +1,5 @@
 // Seals a client session into one encrypted Mcp-Session-Id and opens it again; expected failures are values.
+import { isObject as isRecord } from '../mcp/message.js';
 import { randomBytes } from 'node:crypto';
 import { jweOpen, jweSeal, MAX_TOKEN_LENGTH } from './jwe.js';
 import type { Keyring } from './keys.js';
@@ -247,6 +248,3 @@ function decodeVersion(v: unknown): string | undefined {
   return m ? `20${m[1]}-${m[2]}-${m[3]}` : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../../core/runtime.js';
 import type { HttpConfig } from '../../core/config/schema.js';
 import { refusalBody } from '../../core/mcp/replies.js';
-import { REASONS } from '../../core/policy/reasons.js';
+import { REASONS } from '../../core/mcp/reply-table.js';
 import type { ReplyOutcome } from './outcome.js';
 
 /**

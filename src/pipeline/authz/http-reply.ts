@@ -5,7 +5,7 @@ import type { McpInvalid, McpMessage } from '../../core/mcp/message.js';
 import type { ToolCatalog } from '../../core/mcp/catalog.js';
 import { jsonRpcError, refusalBody, toolErrorResult } from '../../core/mcp/replies.js';
 import type { Deny } from '../../core/policy/decision.js';
-import { REASONS, TOOL_POLICY_REASONS } from '../../core/policy/reasons.js';
+import { REASONS, TOOL_POLICY_REASONS } from '../../core/mcp/reply-table.js';
 import type { HttpReply } from './outcome.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };

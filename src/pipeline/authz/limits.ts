@@ -15,7 +15,7 @@ import {
   storeUnavailableMessage,
 } from '../../core/policy/limit-messages.js';
 import { expressionErrorMessage } from '../../core/policy/messages.js';
-import type { ReasonCode } from '../../core/policy/reasons.js';
+import type { ReasonCode } from '../../core/mcp/reply-table.js';
 import { attempt, type Charged, type Consumed, type Counter, type Receipt } from '../../ports/store/port.js';
 import type { Deps } from '../../ports/deps.js';
 

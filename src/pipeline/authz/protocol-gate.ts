@@ -2,7 +2,7 @@
 import { MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER, type McpMessage } from '../../core/mcp/message.js';
 import { parseProtocolVersion, unsupportedVersionMessage } from '../../core/mcp/protocol.js';
 import { refusalBody } from '../../core/mcp/replies.js';
-import { REASONS, type ReasonCode } from '../../core/policy/reasons.js';
+import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 import type { HttpReply } from './outcome.js';
 
 export interface ProtocolRefusal {

@@ -10,7 +10,7 @@ import { resolveResource, type Resolution } from './gateway-resources.js';
 
 export type { Resolution } from './gateway-resources.js';
 import { readingMessage } from '../../core/policy/reading.js';
-import { REASONS } from '../../core/policy/reasons.js';
+import { REASONS } from '../../core/mcp/reply-table.js';
 import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
 import { FORWARDED_CONTENT_TYPE } from '../../core/mcp/body.js';

@@ -5,7 +5,7 @@ import { MAX_LIST_PAGES } from '../fanout/pages.js';
 import type { NameRef } from '../../core/mcp/names.js';
 import { isStatelessProtocol, type McpCall } from '../../core/mcp/message.js';
 import { withResultType } from '../../core/mcp/replies.js';
-import { REASONS } from '../../core/policy/reasons.js';
+import { REASONS } from '../../core/mcp/reply-table.js';
 import { hasCapability, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
 import type { Step } from './exchange.js';
 import type { GatewayContext } from './gateway-context.js';

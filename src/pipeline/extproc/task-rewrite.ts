@@ -1,4 +1,5 @@
 // Task ids in MCP messages (2025-11-25): where a result, notification or request names a task, rewritten in one place.
+import { isObject } from '../../core/mcp/message.js';
 
 /** The `_meta` key under which a message names the task it belongs to. */
 export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task';
@@ -53,6 +54,3 @@ export function toClientTaskResponse(method: string, message: unknown, encode: T
   return { ...message, result: { ...result, ...withClientTaskIds({ _meta: result._meta }, encode) } };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

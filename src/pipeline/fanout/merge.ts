@@ -1,4 +1,5 @@
 // Pure merges of several backends' answers into the one answer a gateway client sees.
+import { isObject } from '../../core/mcp/message.js';
 import { exposeNames, sortedBackends, type ConflictHandler, type NameRef, type NameSettings } from '../../core/mcp/names.js';
 
 export interface GatewayInfo {
@@ -215,9 +216,6 @@ function refKey(backend: string, name: string): string {
   return `${backend}\n${name}`; // backend names cannot contain a newline
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function objectOr(value: unknown): Record<string, unknown> {
   return isObject(value) ? value : {};

@@ -1,4 +1,5 @@
 // Reads one JSON-RPC response out of a backend's HTTP answer, whether plain JSON or an SSE stream.
+import { isObject } from '../../core/mcp/message.js';
 import { createSseParser } from './sse.js';
 
 export type JsonRpcId = string | number;
@@ -93,9 +94,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function asResponse(value: unknown): JsonRpcResponse | undefined {
   if (!isObject(value) || value.jsonrpc !== '2.0' || 'method' in value) return undefined;
