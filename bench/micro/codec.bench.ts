@@ -1,17 +1,20 @@
-// The protobuf work of one Check, full generated codecs (proto-loader, every field, through
+// The protobuf work of one Check and one ext_proc message, full generated codecs (proto-loader, every field, through
 // toObject/fromObject) against toolgate's lean ones (src/envoy/codec/), on messages the pinned Envoy sent.
 import { bench, describe } from 'vitest';
 import { envoyServices, fullEnvoyServices } from '../../src/envoy/protos.js';
-import { toStruct } from '../../src/envoy/struct.js';
+import { fromStruct, toStruct } from '../../src/envoy/struct.js';
+import { toProcessingResponse } from '../../src/envoy/process/convert.js';
 import { recorded } from './grpc-fixtures.js';
 
 type Method = { requestDeserialize(b: Buffer): any; responseSerialize(v: unknown): Buffer };
-const full = { check: fullEnvoyServices().authz.Check as unknown as Method };
-const lean = { check: envoyServices().authz.Check as unknown as Method };
+const full = { check: fullEnvoyServices().authz.Check as unknown as Method, process: fullEnvoyServices().extProc.Process as unknown as Method };
+const lean = { check: envoyServices().authz.Check as unknown as Method, process: envoyServices().extProc.Process as unknown as Method };
 
 const allowed = recorded('sidecar', 'tools-call-allowed').exchanges[0];
 const checkBytes = Buffer.from(allowed?.check?.request.wire ?? '', 'base64');
-if (checkBytes.length === 0) throw new Error('the recorded sidecar tools-call-allowed scenario lost its Check');
+const streamStart = allowed?.stream?.events.find((e) => e.from === 'envoy');
+const processBytes = Buffer.from(streamStart?.wire ?? '', 'base64');
+if (checkBytes.length === 0 || processBytes.length === 0) throw new Error('the recorded sidecar tools-call-allowed scenario lost its Check or its stream');
 
 // An allow as src/envoy/check.ts builds it: Content-Type overwritten, x-toolgate-* removed, the session token written
 // back on the response, and the signed handoff as dynamic metadata (plain; the full encoder needs it as a Struct).
@@ -40,4 +43,18 @@ describe('CheckRequest decode (recorded 2025 tools/call, all of Envoy 1.40\'s at
 describe('CheckResponse encode (allow with the signed handoff as dynamic metadata)', () => {
   bench('full: toStruct + fromObject + encode', () => void full.check.responseSerialize({ ...allow, dynamic_metadata: toStruct(handoff) }), RUN);
   bench('lean: straight from the plain object', () => void lean.check.responseSerialize({ ...allow, dynamic_metadata: handoff }), RUN);
+});
+
+// The full path then read the forwarded handoff with fromStruct; the lean decoder hands it over as plain values.
+const NS = 'envoy.filters.http.ext_authz';
+describe('ProcessingRequest decode (recorded request_headers with the forwarded handoff)', () => {
+  bench('full: proto-loader decode + toObject + fromStruct', () => void fromStruct(full.process.requestDeserialize(processBytes).metadata_context?.filter_metadata?.[NS]), RUN);
+  bench('lean: phase, headers, body, handoff as plain values', () => void lean.process.requestDeserialize(processBytes), RUN);
+});
+
+// The sidecar's answer to a 2025 tools/call's request headers: the client's session token swapped for the backend's.
+const swap = toProcessingResponse('request_headers', { kind: 'continue', set: { 'mcp-session-id': 'b'.repeat(36) }, remove: ['x-toolgate-backend'], mode: { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' } });
+describe('ProcessingResponse encode (request_headers: swap the session id, mode override)', () => {
+  bench('full: fromObject + encode', () => void full.process.responseSerialize(swap), RUN);
+  bench('lean: straight from the plain object', () => void lean.process.responseSerialize(swap), RUN);
 });

@@ -2,10 +2,12 @@
 // Envoy sent, every edge the recordings do not show, and random messages, the lean decoder yields exactly the values
 // the full one yields for the fields toolgate reads; the lean encoder writes the full encoder's very bytes.
 import fc from 'fast-check';
+import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { envoyServices, fullEnvoyServices } from '../../src/envoy/protos.js';
-import { toStruct } from '../../src/envoy/struct.js';
+import { fromStruct, toStruct } from '../../src/envoy/struct.js';
 import { loadScenario, scenarioNames, wireBytes, type FixtureMode } from '../harness/envoy-fixtures.js';
+import { fullType } from '../harness/full-protos.js';
 import { cat, checkRequestWith, headerEntry, len, unknownFields } from '../harness/wire.js';
 
 type Method = { requestSerialize(v: unknown): Buffer; requestDeserialize(b: Buffer): any; responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): any };
@@ -170,7 +172,26 @@ describe('CheckRequest: bytes that are not a well-formed CheckRequest', () => {
   });
 });
 
+const recordedAnswers = (['sidecar', 'gateway'] as FixtureMode[]).flatMap((mode) =>
+  scenarioNames(mode).flatMap((name) => loadScenario(mode, name).exchanges.flatMap((e, i) => (e.check ? [[`${mode}.${name} #${i}`, wireBytes(e.check.response)] as const] : []))));
+
+/** A decoded CheckResponse as toolgate builds it: the metadata as plain values, the HTTP status as its number. */
+function asToolgateBuildsIt(decoded: any): any {
+  if (decoded.dynamic_metadata) decoded.dynamic_metadata = fromStruct(decoded.dynamic_metadata);
+  const status = decoded.denied_response?.status;
+  if (status && typeof status.code === 'string') {
+    const value = (fullType('envoy.type.v3.HttpStatus').fields.code?.resolvedType as protobuf.Enum).values[status.code];
+    if (value === undefined) throw new Error(`no HTTP status named ${status.code}`);
+    status.code = value;
+  }
+  return decoded;
+}
+
 describe('CheckResponse: the lean encoder writes the full encoder\'s bytes', () => {
+  it.each(recordedAnswers)('recorded %s: re-encoded from its decoded form, the very bytes toolgate sent then', (_name, bytes) => {
+    expect(lean.responseSerialize(asToolgateBuildsIt(full.responseDeserialize(bytes))).toString('hex')).toBe(bytes.toString('hex'));
+  });
+
   const handoff = {
     subject: 'agent-7', task: 'support', decision_id: 'd-1', method: 'tools/call', target: 'echo', tasks: ['support', 'billing'],
     traceparent: undefined, charged: { receipt: 'r-1', keys: ['q:1', 'b:2'] }, charged_dry_run: undefined,

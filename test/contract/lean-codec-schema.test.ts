@@ -3,6 +3,7 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { leanType } from '../../src/envoy/codec/lean-types.js';
+import { envoyServices, fullEnvoyServices } from '../../src/envoy/protos.js';
 import { fullType } from '../harness/full-protos.js';
 
 /** Each lean type and the full Envoy type it stands for. */
@@ -73,5 +74,18 @@ describe('lean request types hold to the full Envoy schema', () => {
     expect(reads(sizeAsString)).not.toBe(reads(full.fieldsById[9] as protobuf.Field));
     const bodyAsBytes = new protobuf.Field('body', 11, 'bytes');
     expect(sameDecoding(bodyAsBytes, full.fieldsById[11] as protobuf.Field)).toBe(false);
+  });
+});
+
+describe('toolgate\'s service definitions', () => {
+  it.each([
+    ['authz', 'Check'],
+    ['extProc', 'Process'],
+  ] as const)('%s.%s: the path, stream flags and name the full definition has', (service, method) => {
+    const lean = envoyServices()[service][method];
+    const full = fullEnvoyServices()[service][method];
+    expect({ path: lean?.path, requestStream: lean?.requestStream, responseStream: lean?.responseStream, originalName: lean?.originalName })
+      .toEqual({ path: full?.path, requestStream: full?.requestStream, responseStream: full?.responseStream, originalName: full?.originalName });
+    expect(Object.keys(envoyServices()[service])).toEqual(Object.keys(fullEnvoyServices()[service]));
   });
 });

@@ -2,13 +2,16 @@
 import { accessSync, constants } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import protobuf from 'protobufjs';
-import { ENVOY_PROTO_FILES, LOADER_OPTIONS } from '../../src/envoy/protos.js';
+import { ENVOY_PROTO_FILES, LOADER_OPTIONS, fullEnvoyServices } from '../../src/envoy/protos.js';
 
 let root: protobuf.Root | undefined;
 
 /** Every message of the two Envoy services, resolved from the same include directories and files as fullEnvoyServices(). */
 export function fullProtoRoot(): protobuf.Root {
   if (root) return root;
+  // Loading proto-loader registers the well-known protos protobufjs does not ship (descriptor.proto, which the
+  // Envoy annotations import), as it did for the full definitions.
+  fullEnvoyServices();
   const loaded = new protobuf.Root();
   const dirs = LOADER_OPTIONS.includeDirs ?? [];
   const original = loaded.resolvePath.bind(loaded);
