@@ -60,7 +60,14 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     options.grpcPort ?? server.grpcPort,
     {
       authz: { Check: checkHandler(holder, log, deps, telemetry.check) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, metrics, telemetry.stream) },
+      extProc: {
+        Process: processHandler(
+          (authz) => exchangeFor(holder.current(), authz),
+          () => holder.current().sessions.keyring,
+          () => durationMs(holder.current().config.server.extProcCloseWait),
+          log, metrics, telemetry.stream,
+        ),
+      },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
     credentials,
