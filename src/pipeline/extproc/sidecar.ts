@@ -8,10 +8,10 @@ import { judgeList } from '../pins/judge.js';
 import { identityMissing } from './replies.js';
 import { revokeSession } from './revocation.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
+import { sessionSwap, sidecarBackend, SOLE_BACKEND, watchesResponse } from '../session/sidecar-swap.js';
 import { internalHeaders, MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
 
-/** The name a single backend's entry has inside the session token when the config names none. */
-export const SOLE_BACKEND = '_';
+export { SOLE_BACKEND };
 
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
@@ -19,7 +19,7 @@ const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SE
 export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
   const { runtime, log, store } = deps;
   let session: Session | undefined;
-  const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
+  const backend = sidecarBackend(runtime) ?? SOLE_BACKEND;
   let httpMethod = '';
   let responseType = '';
   /** The client's token, once it opened; the backend's own id must never reach the client in its place. */
@@ -30,21 +30,17 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       if (authz.subject === undefined) return identityMissing();
       httpMethod = facts.headers[':method'] ?? '';
       const remove = internalHeaders(facts.headers);
-      const set: Record<string, string> = {};
       const presented = await presentedSession(runtime, deps, facts.headers, { ...authz, subject: authz.subject }, log);
       if (presented.kind === 'refused') return presented.step;
       if (presented.kind === 'open') {
         session = presented.session;
         clientToken = presented.token;
-        const entry = presented.session.backends.get(backend);
-        // initialize opens a new session: the backend would refuse one that names its current session.
-        if (entry?.sessionId && authz.method !== 'initialize') set[SESSION_HEADER] = entry.sessionId;
-        else remove.push(SESSION_HEADER);
       }
+      const swap = sessionSwap(session, backend, authz.method);
       // The backend repeats its own session id on responses; ext_authz writes the client's token back over it
       // (response_headers_to_add, OVERWRITE_IF_EXISTS), so response headers are watched only where toolgate acts.
-      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
-      return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
+      const watch = watchesResponse(httpMethod, authz.method);
+      return { kind: 'continue', set: swap.set, remove: [...remove, ...swap.remove], mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
     },
 
     requestBody: () => CONTINUE,
@@ -95,3 +91,4 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
     return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
   }
 }
+
