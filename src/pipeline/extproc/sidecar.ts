@@ -1,7 +1,9 @@
 // Single-backend (sidecar) mode: every request goes to the one backend unchanged, except that the backend's
-// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
+// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task. Calls that need
+// nothing but the session swap are finished by ext_authz (../session/sidecar-swap.ts) and never reach this exchange.
 import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
 import { sealSession } from '../../core/session/token.js';
+import type { Runtime } from '../../core/runtime.js';
 import { CONTINUE, type AuthzContext, type ExchangeDeps, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, listItems, LIST_METHODS, pinKindOf } from './lists.js';
 import { judgeList } from '../pins/judge.js';
@@ -92,3 +94,19 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
   }
 }
 
+/**
+ * An exchange ext_authz finished itself (its `exchange: done` mark), reached only through an Envoy config that does not
+ * skip ext_proc on the mark: the headers are already the backend's, so it passes through unchanged and asks for no
+ * later phase. Undefined in gateway mode, where ext_authz finishes nothing and the stream is refused like any other
+ * without a signed handoff.
+ */
+export function finishedExchange(runtime: Runtime): ExchangeProcessor | undefined {
+  return sidecarBackend(runtime) === undefined ? undefined : FINISHED;
+}
+
+const FINISHED: ExchangeProcessor = Object.freeze({
+  requestHeaders: (): Step => ({ kind: 'continue', mode: PASS_THROUGH }),
+  requestBody: () => CONTINUE,
+  responseHeaders: () => CONTINUE,
+  responseBody: () => CONTINUE,
+});
