@@ -1,4 +1,4 @@
-// docs/envoy.md fact 26, on the pinned Envoy with the rendered envoy/sidecar.yaml and a stand-in for toolgate: the
+// docs/envoy.md fact 27, on the pinned Envoy with the rendered envoy/sidecar.yaml and a stand-in for toolgate: the
 // sidecar ext_proc filter, wrapped in ExtensionWithMatcher, is skipped exactly when ext_authz's dynamic metadata says
 // `exchange: done`, and a fast-path route's ExtProcPerRoute still reaches the wrapped filter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -130,7 +130,7 @@ describe('a 2026 tools/call whose policy reads arguments (refund: no fast-path r
     expect(allowed.trace.some((l) => l.includes(BUFFERING))).toBe(true);
     expect(reachedBackend('ch_ok').map((c) => c.arguments)).toEqual([{ amount: 40, charge_id: 'ch_ok' }]);
     // ext_authz finishes a sidecar tools/call itself (it has no session to swap on 2026): Envoy skips ext_proc, so
-    // not even a headers message is sent (docs/envoy.md, fact 26). Before issue 10 this was 1: the request headers.
+    // not even a headers message is sent (docs/envoy.md, fact 27). Before issue 10 this was 1: the request headers.
     expect(allowed.extProcMessages).toBe(0);
   });
 

@@ -87,7 +87,7 @@ describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
     }
     expect(filter.typed_config['@type']).toBe('type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher');
     expect(filter.typed_config.xds_matcher).toEqual(SKIP_WHEN_FINISHED);
-    // The wrapped filter keeps the name the fast-path routes' ExtProcPerRoute is keyed by (docs/envoy.md, fact 26).
+    // The wrapped filter keeps the name the fast-path routes' ExtProcPerRoute is keyed by (docs/envoy.md, fact 27).
     expect(filter.typed_config.extension_config.name).toBe('envoy.filters.http.ext_proc');
   });
 

@@ -63,7 +63,9 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
       extProc: {
         Process: processHandler(
           { exchange: (authz) => exchangeFor(holder.current(), authz), finished: () => finishedExchange(holder.current()) },
-          () => holder.current().sessions.keyring, log, metrics, telemetry.stream,
+          () => holder.current().sessions.keyring,
+          () => durationMs(holder.current().config.server.extProcCloseWait),
+          log, metrics, telemetry.stream,
         ),
       },
     },

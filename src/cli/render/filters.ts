@@ -139,7 +139,7 @@ const EXTENSION_WITH_MATCHER = 'type.googleapis.com/envoy.extensions.common.matc
  * Sidecar mode: `filter` (ext_proc) inside an ExtensionWithMatcher that skips it for a request whose ext_authz metadata
  * carries the finished mark (`exchange: done`): ext_authz already swapped the session id, so ext_proc would only pass
  * the call through. The filter keeps its name, so per-route ExtProcPerRoute settings still reach it (checked on 1.40,
- * docs/envoy.md fact 26). Gateway mode never uses it: ext_proc routes every call there.
+ * docs/envoy.md fact 27). Gateway mode never uses it: ext_proc routes every call there.
  */
 export function skippedWhenFinished(filter: HttpFilter): HttpFilter {
   return note({

@@ -44,11 +44,11 @@ export interface StreamWatch {
 const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
 
 /**
- * `keyring` is read per stream (the current config's), so a reload that adds a session key verifies with it at once.
- * Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it for this
- * request; a stream that fails gets one immediate 403 per message and never reaches a processor.
+ * `keyring` and `closeWaitMs` are read per stream (the current config's), so a reload that adds a session key verifies
+ * with it at once. Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it
+ * for this request; a stream that fails gets one immediate 403 per message and never reaches a processor.
  */
-export function processHandler(processors: Processors, keyring: () => Keyring, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+export function processHandler(processors: Processors, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
@@ -56,14 +56,25 @@ export function processHandler(processors: Processors, keyring: () => Keyring, l
     let requestId: string | undefined;
     let progress = STREAM_START;
     let ended = false;
+    let closeWait: NodeJS.Timeout | undefined;
     // A stream lives only while toolgate has work in it. Ending it from here, right after the last answer, keeps
     // Envoy from half-closing it first at the end of a long exchange: Envoy 1.40 can crash when it half-closes a
     // stream that outlived its cached gRPC client and toolgate then closes (docs/envoy.md, fact 19).
     const finish = (err?: unknown) => {
+      clearTimeout(closeWait);
       if (ended) return;
       ended = true;
       watch?.end(err);
       call.end();
+    };
+    // Except where Envoy holds its side open until the exchange is over (a routed call's buffered body): an end from
+    // toolgate would then cost a reset (fact 26), so the stream waits for Envoy's half-close ('end' below). A call
+    // that outlasts the wait is ended from here after all, long before Envoy's cached client can go (fact 19).
+    const awaitEnvoysClose = () => {
+      watch?.end();
+      const ms = closeWaitMs();
+      if (ms <= 0) return finish();
+      closeWait = setTimeout(finish, ms);
     };
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
@@ -100,7 +111,8 @@ export function processHandler(processors: Processors, keyring: () => Keyring, l
         if (step.kind === 'continue' && step.endStream === 'instead') return finish();
         call.write(toProcessingResponse(phase, step));
         progress = advance(progress, phase, endOfStream(msg), step);
-        if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
+        if (progress.done && progress.envoyClosesLater) awaitEnvoysClose();
+        else if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
       }).catch((err: unknown) => {
         // A broken exchange fails closed for its own request only.
         log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
@@ -109,8 +121,8 @@ export function processHandler(processors: Processors, keyring: () => Keyring, l
       });
     });
     call.on('end', () => { void chain.then(() => finish()); });
-    call.on('error', () => { ended = true; watch?.end(); });
-    call.on('cancelled', () => { ended = true; watch?.end(); });
+    call.on('error', () => { clearTimeout(closeWait); ended = true; watch?.end(); });
+    call.on('cancelled', () => { clearTimeout(closeWait); ended = true; watch?.end(); });
   };
 }
 

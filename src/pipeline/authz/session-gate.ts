@@ -1,5 +1,5 @@
 // The sidecar calls ext_authz finishes itself: it opens the presented session token before anything is charged and
-// hands the backend its own session id, so Envoy can skip ext_proc for them (docs/envoy.md, fact 26).
+// hands the backend its own session id, so Envoy can skip ext_proc for them (docs/envoy.md, fact 27).
 import type { Runtime } from '../../core/runtime.js';
 import type { ReasonCode } from '../../core/mcp/reply-table.js';
 import { MCP_SESSION_HEADER } from '../../core/mcp/message.js';

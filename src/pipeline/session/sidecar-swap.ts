@@ -1,5 +1,5 @@
 // Sidecar mode's one request-side session change (the client's token → the backend's own session id), and which
-// exchanges ext_authz finishes with it, so that Envoy can skip ext_proc for them (docs/envoy.md, fact 26).
+// exchanges ext_authz finishes with it, so that Envoy can skip ext_proc for them (docs/envoy.md, fact 27).
 import type { Runtime } from '../../core/runtime.js';
 import type { Session } from '../../core/session/types.js';
 import { LIST_METHODS, MCP_SESSION_HEADER } from '../../core/mcp/message.js';
