@@ -27,6 +27,10 @@ export interface CheckResult {
   readonly code: string | undefined;
   /** The dynamic metadata the answer carries (the handoff to ext_proc on an allow). */
   readonly metadata: Record<string, unknown>;
+  /** On an allow: request headers Envoy sets (`headers`), removes, and response headers it writes back. */
+  readonly headersSet: Record<string, string>;
+  readonly headersRemoved: string[];
+  readonly responseHeadersSet: Record<string, string>;
 }
 
 type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => grpc.ClientUnaryCall;
@@ -79,12 +83,20 @@ function checkRequest(http: CheckHttp): unknown {
 function toResult(res: any): CheckResult {
   const grpcCode = Number(res.status?.code ?? 0);
   const metadata = fromStruct(res.dynamic_metadata as Struct | undefined);
-  if (res.ok_response) return { allowed: true, grpcCode, status: undefined, body: undefined, text: undefined, code: undefined, metadata };
+  const none = { headersSet: {}, headersRemoved: [], responseHeadersSet: {} };
+  if (res.ok_response) {
+    const ok = res.ok_response;
+    const record = (list: Array<{ header: { key: string; value: string } }> | undefined) => Object.fromEntries((list ?? []).map((h) => [h.header.key, h.header.value]));
+    return {
+      allowed: true, grpcCode, status: undefined, body: undefined, text: undefined, code: undefined, metadata,
+      headersSet: record(ok.headers), headersRemoved: [...(ok.headers_to_remove ?? [])], responseHeadersSet: record(ok.response_headers_to_add),
+    };
+  }
   const denied = res.denied_response ?? {};
   const body = json(denied.body);
   const text: string | undefined = body?.result?.content?.[0]?.text ?? body?.error?.message;
   const code: string | undefined = body?.result?.structuredContent?.code ?? body?.result?._meta?.code ?? body?.error?.data?.code;
-  return { allowed: false, grpcCode, status: statusNumber(denied.status?.code), body, text, code, metadata };
+  return { allowed: false, grpcCode, status: statusNumber(denied.status?.code), body, text, code, metadata, ...none };
 }
 
 function json(raw: unknown): any {

@@ -15,7 +15,7 @@ import { processHandler } from '../../src/envoy/process/stream.js';
 import type { AuthzContext, ExchangeProcessor } from '../../src/pipeline/extproc/exchange.js';
 import { gatewayExchange } from '../../src/pipeline/extproc/gateway.js';
 import { refundingExchange } from '../../src/pipeline/extproc/refund.js';
-import { sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
+import { finishedExchange, sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import type { Store } from '../../src/ports/store/port.js';
 import type { Deps } from '../../src/ports/deps.js';
@@ -142,7 +142,10 @@ class FakeCall extends EventEmitter {
 }
 
 async function replayStream(mode: FixtureMode, deps: ReplayDeps, recorded: RecordedStream): Promise<StreamReplay> {
-  const handle = processHandler((authz) => exchangeFor(mode, deps, authz), () => deps.runtime.sessions.keyring, () => durationMs(deps.runtime.config.server.extProcCloseWait), deps.log, deps.metrics);
+  const handle = processHandler(
+    { exchange: (authz) => exchangeFor(mode, deps, authz), finished: () => finishedExchange(deps.runtime) },
+    () => deps.runtime.sessions.keyring, () => durationMs(deps.runtime.config.server.extProcCloseWait), deps.log, deps.metrics,
+  );
   const call = new FakeCall();
   handle(call as never);
   const events = recorded.events;

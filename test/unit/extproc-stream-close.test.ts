@@ -42,7 +42,7 @@ class FakeCall extends EventEmitter {
 }
 
 function open(processor: ExchangeProcessor): FakeCall {
-  const handle = processHandler(() => processor, () => keyring, () => CLOSE_WAIT_MS, pino({ level: 'silent' }), createMetrics());
+  const handle = processHandler({ exchange: () => processor, finished: () => undefined }, () => keyring, () => CLOSE_WAIT_MS, pino({ level: 'silent' }), createMetrics());
   const call = new FakeCall();
   handle(call as never);
   return call;

@@ -7,7 +7,9 @@ import { headerRecord, toProcessingResponse, type HeaderMapProto } from './conve
 import { advance, STREAM_START } from './stream-end.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../pipeline/extproc/exchange.js';
 import { errorReply } from '../../pipeline/extproc/replies.js';
-import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../core/session/handoff.js';
+import {
+  bodyMatches, EXCHANGE_FINISHED, HANDOFF_FIELD, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff,
+} from '../../core/session/handoff.js';
 import type { Keyring } from '../../core/session/keys.js';
 import type { Metrics } from '../../ports/telemetry/metrics.js';
 
@@ -22,7 +24,16 @@ interface ProcessingRequest {
   request?: string;
 }
 
-export type ProcessorFactory = (authz: AuthzContext) => ExchangeProcessor;
+/** What a stream runs on, read per stream (the current config's). */
+export interface Processors {
+  /** The exchange for a stream whose handoff verified. */
+  exchange(authz: AuthzContext): ExchangeProcessor;
+  /**
+   * The processor for an exchange ext_authz marked finished (`EXCHANGE_FINISHED`), reached through an Envoy config that
+   * does not skip ext_proc on the mark; undefined where this config never finishes one (the stream is then refused).
+   */
+  finished(): ExchangeProcessor | undefined;
+}
 
 /** Hears a stream's first message (identity and request headers); the watch it returns times each phase and hears the end. */
 export type StreamObserver = (authz: AuthzContext, requestHeaders: Readonly<Record<string, string>>) => StreamWatch;
@@ -37,7 +48,7 @@ const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
  * with it at once. Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it
  * for this request; a stream that fails gets one immediate 403 per message and never reaches a processor.
  */
-export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+export function processHandler(processors: Processors, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
@@ -82,7 +93,9 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
           requestId = started.requestId;
           if (started.kind === 'verified') {
             handoff = started.handoff;
-            processor = factory(started.authz);
+            processor = processors.exchange(started.authz);
+          } else if (started.kind === 'finished') {
+            processor = processors.finished() ?? refuse('missing', 'the exchange is marked finished by ext_authz, which this config (gateway mode) never does', 'request_headers');
           } else {
             processor = started.kind === 'refused' ? refuse(started.reason, started.detail, 'request_headers') : PASS_THROUGH;
           }
@@ -136,13 +149,17 @@ const PASS_THROUGH: ExchangeProcessor = Object.freeze({
 type Started =
   | { readonly kind: 'verified'; readonly authz: AuthzContext; readonly handoff: VerifiedHandoff; readonly headers: Record<string, string>; readonly requestId: string | undefined }
   | { readonly kind: 'refused'; readonly authz: AuthzContext; readonly reason: HandoffFailure; readonly detail: string; readonly headers: Record<string, string>; readonly requestId: string | undefined }
-  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined };
+  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined }
+  | { readonly kind: 'finished'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: string | undefined };
 
 function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
   if (!msg.request_headers) return { kind: 'pass-through', authz: NO_AUTHZ, headers: headerRecord(msg.response_headers?.headers), requestId: undefined };
   const headers = headerRecord(msg.request_headers.headers);
   const requestId = headers['x-request-id'];
-  const checked = verifyHandoff(keyring, fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]), requestId);
+  const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
+  // The mark alone, no handoff: ext_authz finished this exchange (a handoff next to it is verified as any other).
+  if (meta[EXCHANGE_FINISHED.key] === EXCHANGE_FINISHED.value && meta[HANDOFF_FIELD.mac] === undefined) return { kind: 'finished', authz: NO_AUTHZ, headers, requestId };
+  const checked = verifyHandoff(keyring, meta, requestId);
   if (!checked.ok) return { kind: 'refused', authz: NO_AUTHZ, reason: checked.reason, detail: checked.detail, headers, requestId };
   return { kind: 'verified', authz: authzContext(checked.fields), handoff: checked, headers, requestId };
 }
