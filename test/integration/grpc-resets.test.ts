@@ -1,7 +1,7 @@
 // Availability: a peer that cancels many Checks while toolgate is still deciding them must not make toolgate drop
 // its HTTP/2 connection. Envoy cancels (RST_STREAM) a Check whenever its client goes away mid-request, and Node's
 // HTTP/2 server, by default, answers a burst of about 1000 received resets (refilled at 33 per second) with GOAWAY and
-// closes the connection, failing every other call on it (docs/envoy.md, fact 27). Here a grpc-js client plays Envoy
+// closes the connection, failing every other call on it (docs/envoy.md, fact 28). Here a grpc-js client plays Envoy
 // against the built toolgate, with no Envoy in between: the Checks wait for a key set the test holds back, so every
 // cancel reaches a stream toolgate is still working on, whatever the timing.
 import { setImmediate as nextTurn } from 'node:timers/promises';

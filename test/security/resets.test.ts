@@ -2,7 +2,7 @@
 // toolgate drop Envoy's connection. Envoy cancels a Check (RST_STREAM) whenever its client goes away, and Node's HTTP/2
 // server by default answers about 1000 received resets (refilled at 33 per second) with GOAWAY and closes the
 // connection: every other user's Check and ext_proc stream on it then fails, and their clients get 503 (docs/envoy.md,
-// fact 27). Here unauthenticated clients start and abort requests while a well-behaved client's initialize waits on
+// fact 28). Here unauthenticated clients start and abort requests while a well-behaved client's initialize waits on
 // the same connection, through the real pinned Envoy, sidecar and gateway mode.
 //
 // Deterministic by construction: the IdP holds back its key set, so every Check (the attackers' forged tokens and the

@@ -8,7 +8,7 @@ import type { ServerOptions as Http2ServerOptions } from 'node:http2';
  * closes the connection. toolgate's only HTTP/2 peer is Envoy, and Envoy resets a Check or Process stream whenever
  * its client goes away mid-request; with the defaults, clients aborting more than 33 requests a second after a burst
  * of 1000 made toolgate drop Envoy's connection, and every other user's call on it failed with 503 (docs/envoy.md,
- * fact 27).
+ * fact 28).
  *
  * Raising it is safe here. The guard keeps a peer from making a server start work on more streams than it allows at
  * once by resetting them as fast as it opens them. Envoy opens a stream to toolgate only for a request it has admitted
