@@ -33,35 +33,50 @@ export interface CheckResult {
   readonly responseHeadersSet: Record<string, string>;
 }
 
-type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => grpc.ClientUnaryCall;
+
+/** A Check on its way: `call.cancel()` resets its stream, as Envoy does when the client goes away. */
+export interface StartedCheck {
+  readonly call: grpc.ClientUnaryCall;
+  readonly result: Promise<CheckResult>;
+}
 
 export function checkClient(port: number) {
   const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: CheckFn };
+  const start = (http: CheckHttp): StartedCheck => {
+    let call: grpc.ClientUnaryCall | undefined;
+    const result = new Promise<CheckResult>((resolve, reject) => {
+      call = client.Check(checkRequest(http), (err, res) => (err ? reject(err) : resolve(toResult(res))));
+    });
+    return { call: call as grpc.ClientUnaryCall, result };
+  };
   return {
-    check(http: CheckHttp): Promise<CheckResult> {
-      const raw = http.body === undefined ? undefined : typeof http.body === 'string' ? http.body : JSON.stringify(http.body);
-      const request = {
-        attributes: {
-          request: {
-            http: {
-              method: http.method ?? 'POST',
-              path: http.path ?? '/mcp',
-              headers: {
-                ...(http.token !== undefined ? { authorization: `Bearer ${http.token}` } : {}),
-                ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
-                ...http.headers,
-              },
-              ...(raw !== undefined ? { raw_body: Buffer.from(raw) } : {}),
-            },
-          },
-        },
-      };
-      return new Promise((resolve, reject) => {
-        client.Check(request, (err, res) => (err ? reject(err) : resolve(toResult(res))));
-      });
-    },
+    check: (http: CheckHttp): Promise<CheckResult> => start(http).result,
+    start,
+    /** The channel's connectivity (READY while its one HTTP/2 connection is up). */
+    channel: () => client.getChannel(),
     close: () => client.close(),
+  };
+}
+
+function checkRequest(http: CheckHttp): unknown {
+  const raw = http.body === undefined ? undefined : typeof http.body === 'string' ? http.body : JSON.stringify(http.body);
+  return {
+    attributes: {
+      request: {
+        http: {
+          method: http.method ?? 'POST',
+          path: http.path ?? '/mcp',
+          headers: {
+            ...(http.token !== undefined ? { authorization: `Bearer ${http.token}` } : {}),
+            ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...http.headers,
+          },
+          ...(raw !== undefined ? { raw_body: Buffer.from(raw) } : {}),
+        },
+      },
+    },
   };
 }
 
