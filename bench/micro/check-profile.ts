@@ -33,12 +33,12 @@ const { values: args } = parseArgs({
   },
 });
 
-const { runtime, token } = await fixture();
+const { runtime, token, session } = await fixture();
 const holder: RuntimeHolder = { current: () => runtime, reload: () => false, close: () => undefined, onChange: () => undefined };
 // The audit record is written as in production (pino, async destination), to /dev/null.
 const log = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) });
 const deps = { store: createMemoryStore(), metrics: createMetrics() };
-const request = checkRequestBytes(token, toolCallBody('echo', { text: 'hello from the toolgate benchmark' }));
+const request = checkRequestBytes(token, session, toolCallBody('echo', { text: 'hello from the toolgate benchmark' }));
 
 interface Variant {
   readonly name: string;
@@ -195,6 +195,7 @@ const STAGES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^envoy\/codec\//, 'protobuf decode and encode (src/envoy/codec)'],
   [/^envoy\//, 'Check adapter (src/envoy/check.ts)'],
   [/^core\/session\/handoff/, 'handoff signing: HMAC, body digest (src/core/session/handoff.ts)'],
+  [/^(core|pipeline)\/session\//, 'client session token: open it, swap in the backend id (src/core/session, src/pipeline/session)'],
   [/^ports\/log\//, AUDIT],
   [/^ports\/telemetry\//, 'metrics (src/ports/telemetry)'],
   [/^(pipeline|core)\//, 'authorize(): identity, body, policy, limits (src/pipeline, src/core)'],

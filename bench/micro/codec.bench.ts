@@ -12,9 +12,11 @@ const lean = { check: envoyServices().authz.Check as unknown as Method, process:
 
 const allowed = recorded('sidecar', 'tools-call-allowed').exchanges[0];
 const checkBytes = Buffer.from(allowed?.check?.request.wire ?? '', 'base64');
-const streamStart = allowed?.stream?.events.find((e) => e.from === 'envoy');
+// A sidecar tools/call opens no ext_proc stream any more (ext_authz finishes it): a tools/list's request headers carry
+// the same forwarded handoff.
+const streamStart = recorded('sidecar', 'tools-list').exchanges[0]?.stream?.events.find((e) => e.from === 'envoy');
 const processBytes = Buffer.from(streamStart?.wire ?? '', 'base64');
-if (checkBytes.length === 0 || processBytes.length === 0) throw new Error('the recorded sidecar tools-call-allowed scenario lost its Check or its stream');
+if (checkBytes.length === 0 || processBytes.length === 0) throw new Error('the recorded sidecar scenarios lost their Check or their stream');
 
 // An allow as src/envoy/check.ts builds it: Content-Type overwritten, x-toolgate-* removed, the session token written
 // back on the response, and the signed handoff as dynamic metadata (plain; the full encoder needs it as a Struct).
@@ -47,7 +49,7 @@ describe('CheckResponse encode (allow with the signed handoff as dynamic metadat
 
 // The full path then read the forwarded handoff with fromStruct; the lean decoder hands it over as plain values.
 const NS = 'envoy.filters.http.ext_authz';
-describe('ProcessingRequest decode (recorded request_headers with the forwarded handoff)', () => {
+describe('ProcessingRequest decode (recorded tools/list request_headers with the forwarded handoff)', () => {
   bench('full: proto-loader decode + toObject + fromStruct', () => void fromStruct(full.process.requestDeserialize(processBytes).metadata_context?.filter_metadata?.[NS]), RUN);
   bench('lean: phase, headers, body, handoff as plain values', () => void lean.process.requestDeserialize(processBytes), RUN);
 });

@@ -13,11 +13,11 @@ import { createMetrics } from '../../src/ports/telemetry/metrics.js';
 import { allows, checkRequestBytes, CHECK_PATH } from './grpc-fixtures.js';
 import { fixture, toolCallBody } from './fixtures.js';
 
-const { runtime, token } = await fixture();
+const { runtime, token, session } = await fixture();
 const holder: RuntimeHolder = { current: () => runtime, reload: () => false, close: () => undefined, onChange: () => undefined };
 const log = pino({ level: 'silent' });
 const deps = { store: createMemoryStore(), metrics: createMetrics() };
-const request = checkRequestBytes(token, toolCallBody('echo', { text: 'hello from the toolgate benchmark' }));
+const request = checkRequestBytes(token, session, toolCallBody('echo', { text: 'hello from the toolgate benchmark' }));
 
 /** The cheapest possible answer: what grpc-js, HTTP/2 and the codecs cost with no toolgate work at all. */
 const answerOk: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) => callback(null, { status: { code: 0 }, ok_response: {} });

@@ -19,14 +19,14 @@ export function recorded(mode: 'sidecar' | 'gateway', name: string): Scenario {
 
 /**
  * Envoy's CheckRequest for a 2025 tools/call (every attribute Envoy 1.40 fills in, as recorded), with the bench's
- * bearer token and body: same size and shape as on the wire, accepted by the bench runtime.
+ * bearer token, client session token and body: same size and shape as on the wire, accepted by the bench runtime.
  */
-export function checkRequestBytes(token: string, body: string): Buffer {
+export function checkRequestBytes(token: string, session: string, body: string): Buffer {
   const wire = recorded('sidecar', 'tools-call-allowed').exchanges[0]?.check?.request.wire;
   if (!wire) throw new Error('the recorded sidecar tools-call-allowed scenario has no Check');
   const req = check.requestDeserialize(Buffer.from(wire, 'base64'));
   const http = req.attributes.request.http;
-  http.headers = { ...http.headers, authorization: `Bearer ${token}`, 'content-length': String(Buffer.byteLength(body)) };
+  http.headers = { ...http.headers, authorization: `Bearer ${token}`, 'mcp-session-id': session, 'content-length': String(Buffer.byteLength(body)) };
   http.raw_body = Buffer.from(body);
   http.size = String(Buffer.byteLength(body));
   return check.requestSerialize(req);

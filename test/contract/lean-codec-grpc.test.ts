@@ -39,7 +39,7 @@ function counted() {
   });
   const watch: StreamWatch = { phase: (run) => run(), end: () => undefined };
   const passThrough = { requestHeaders: () => CONTINUE, requestBody: () => CONTINUE, responseHeaders: () => CONTINUE, responseBody: () => CONTINUE };
-  const process = processHandler(() => passThrough, () => runtime.sessions.keyring, log, metrics, () => {
+  const process = processHandler({ exchange: () => passThrough, finished: () => undefined }, () => runtime.sessions.keyring, () => 0, log, metrics, () => {
     streams++;
     return watch;
   });
@@ -134,7 +134,7 @@ function stream(port: number, bytes: Buffer): Promise<number> {
   });
 }
 
-const recordedHeaders = wireBytes(loadScenario('sidecar', 'tools-call-allowed').exchanges[0]?.stream?.events[0] as never);
+const recordedHeaders = wireBytes(loadScenario('sidecar', 'tools-list').exchanges[0]?.stream?.events[0] as never);
 
 describe('garbage in place of a ProcessingRequest, through grpc-js', () => {
   it.each([

@@ -29,6 +29,8 @@ interface CheckFacts {
   readonly message: McpMessage | undefined;
   /** Dry-run: the denial the call would have got; it was forwarded. */
   readonly dryRun?: AuditRecord['dryRun'];
+  /** The HTTP status of the answer toolgate gave itself (a denial, the metadata document); undefined when forwarded. */
+  readonly status?: number | undefined;
 }
 
 export function checkTelemetry(holder: RuntimeHolder, log: Logger, metrics: Metrics): CheckObserver {
@@ -86,10 +88,12 @@ function checkFacts(input: AuthzInput, outcome: AuthzOutcome | undefined): Check
   if (outcome === undefined) {
     return { decision: 'deny', reason: 'internal-error', audited: true, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message };
   }
+  const status = outcome.kind === 'reply' ? outcome.reply.status : undefined;
   if (audit === undefined) {
-    return { decision: 'allow', reason: 'metadata', audited: false, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message };
+    return { decision: 'allow', reason: 'metadata', audited: false, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message, status };
   }
   return {
+    status,
     decision: audit.decision,
     reason: audit.reason,
     audited: true,
@@ -117,6 +121,7 @@ function checkAttributes(input: AuthzInput, facts: CheckFacts) {
       [ATTR.mcpProtocol]: input.headers[MCP_PROTOCOL_HEADER] ?? initializeVersion(message),
       [ATTR.requestId]: id,
       [ATTR.httpMethod]: input.method,
+      [ATTR.httpStatus]: facts.status,
       [ATTR.errorType]: facts.decision === 'deny' ? facts.reason : undefined,
       [ATTR.user]: facts.subject,
       [ATTR.decision]: facts.decision,
