@@ -198,7 +198,7 @@ const STAGES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^(core|pipeline)\/session\//, 'client session token: open it, swap in the backend id (src/core/session, src/pipeline/session)'],
   [/^ports\/log\//, AUDIT],
   [/^ports\/telemetry\//, 'metrics (src/ports/telemetry)'],
-  [/^(pipeline|core)\//, 'authorize(): identity, body, policy, limits (src/pipeline, src/core)'],
+  [/^(pipeline|core|ports\/store)\//, 'authorize(): identity, body, policy, limits, store (src/pipeline, src/core, src/ports/store)'],
 ];
 
 type Profile = Parameters<typeof summarizeProfile>[0];
