@@ -143,20 +143,33 @@ function location(frame: CallFrame, repoRoot: string): string {
   const url = frame.url.replace(/^file:\/\//, '');
   if (!url) return '';
   const line = frame.lineNumber + 1;
-  const dist = `${repoRoot}/dist/`;
-  if (url.startsWith(dist)) return `src/${url.slice(dist.length).replace(/\.js$/, '.ts')} (js:${line})`;
+  const own = toolgateFile(url, repoRoot);
+  // Sources run through tsx carry no usable line (the transform puts each module on one line).
+  if (own) return own.fromDist ? `src/${own.path} (js:${line})` : `src/${own.path}`;
   const nm = url.lastIndexOf('/node_modules/');
   if (nm !== -1) return `${url.slice(nm + '/node_modules/'.length)}:${line}`;
   return `${url}:${line}`;
+}
+
+/**
+ * toolgate's own file behind a frame, relative to src/ (`core/session/token.ts`): the built `dist/` the load benchmark
+ * runs, or `src/` itself when a micro-benchmark runs the sources through tsx.
+ */
+function toolgateFile(url: string, repoRoot: string): { path: string; fromDist: boolean } | undefined {
+  const file = url.replace(/^file:\/\//, '');
+  if (file.startsWith(`${repoRoot}/dist/`)) return { path: file.slice(repoRoot.length + 6).replace(/\.js$/, '.ts'), fromDist: true };
+  if (file.startsWith(`${repoRoot}/src/`)) return { path: file.slice(repoRoot.length + 5), fromDist: false };
+  return undefined;
 }
 
 function packageOf(frame: CallFrame, repoRoot: string): string {
   const url = frame.url.replace(/^file:\/\//, '');
   if (!url) return frame.functionName.startsWith('(') ? frame.functionName : '(native / V8 builtins)';
   if (url.startsWith('node:')) return 'node core';
-  if (url.startsWith(`${repoRoot}/dist/`)) {
+  const own = toolgateFile(url, repoRoot);
+  if (own) {
     // A layer's folders (src/core/policy, src/pipeline/authz …) say more than the layer alone.
-    const parts = url.slice(repoRoot.length + 6).split('/');
+    const parts = own.path.split('/');
     const folder = parts.length > 2 && ['core', 'pipeline', 'ports', 'app', 'cli'].includes(parts[0] ?? '') ? `${parts[0]}/${parts[1]}` : parts[0];
     return `toolgate src/${folder ?? ''}`;
   }
@@ -170,7 +183,7 @@ function packageOf(frame: CallFrame, repoRoot: string): string {
 
 function nearestToolgateFrame(node: ProfileNode, byId: Map<number, ProfileNode>, parent: Map<number, number>, repoRoot: string): CallFrame | undefined {
   for (let cur: ProfileNode | undefined = node; cur; cur = byId.get(parent.get(cur.id) ?? -1)) {
-    if (cur.callFrame.url.includes(`${repoRoot}/dist/`)) return cur.callFrame;
+    if (toolgateFile(cur.callFrame.url, repoRoot)) return cur.callFrame;
   }
   return undefined;
 }

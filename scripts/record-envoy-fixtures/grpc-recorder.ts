@@ -1,6 +1,6 @@
 // A gRPC pass-through between Envoy and toolgate that keeps every Check and every Process message as raw bytes.
 import * as grpc from '@grpc/grpc-js';
-import { envoyServices } from '../../src/envoy/protos.js';
+import { fullEnvoyServices } from '../../src/envoy/protos.js';
 import { codecs, readable, type WireMessage } from '../../test/harness/envoy-fixtures.js';
 import { freePort } from '../../test/harness/ports.js';
 
@@ -28,7 +28,7 @@ export interface GrpcRecorder {
 
 export async function startGrpcRecorder(toolgatePort: number): Promise<GrpcRecorder> {
   const c = codecs();
-  const { authz, extProc } = envoyServices();
+  const { authz, extProc } = fullEnvoyServices();
   const upstream = new grpc.Client(`127.0.0.1:${toolgatePort}`, grpc.credentials.createInsecure(), MESSAGE_LIMIT);
   const checks: CheckRecord[] = [];
   const streams: StreamRecord[] = [];

@@ -230,8 +230,8 @@ Recorded by \`${RECORD_COMMAND}\` from the pinned Envoy (\`envoy/VERSION\`) runn
 and real MCP SDK servers. A gRPC pass-through between Envoy and toolgate (\`scripts/record-envoy-fixtures/\`) kept
 every \`CheckRequest\`/\`CheckResponse\` and every \`ProcessingRequest\`/\`ProcessingResponse\` as the exact protobuf
 bytes (\`wire\`, base64); in gateway mode an HTTP pass-through between toolgate and Envoy's egress listener kept
-toolgate's fan-out calls. \`view\` is a decoded copy for reading only; the tests decode \`wire\` with toolgate's own
-serializers (\`src/envoy/protos.ts\`) and check that \`view\` still agrees.
+toolgate's fan-out calls. \`view\` is a decoded copy for reading only (every field, by the full generated types); the
+tests check that \`view\` still agrees with \`wire\`, and replay \`wire\` through toolgate's own codecs (\`src/envoy/protos.ts\`).
 
 **Re-record when Envoy is bumped** (or when a scenario changes): \`${RECORD_COMMAND}\`. It builds toolgate,
 checks the binary reports the pinned version, replaces this folder with \`test/fixtures/envoy-<new version>/\`, and

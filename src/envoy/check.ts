@@ -8,7 +8,8 @@ import { audit } from '../ports/log/audit.js';
 import { EXCHANGE_FINISHED, signHandoff, type HandoffFacts } from '../core/session/handoff.js';
 import type { Keyring } from '../core/session/keys.js';
 import type { Deps } from '../ports/deps.js';
-import { toStruct, type Struct } from './struct.js';
+import type { CheckRequest } from './codec/check-request.js';
+import type { CheckResponse } from './codec/check-response.js';
 import { refusalBody } from '../core/mcp/replies.js';
 import { REASONS } from '../core/mcp/reply-table.js';
 
@@ -18,37 +19,6 @@ export const METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
-
-interface CheckRequest {
-  attributes?: {
-    request?: {
-      http?: {
-        method?: string;
-        path?: string;
-        headers?: Record<string, string>;
-        body?: string;
-        raw_body?: Buffer;
-      };
-    };
-  };
-}
-
-interface CheckResponse {
-  status: { code: number; message?: string };
-  ok_response?: {
-    headers: HeaderOption[];
-    headers_to_remove: string[];
-    response_headers_to_add: HeaderOption[];
-  };
-  denied_response?: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
-  dynamic_metadata?: Struct;
-}
-
-/** `append_action` set and the deprecated `append` left out: Envoy then follows append_action alone. */
-interface HeaderOption {
-  header: { key: string; value: string };
-  append_action: 'OVERWRITE_IF_EXISTS' | 'OVERWRITE_IF_EXISTS_OR_ADD';
-}
 
 /** Hears each Check as it starts, then (through the function it returns) how it ended; undefined: the pipeline threw. */
 export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | undefined) => void;
@@ -134,7 +104,7 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
       // A finished sidecar call: only the mark Envoy skips ext_proc on (no handoff: nothing would read one, and its
       // HMAC is the priciest step of a Check). Otherwise signed as a whole: ext_proc acts on none of it unless the MAC,
       // request id and age check out (handoff.ts).
-      dynamic_metadata: outcome.finished ? FINISHED_METADATA : toStruct(signHandoff(keyring, {
+      dynamic_metadata: outcome.finished ? FINISHED_METADATA : signHandoff(keyring, {
         subject: outcome.subject,
         task: outcome.task,
         decision_id: outcome.decisionId,
@@ -147,7 +117,7 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
         charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
         // Dry-run counters' receipt, kept apart so a refund gives each charge back to its own keys only.
         charged_dry_run: outcome.chargedDryRun === undefined ? undefined : { receipt: outcome.chargedDryRun.receipt, keys: [...outcome.chargedDryRun.keys] },
-      }, facts)),
+      }, facts),
     };
   }
   const { reply } = outcome;
@@ -161,7 +131,7 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
   };
 }
 
-const FINISHED_METADATA: Struct = toStruct({ [EXCHANGE_FINISHED.key]: EXCHANGE_FINISHED.value });
+const FINISHED_METADATA: Readonly<Record<string, unknown>> = Object.freeze({ [EXCHANGE_FINISHED.key]: EXCHANGE_FINISHED.value });
 
 function internalError(message = 'The gateway could not evaluate this request; it was not forwarded.'): CheckResponse {
   return {

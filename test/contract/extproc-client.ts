@@ -1,7 +1,7 @@
 // A simulated Envoy for fast ext_proc contract tests: drives one Process stream message by message.
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { envoyServices } from '../../src/envoy/protos.js';
+import { fullEnvoyServices } from '../../src/envoy/protos.js';
 import { toStruct } from '../../src/envoy/struct.js';
 import { signHandoff, type HandoffValue } from '../../src/core/session/handoff.js';
 import type { Keyring } from '../../src/core/session/keys.js';
@@ -16,7 +16,7 @@ export interface ProcStream {
 }
 
 export function extProcClient(port: number) {
-  const Ctor = grpc.makeClientConstructor(envoyServices().extProc, 'ExternalProcessor');
+  const Ctor = grpc.makeClientConstructor(fullEnvoyServices().extProc, 'ExternalProcessor');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Process: () => grpc.ClientDuplexStream<Msg, Msg> };
   return {
     open(): ProcStream {

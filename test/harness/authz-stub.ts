@@ -1,9 +1,9 @@
 // A stand-in for toolgate's gRPC server: ext_authz that records every CheckRequest and answers with a
 // test-chosen decision, and a pass-through ext_proc (the rendered bootstrap calls both).
 import * as grpc from '@grpc/grpc-js';
-import { envoyServices } from '../../src/envoy/protos.js';
+import { fullEnvoyServices } from '../../src/envoy/protos.js';
 
-/** The CheckRequest as toolgate's own proto load decodes it (keepCase, no defaults: an empty field is absent), bytes as Buffer. */
+/** The CheckRequest as the full proto load decodes it (every field; keepCase, no defaults: an empty field is absent), bytes as Buffer. */
 export type CheckRequest = {
   attributes: {
     request: {
@@ -63,7 +63,7 @@ export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<Authz
   const decide = opts.decide ?? (() => ALLOW);
   const checks: CheckRequest[] = [];
   const server = new grpc.Server(opts.serverOptions);
-  server.addService(envoyServices().authz, {
+  server.addService(fullEnvoyServices().authz, {
     Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
       checks.push(call.request);
       Promise.resolve()
@@ -72,7 +72,7 @@ export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<Authz
     },
   });
   const processed: string[][] = [];
-  server.addService(envoyServices().extProc, {
+  server.addService(fullEnvoyServices().extProc, {
     Process: (call: grpc.ServerDuplexStream<{ request?: string }, Record<string, unknown>>) => {
       const phases: string[] = [];
       processed.push(phases);

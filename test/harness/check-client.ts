@@ -1,6 +1,6 @@
 // A simulated Envoy ext_authz filter: sends CheckRequests to toolgate and reads the answers as plain values.
 import * as grpc from '@grpc/grpc-js';
-import { envoyServices } from '../../src/envoy/protos.js';
+import { fullEnvoyServices } from '../../src/envoy/protos.js';
 import { fromStruct, type Struct } from '../../src/envoy/struct.js';
 
 /** The HTTP request Envoy would describe in the CheckRequest; POST /mcp unless told otherwise. */
@@ -42,7 +42,7 @@ export interface StartedCheck {
 }
 
 export function checkClient(port: number) {
-  const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
+  const Ctor = grpc.makeClientConstructor(fullEnvoyServices().authz, 'Authorization');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: CheckFn };
   const start = (http: CheckHttp): StartedCheck => {
     let call: grpc.ClientUnaryCall | undefined;

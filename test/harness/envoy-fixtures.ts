@@ -1,8 +1,9 @@
-// Recorded Envoy ⇄ toolgate messages (test/fixtures/envoy-<version>/): their file format, and their decoding with the
-// very serializers toolgate's gRPC server uses (src/envoy/protos.ts), so a replayed message is what toolgate received.
+// Recorded Envoy ⇄ toolgate messages (test/fixtures/envoy-<version>/): their file format, their full decoding for
+// reading, and the very codecs toolgate's gRPC server uses (src/envoy/protos.ts), so a replayed message is what toolgate received.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { envoyServices } from '../../src/envoy/protos.js';
+import type * as grpc from '@grpc/grpc-js';
+import { envoyServices, fullEnvoyServices } from '../../src/envoy/protos.js';
 import { ENVOY_VERSION } from './repo.js';
 import { REPO_ROOT } from './repo.js';
 
@@ -91,31 +92,38 @@ export function scenarioNames(mode: FixtureMode, version?: string): string[] {
 
 type Codec = (bytes: Buffer) => unknown;
 interface Codecs {
+  /** The full decoders (every field), as Envoy's messages read in full: for views and for what Envoy sent. */
   readonly checkRequest: Codec;
   readonly checkResponse: Codec;
   readonly processingRequest: Codec;
   readonly processingResponse: Codec;
+  /** toolgate's server decoders (src/envoy/codec/): what its handlers receive from these bytes. */
+  readonly serverCheckRequest: Codec;
+  readonly serverProcessingRequest: Codec;
+  /** toolgate's server encoders: the bytes Envoy receives for a handler's answer. */
   readonly encodeCheckResponse: (value: unknown) => Buffer;
   readonly encodeProcessingResponse: (value: unknown) => Buffer;
 }
 
-/** Decoders for the four message types, taken from toolgate's own service definitions. */
+/** Codecs for the four message types: full ones from the proto load, server ones from toolgate's own service definitions. */
 export function codecs(): Codecs {
-  const { authz, extProc } = envoyServices();
-  const check = authz.Check as unknown as Record<string, (x: unknown) => unknown>;
-  const process = extProc.Process as unknown as Record<string, (x: unknown) => unknown>;
-  const fn = (table: Record<string, (x: unknown) => unknown>, name: string) => {
-    const f = table[name];
+  const full = fullEnvoyServices();
+  const server = envoyServices();
+  const table = (service: grpc.ServiceDefinition, method: string) => service[method] as unknown as Record<string, (x: unknown) => unknown>;
+  const fn = (t: Record<string, (x: unknown) => unknown>, name: string) => {
+    const f = t[name];
     if (!f) throw new Error(`envoy service definition has no ${name}`);
     return f;
   };
   return {
-    checkRequest: fn(check, 'requestDeserialize') as Codec,
-    checkResponse: fn(check, 'responseDeserialize') as Codec,
-    processingRequest: fn(process, 'requestDeserialize') as Codec,
-    processingResponse: fn(process, 'responseDeserialize') as Codec,
-    encodeCheckResponse: fn(check, 'responseSerialize') as (v: unknown) => Buffer,
-    encodeProcessingResponse: fn(process, 'responseSerialize') as (v: unknown) => Buffer,
+    checkRequest: fn(table(full.authz, 'Check'), 'requestDeserialize') as Codec,
+    checkResponse: fn(table(full.authz, 'Check'), 'responseDeserialize') as Codec,
+    processingRequest: fn(table(full.extProc, 'Process'), 'requestDeserialize') as Codec,
+    processingResponse: fn(table(full.extProc, 'Process'), 'responseDeserialize') as Codec,
+    serverCheckRequest: fn(table(server.authz, 'Check'), 'requestDeserialize') as Codec,
+    serverProcessingRequest: fn(table(server.extProc, 'Process'), 'requestDeserialize') as Codec,
+    encodeCheckResponse: fn(table(server.authz, 'Check'), 'responseSerialize') as (v: unknown) => Buffer,
+    encodeProcessingResponse: fn(table(server.extProc, 'Process'), 'responseSerialize') as (v: unknown) => Buffer,
   };
 }
 

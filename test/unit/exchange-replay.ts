@@ -116,7 +116,7 @@ export async function replayer(mode: FixtureMode, scenario: Scenario, store: Sto
     check: (recorded) => new Promise<Decoded>((resolve, reject) => {
       vi.setSystemTime(recorded.request.at);
       const handle = checkHandler(holder, log, deps);
-      const call = { request: c.checkRequest(wireBytes(recorded.request)) };
+      const call = { request: c.serverCheckRequest(wireBytes(recorded.request)) };
       handle(call as never, (err, reply) => (err ? reject(err) : resolve(readable(c.checkResponse(c.encodeCheckResponse(reply))) as Decoded)));
     }),
     stream: (recorded) => replayStream(mode, deps, recorded),
@@ -157,7 +157,7 @@ async function replayStream(mode: FixtureMode, deps: ReplayDeps, recorded: Recor
     for (let j = i + 1; j < events.length && events[j]?.from === 'toolgate'; j++) expected++;
     const target = call.written.length + expected;
     vi.setSystemTime(event.at);
-    call.emit('data', c.processingRequest(wireBytes(event)));
+    call.emit('data', c.serverProcessingRequest(wireBytes(event)));
     // A message Envoy got no answer to (toolgate ended the stream instead): wait for the end, not for an answer.
     await until(() => (expected > 0 ? call.written.length >= target : call.ended), call, 5_000);
   }

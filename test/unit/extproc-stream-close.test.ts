@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { processHandler } from '../../src/envoy/process/stream.js';
 import { METADATA_NAMESPACE } from '../../src/envoy/check.js';
+import { envoyServices, fullEnvoyServices } from '../../src/envoy/protos.js';
 import { toStruct } from '../../src/envoy/struct.js';
 import { signHandoff } from '../../src/core/session/handoff.js';
 import { createKeyring } from '../../src/core/session/keys.js';
@@ -48,14 +49,16 @@ function open(processor: ExchangeProcessor): FakeCall {
   return call;
 }
 
-function requestHeaders(): Record<string, unknown> {
+/** Request headers with ext_authz's handoff, encoded as Envoy sends them and decoded by toolgate's server codec. */
+function requestHeaders(): unknown {
   const requestId = 'req-1';
   const signed = signHandoff(keyring, { subject: 'agent-7', method: 'tools/call', target: 'billing.echo' }, { requestId, body: Buffer.from(BODY) });
   const headers = { ':method': 'POST', ':path': '/mcp', 'x-request-id': requestId };
-  return {
+  const bytes = fullEnvoyServices().extProc.Process!.requestSerialize({
     request_headers: { headers: { headers: Object.entries(headers).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) }, end_of_stream: false },
     metadata_context: { filter_metadata: { [METADATA_NAMESPACE]: toStruct(signed) } },
-  };
+  });
+  return envoyServices().extProc.Process!.requestDeserialize(bytes);
 }
 
 /** Lets the handler's promise chain run (it answers each message asynchronously). */

@@ -97,7 +97,8 @@ describe('module-level state in src/', () => {
       return [...text.matchAll(/^\/\/ Cache: .*\n(?:\/\/.*\n)*(?:export )?(?:const|let) (\w+)/gm)].map((m) => `src/${path.relative(SRC, f)} ${m[1]}`);
     });
     expect(caches.sort()).toEqual([
-      'src/envoy/protos.ts cached',
+      'src/envoy/protos.ts full',
+      'src/envoy/protos.ts lean',
       'src/pipeline/authz/host-origin.ts compiled',
       'src/pipeline/extproc/gateway-context.ts contexts',
       'src/pipeline/extproc/gateway-macs.ts derived',

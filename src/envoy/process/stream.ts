@@ -1,9 +1,10 @@
 // envoy.service.ext_proc.v3.ExternalProcessor/Process: one stream per HTTP exchange; the loop only dispatches.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { fromStruct, type Struct } from '../struct.js';
 import { METADATA_NAMESPACE } from '../check.js';
-import { headerRecord, toProcessingResponse, type HeaderMapProto } from './convert.js';
+import type { ProcessingRequest } from '../codec/processing-request.js';
+import type { ProcessingResponse } from '../codec/processing-response.js';
+import { headerRecord, toProcessingResponse } from './convert.js';
 import { advance, STREAM_START } from './stream-end.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../pipeline/extproc/exchange.js';
 import { errorReply } from '../../pipeline/extproc/replies.js';
@@ -12,17 +13,6 @@ import {
 } from '../../core/session/handoff.js';
 import type { Keyring } from '../../core/session/keys.js';
 import type { Metrics } from '../../ports/telemetry/metrics.js';
-
-interface ProcessingRequest {
-  request_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
-  response_headers?: { headers?: HeaderMapProto; end_of_stream?: boolean };
-  request_body?: { body?: Buffer; end_of_stream?: boolean };
-  response_body?: { body?: Buffer; end_of_stream?: boolean };
-  request_trailers?: unknown;
-  response_trailers?: unknown;
-  metadata_context?: { filter_metadata?: Record<string, Struct> };
-  request?: string;
-}
 
 /** What a stream runs on, read per stream (the current config's). */
 export interface Processors {
@@ -48,7 +38,7 @@ const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
  * with it at once. Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it
  * for this request; a stream that fails gets one immediate 403 per message and never reaches a processor.
  */
-export function processHandler(processors: Processors, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+export function processHandler(processors: Processors, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, ProcessingResponse> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
@@ -156,7 +146,8 @@ function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
   if (!msg.request_headers) return { kind: 'pass-through', authz: NO_AUTHZ, headers: headerRecord(msg.response_headers?.headers), requestId: undefined };
   const headers = headerRecord(msg.request_headers.headers);
   const requestId = headers['x-request-id'];
-  const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
+  // The codec hands the forwarded Struct over as plain values (src/envoy/codec/processing-request.ts).
+  const meta = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE] ?? {};
   // The mark alone, no handoff: ext_authz finished this exchange (a handoff next to it is verified as any other).
   if (meta[EXCHANGE_FINISHED.key] === EXCHANGE_FINISHED.value && meta[HANDOFF_FIELD.mac] === undefined) return { kind: 'finished', authz: NO_AUTHZ, headers, requestId };
   const checked = verifyHandoff(keyring, meta, requestId);
