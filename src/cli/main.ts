@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/config/errors.js';
 import { loadConfigFile } from '../app/runtime/load.js';
-import { createLogger } from '../ports/log/logger.js';
+import { createLogger, flushLogs } from '../ports/log/logger.js';
 import { renderEnvoyFile } from './render/envoy.js';
 import { renderHelmValuesFile } from './render/helm.js';
 import { concatenate, renderIstioFile } from './render/istio.js';
@@ -212,6 +212,8 @@ async function runServe(args: string[]): Promise<number | undefined> {
     );
   } catch (err) {
     await tracing.shutdown();
+    // What was logged before the failure (e.g. the ephemeral-key warning) goes out ahead of the error itself.
+    await flushLogs(log);
     if (err instanceof ConfigError) {
       console.error(err.message);
       return 1;
@@ -226,7 +228,9 @@ async function runServe(args: string[]): Promise<number | undefined> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
-  log.flush();
+  // Every decision made before the signal has its record queued (Check logs before it answers, and the gRPC server
+  // drained the calls in flight): all of it is written before the process is allowed to end.
+  await flushLogs(log);
   return 0;
 }
 
