@@ -205,6 +205,7 @@ async function runServe(args: string[]): Promise<number | undefined> {
         grpcPort: portArg(values['grpc-port'], '--grpc-port'),
         adminPort: portArg(values['admin-port'], '--admin-port'),
         eventsPort: portArg(values['events-port'], '--events-port'),
+        tracing: tracing.enabled,
       },
       log,
     );

@@ -1,6 +1,6 @@
-// A serving toolgate loads only what its config uses (docs/benchmark.md, "Memory"): with an in-memory store and a
-// local key set, no Redis client, no command other than `serve` (renderers, policy tests, `pins` with the MCP SDK and
-// ajv) and no undici (Node's fetch, which an ESM import of node:http used to pull in whole).
+// A serving toolgate loads only what its config uses (docs/benchmark.md, "Memory"): with an in-memory store, a local
+// key set and tracing off, no Redis client, no command other than `serve` (renderers, policy tests, `pins` with the
+// MCP SDK and ajv), no OpenTelemetry SDK or core and no undici (Node's fetch, which an ESM import of node:http pulled in whole).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ beforeAll(async () => {
       tasks: { support: { tools: [{ tool: 'lookup_charge' }, { tool: 'refund', when: 'mcp.arguments.amount <= jwt.refund_limit' }] } },
     }),
     prepare: (dir) => idp.writeJwksFile(join(dir, 'jwks.json')),
-    env: { NODE_OPTIONS: `--import=${PRELOAD}`, TOOLGATE_MODULE_TRACE: traceFile },
+    env: { NODE_OPTIONS: `--import=${PRELOAD}`, TOOLGATE_MODULE_TRACE: traceFile, OTEL_EXPORTER_OTLP_ENDPOINT: undefined, OTEL_TRACES_EXPORTER: undefined },
   });
   try {
     // The request path runs once (an allow, a condition, a denial), so what it loads lazily is in the trace too.
@@ -57,7 +57,7 @@ afterAll(async () => {
 const packageOf = (url: string) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
 const distPath = (url: string) => /\/dist\/(.+)$/.exec(url)?.[1];
 
-describe('toolgate serve (sidecar, in-memory store, local key set)', () => {
+describe('toolgate serve (sidecar, in-memory store, local key set, no tracing)', () => {
   it('loads the server it runs: the trace sees its modules (so an absence below means something)', () => {
     const packages = new Set(trace.loaded.map(packageOf));
     expect(packages).toContain('@grpc/grpc-js');
@@ -68,7 +68,8 @@ describe('toolgate serve (sidecar, in-memory store, local key set)', () => {
   it.each([
     ['the Redis client (ioredis)', ['ioredis', '@ioredis/commands']],
     ["`pins`' MCP SDK client and its validators", ['@modelcontextprotocol/sdk', 'ajv', 'zod-to-json-schema']],
-    ['the OpenTelemetry SDK', ['@opentelemetry/sdk-node', '@opentelemetry/sdk-trace-base']],
+    // (prom-client's process CPU metric imports @opentelemetry/api itself, for exemplars: that one stays.)
+    ['OpenTelemetry beyond its API (tracing is off: no OTEL_* variable)', ['@opentelemetry/sdk-node', '@opentelemetry/sdk-trace-base', '@opentelemetry/core', '@opentelemetry/semantic-conventions']],
   ])('does not load %s', (_what, packages) => {
     const loaded = new Set(trace.loaded.map(packageOf));
     expect(packages.filter((p) => loaded.has(p))).toEqual([]);
