@@ -11,6 +11,8 @@ printLogsOnFailure();
 
 const BASE_URL = 'https://mcp.toolgate.test';
 
+const heapFlag = (arg: string) => arg.startsWith('--max-semi-space-size') || arg.startsWith('--heap-growing-percent');
+
 /** The running process's own command line, from the kernel. */
 function commandLine(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
@@ -26,8 +28,8 @@ afterAll(async () => {
 
 describe('toolgate serve', () => {
   it.each<[string, Record<string, string | undefined>, (args: string[]) => void]>([
-    ['started plainly, runs with --max-semi-space-size=8', { NODE_OPTIONS: undefined }, (args) => expect(args.filter((a) => a.startsWith('--max-semi-space-size'))).toEqual(['--max-semi-space-size=8'])],
-    ["started with the operator's own value, keeps it", { NODE_OPTIONS: '--max-semi-space-size=16' }, (args) => expect(args.filter((a) => a.startsWith('--max-semi-space-size'))).toEqual([])],
+    ['started plainly, runs with both heap settings', { NODE_OPTIONS: undefined }, (args) => expect(args.filter(heapFlag)).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=50'])],
+    ["started with the operator's own semi-space, keeps it and adds the other", { NODE_OPTIONS: '--max-semi-space-size=16' }, (args) => expect(args.filter(heapFlag)).toEqual(['--heap-growing-percent=50'])],
   ])('%s', async (_name, env, expectArgs) => {
     const toolgate = await startToolgate({ config: (ports) => toolgateConfigText({ envoyUrl: BASE_URL, idp, tasks: {} }, ports), env });
     try {
