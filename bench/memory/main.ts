@@ -23,10 +23,15 @@ interface Sample { readonly at: number; readonly rssMib: number }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function vmRssMib(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+/** A memory line of /proc/<pid>/status (kB there), in MiB. */
+function statusMib(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   return Math.round((Number(line?.split(/\s+/)[1] ?? Number.NaN) / 1024) * 10) / 10;
 }
+
+const vmRssMib = (pid: number) => statusMib(pid, 'VmRSS');
+/** RSS split: anonymous memory (heap, malloc) against file pages (mostly the node binary, shared and reclaimable). */
+const rssSplit = (pid: number) => ({ anon: statusMib(pid, 'RssAnon'), file: statusMib(pid, 'RssFile') });
 
 function cpuTicks(pid: number): number {
   // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
     const idle: number[] = [];
     for (let i = 0; i < 5; i++, await delay(200)) idle.push(vmRssMib(pid));
     const idleProbe = probes.at(-1)?.probe;
+    const idleSplit = rssSplit(pid);
 
     const seconds = Number(values.seconds);
     const concurrency = Number(values.concurrency);
@@ -121,8 +127,11 @@ async function main(): Promise<void> {
     const samples: Sample[] = [];
     let finished = false;
     void done.then(() => { finished = true; });
+    let peakSplit = rssSplit(pid);
     while (!finished) {
-      samples.push({ at: Date.now() - loadStart, rssMib: vmRssMib(pid) });
+      const rssMib = vmRssMib(pid);
+      if (rssMib > Math.max(0, ...samples.map((s) => s.rssMib))) peakSplit = rssSplit(pid);
+      samples.push({ at: Date.now() - loadStart, rssMib });
       await delay(250);
     }
     const loadMs = Date.now() - loadStart;
@@ -142,8 +151,9 @@ async function main(): Promise<void> {
       nodeArgs: values['node-arg'],
       env: values.env,
       idle_rss_mib: median(idle),
+      idle_rss_split_mib: idleSplit,
       load: { seconds, concurrency, ...summary, calls_per_s: Math.round(summary.calls / (loadMs / 1000)), cpu_us_per_call: Math.round((cpuMs * 1000) / Math.max(1, summary.calls)) },
-      load_rss_mib: { peak: peakAt.rssMib, steady_median: median(steady), steady_max: Math.max(...steady) },
+      load_rss_mib: { peak: peakAt.rssMib, steady_median: median(steady), steady_max: Math.max(...steady), peak_split: peakSplit },
       after_load_rss_mib: after,
       ...(values.probe ? { probe_idle: idleProbe, probe_load_peak: peakProbe, gc_during_load: gcDuring(probes, loadStart, loadStart + loadMs, summary.calls) } : {}),
     };
