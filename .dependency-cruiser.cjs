@@ -22,7 +22,7 @@ const upward = Object.entries(above).map(([layer, higher]) => ({
 
 // Inside a layer, sibling folders have an order too (left may import right, never back).
 //   core:     runtime.ts → {policy, identity, session, pins} → config → mcp
-//   pipeline: {authz, extproc} → {pins, fanout}; authz and extproc never import each other
+//   pipeline: {authz, extproc} → {pins, fanout, session}; authz and extproc never import each other
 //   app:      server → observe → runtime
 const sideways = [
   ['core-mcp-is-the-floor', `${S}core/mcp/`, `${S}core/(?!mcp/)`],
@@ -31,7 +31,7 @@ const sideways = [
   ['core-runtime-is-the-top-of-core', `${S}core/[^/]+/`, `${S}core/runtime\\.ts$`],
   ['pipeline-authz-not-extproc', `${S}pipeline/authz/`, `${S}pipeline/(extproc|fanout)/`],
   ['pipeline-extproc-not-authz', `${S}pipeline/extproc/`, `${S}pipeline/authz/`],
-  ['pipeline-leaves', `${S}pipeline/(pins|fanout)/`, `${S}pipeline/(authz|extproc)/`],
+  ['pipeline-leaves', `${S}pipeline/(pins|fanout|session)/`, `${S}pipeline/(authz|extproc)/`],
   ['app-runtime-is-app-floor', `${S}app/runtime/`, `${S}app/(server|observe)/`],
   ['app-observe-below-server', `${S}app/observe/`, `${S}app/server/`],
 ].map(([name, from, to]) => ({ name, severity: 'error', from: { path: from }, to: { path: to } }));

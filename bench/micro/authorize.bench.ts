@@ -1,4 +1,5 @@
-// The whole ext_authz pipeline on plain values (`authorize()`: identity → classify → decide → limits), without gRPC
+// The whole ext_authz pipeline on plain values (`authorize()`: identity → classify → decide → the sidecar call's
+// session token (opened and checked for revocation: the Check finishes the call, issue 10) → limits), without gRPC
 // (the token repeats, so identity is a verified-token cache hit, as for every call after a session's first):
 // how much of toolgate's per-request CPU is its own logic rather than transport.
 import { bench, describe } from 'vitest';
@@ -11,14 +12,14 @@ import { createMetrics } from '../../src/ports/telemetry/metrics.js';
 import type { Deps } from '../../src/ports/deps.js';
 import { call2025, call2026HeadersOnly, fixture } from './fixtures.js';
 
-const { runtime, token } = await fixture();
+const { runtime, token, session } = await fixture();
 // One in-memory store and one metrics registry for the whole run, as one toolgate process has.
 const deps: Deps = { store: createMemoryStore(), metrics: createMetrics() };
 // The same policy with `policy.mode: dry-run`: what the feature costs when it is on.
 const dryRun = buildRuntime({ ...runtime.config, policy: { ...runtime.config.policy, mode: 'dry-run' } }, runtime.file);
-const refundOver = call2025('refund', { amount: 500, charge_id: 'ch_1' }, token);
-const echo2025 = call2025('echo', { text: 'hello from the toolgate benchmark' }, token);
-const refund2025 = call2025('refund', { amount: 50, charge_id: 'ch_1' }, token);
+const refundOver = call2025('refund', { amount: 500, charge_id: 'ch_1' }, token, session);
+const echo2025 = call2025('echo', { text: 'hello from the toolgate benchmark' }, token, session);
+const refund2025 = call2025('refund', { amount: 50, charge_id: 'ch_1' }, token, session);
 const echo2026 = call2026HeadersOnly('echo', token);
 
 const allowed = async (input: typeof echo2025, on = runtime) => {
@@ -28,7 +29,7 @@ const allowed = async (input: typeof echo2025, on = runtime) => {
 
 // Pins enforced (issue 14.3): the changed marks are read from the store once per second, cached in between.
 const pinned = await fixture({ backendPins: 'enforce' });
-const pinnedEcho = call2025('echo', { text: 'hello from the toolgate benchmark' }, pinned.token);
+const pinnedEcho = call2025('echo', { text: 'hello from the toolgate benchmark' }, pinned.token, pinned.session);
 const allowedPinned = async (input: typeof echo2025) => {
   const outcome = await authorize(pinned.runtime, input, deps);
   if (outcome.kind !== 'allow') throw new Error(`expected allow, got ${outcome.kind}`);

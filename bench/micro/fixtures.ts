@@ -1,4 +1,5 @@
 // Shared set-up for the micro-benchmarks: a policy like the load benchmark's, a local JWKS, a token, requests.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,9 @@ import { stringify } from 'yaml';
 import { buildRuntime, parseConfigText, type Runtime } from '../../src/app/runtime/load.js';
 import type { RawConfig } from '../../src/core/config/schema.js';
 import type { RawHttpFacts } from '../../src/core/mcp/body.js';
+import { sealSession } from '../../src/core/session/token.js';
+import { NO_CAPABILITIES, toBackendSessionId } from '../../src/core/session/types.js';
+import { SOLE_BACKEND } from '../../src/pipeline/session/sidecar-swap.js';
 import { startTestIdp } from '../../test/harness/jwt.js';
 
 export const RESOURCE = 'https://bench.toolgate.test/mcp';
@@ -36,6 +40,8 @@ export interface Fixture {
   readonly runtime: Runtime;
   /** RS256, with the claims above, audience = resource. */
   readonly token: string;
+  /** A client session token for the token's subject, sealed as the sidecar's initialize seals one (a sidecar Check opens it). */
+  readonly session: string;
   readonly es256Token: string | undefined;
   readonly jwksFile: string;
 }
@@ -49,7 +55,9 @@ export async function fixture(extra: Partial<RawConfig> = {}): Promise<Fixture> 
   const text = stringify({ ...benchConfig(jwksFile), ...extra });
   writeFileSync(configFile, text);
   const runtime = buildRuntime(parseConfigText(text, configFile), configFile);
-  return { runtime, token: await idp.mint(CLAIMS, { expiresIn: 3600 }), es256Token: undefined, jwksFile };
+  const backend = { sessionId: toBackendSessionId(randomUUID()), protocolVersion: '2025-11-25', capabilities: NO_CAPABILITIES };
+  const session = await sealSession(runtime.sessions.keyring, { subject: 'bench-agent', backends: new Map([[SOLE_BACKEND, backend]]) }, { ttlSeconds: 3600 });
+  return { runtime, token: await idp.mint(CLAIMS, { expiresIn: 3600 }), session, es256Token: undefined, jwksFile };
 }
 
 const POST = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -58,12 +66,15 @@ export function toolCallBody(name: string, args: Record<string, unknown>): strin
   return JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'tools/call', params: { name, arguments: args } });
 }
 
-/** A 2025 tools/call as ext_authz hands it over: headers plus the whole body, as bytes. */
-export function call2025(name: string, args: Record<string, unknown>, token?: string): RawHttpFacts & { path: string } {
+/**
+ * A 2025 tools/call as ext_authz hands it over: headers plus the whole body, as bytes. `session`: the client's
+ * Mcp-Session-Id; a sidecar Check opens it, so benches that run authorize() pass the fixture's real one.
+ */
+export function call2025(name: string, args: Record<string, unknown>, token?: string, session = 'x'.repeat(325)): RawHttpFacts & { path: string } {
   return {
     method: 'POST',
     path: '/mcp',
-    headers: { ...POST, 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': 'x'.repeat(325), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { ...POST, 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': session, ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: Buffer.from(toolCallBody(name, args)),
   };
 }

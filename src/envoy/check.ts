@@ -5,7 +5,7 @@ import type { RuntimeHolder } from '../core/runtime.js';
 import { authorize, type AuthzInput } from '../pipeline/authz/authorize.js';
 import type { AuthzOutcome } from '../pipeline/authz/outcome.js';
 import { auditor } from '../ports/log/audit.js';
-import { signHandoff, type HandoffFacts } from '../core/session/handoff.js';
+import { EXCHANGE_FINISHED, signHandoff, type HandoffFacts } from '../core/session/handoff.js';
 import type { Keyring } from '../core/session/keys.js';
 import type { Deps } from '../ports/deps.js';
 import { toStruct, type Struct } from './struct.js';
@@ -73,6 +73,7 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, deps: Deps, obs
     const runtime = holder.current();
     authorize(runtime, input, deps).then(
       (outcome) => {
+        if (outcome.sessionNote) log[outcome.sessionNote.level](outcome.sessionNote.fields, outcome.sessionNote.message);
         if (outcome.audit) audit(outcome.audit);
         callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));
         observed(outcome);
@@ -131,8 +132,10 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
           append_action: 'OVERWRITE_IF_EXISTS',
         })),
       },
-      // Signed as a whole: ext_proc acts on none of it unless the MAC, request id and age check out (handoff.ts).
-      dynamic_metadata: toStruct(signHandoff(keyring, {
+      // A finished sidecar call: only the mark Envoy skips ext_proc on (no handoff: nothing would read one, and its
+      // HMAC is the priciest step of a Check). Otherwise signed as a whole: ext_proc acts on none of it unless the MAC,
+      // request id and age check out (handoff.ts).
+      dynamic_metadata: outcome.finished ? FINISHED_METADATA : toStruct(signHandoff(keyring, {
         subject: outcome.subject,
         task: outcome.task,
         decision_id: outcome.decisionId,
@@ -158,6 +161,8 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
     },
   };
 }
+
+const FINISHED_METADATA: Struct = toStruct({ [EXCHANGE_FINISHED.key]: EXCHANGE_FINISHED.value });
 
 function internalError(message = 'The gateway could not evaluate this request; it was not forwarded.'): CheckResponse {
   return {

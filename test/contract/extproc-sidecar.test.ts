@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,12 @@ import { serve, type Served } from '../../src/app/server/serve.js';
 import { createKeyring } from '../../src/core/session/keys.js';
 import type { HandoffValue } from '../../src/core/session/handoff.js';
 import { body, checkedHeaders, extProcClient, headers, setHeaders, type Msg } from './extproc-client.js';
+import { checkClient } from '../harness/check-client.js';
 
 let served: Served;
 let client: ReturnType<typeof extProcClient>;
+/** A bearer token for agent-7 that the served config's verifier accepts (for Checks). */
+let sign: () => Promise<string>;
 const SUBJECT = { subject: 'agent-7', decision_id: 'd1' };
 const SECRET = `${'s'.repeat(8)}-contract-test-secret-0123456789`;
 // The replica's own keyring: what its Check would sign the handoff with.
@@ -21,8 +24,10 @@ const checked = (record: Record<string, string>, authz: Record<string, HandoffVa
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'toolgate-extproc-'));
-  const { publicKey } = await generateKeyPair('RS256');
-  writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] }));
+  sign = () => new SignJWT({ authorized_tasks: ['refunds'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer('https://auth.test')
+    .setAudience('https://mcp.test/mcp').setSubject('agent-7').setIssuedAt().setExpirationTime('5m').sign(privateKey);
   writeFileSync(path.join(dir, 'admin-token'), `${randomBytes(32).toString('base64url')}\n`);
   writeFileSync(path.join(dir, 'c.yaml'), `resource: https://mcp.test/mcp
 server: { adminTokenFile: admin-token }
@@ -156,5 +161,38 @@ describe('ext_proc sidecar exchange (simulated Envoy)', () => {
     s.end();
     expect(r.immediate_response?.status).toEqual({ code: 'Forbidden' });
     expect(JSON.parse(Buffer.from(r.immediate_response.body).toString()).error.message).toMatch(/could not confirm that its own authorization check approved this request/);
+  });
+});
+
+describe('a sidecar call ext_authz finished, reaching ext_proc anyway (an Envoy config without the matcher)', () => {
+  /** Check, then ext_proc with what Envoy would forward after ext_authz's answer: its header changes and its metadata. */
+  async function checkThenProcess(token: string | undefined): Promise<{ answer: Msg; closed: grpc.StatusObject; metadata: Record<string, unknown>; forwardedSession: string | undefined }> {
+    const requestId = `finished-${randomBytes(6).toString('hex')}`;
+    const authz = checkClient(served.grpcPort);
+    const result = await authz.check({
+      token: await sign(),
+      headers: { 'x-request-id': requestId, ...(token === undefined ? {} : { 'mcp-session-id': token }) },
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lookup_charge', arguments: {} } },
+    }).finally(() => authz.close());
+    expect(result.allowed).toBe(true);
+    const forwardedSession = result.headersSet['mcp-session-id'];
+    const s = client.open();
+    const answer = await s.send(headers({ ':method': 'POST', ':path': '/mcp', 'x-request-id': requestId, ...(forwardedSession ? { 'mcp-session-id': forwardedSession } : {}) }, result.metadata));
+    return { answer, closed: await s.closed, metadata: result.metadata, forwardedSession };
+  }
+
+  it.each([
+    ['with a session: the header is already the backend\'s id', true],
+    ['without one', false],
+  ])('passes it through unchanged and ends the stream (%s)', async (_name, withSession) => {
+    const token = withSession ? await initializeSession('backend-session-finished') : undefined;
+    const { answer, closed, metadata, forwardedSession } = await checkThenProcess(token);
+    // Check marked the exchange finished and signed no handoff for it.
+    expect(metadata).toEqual({ exchange: 'done' });
+    expect(forwardedSession).toBe(withSession ? 'backend-session-finished' : undefined);
+    expect(answer.immediate_response).toBeUndefined();
+    expect(answer.request_headers?.response?.header_mutation ?? undefined).toBeUndefined();
+    expect(answer.mode_override).toMatchObject({ response_header_mode: 'SKIP', request_body_mode: 'NONE', response_body_mode: 'NONE' });
+    expect(closed.code).toBe(grpc.status.OK);
   });
 });

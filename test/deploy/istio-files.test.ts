@@ -10,7 +10,7 @@ import { renderEnvoyFile } from '../../src/cli/render/envoy.js';
 import { renderTemplate, templatePlaceholders, validateEnvoyConfig, type TemplateVars } from '../harness/envoy.js';
 import { REPO_ROOT } from '../harness/repo.js';
 import { checkedInFiles, PATTERNS, readIstio, renderPattern, type Loose, type Pattern } from '../harness/istio.js';
-import { rawExample } from '../harness/render.js';
+import { extProcConfig, rawExample } from '../harness/render.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'toolgate-istio-')); });
@@ -57,7 +57,7 @@ function bootstrapWithPatch(pattern: Pattern): { bootstrap: Loose; istioCluster:
   const bootstrap = parse(renderEnvoyFile(join(REPO_ROOT, 'examples', `${pattern}.yaml`), { source: 'x' })) as Loose;
   const filter = parse(readIstio(`${pattern}/envoyfilter.yaml`)) as Loose;
   const value = filter.spec.configPatches[0].patch.value;
-  const istioCluster: string = value.typed_config.grpc_service.envoy_grpc.cluster_name;
+  const istioCluster: string = extProcConfig(value).grpc_service.envoy_grpc.cluster_name;
   const listener = bootstrap.static_resources.listeners.find((l: Loose) => l.name === 'mcp');
   const hcm = listener.filter_chains[0].filters[0].typed_config;
   const filters = (hcm.http_filters as Loose[]).filter((f) => f.name !== 'envoy.filters.http.ext_proc');
@@ -95,7 +95,7 @@ describe.each(PATTERNS)('the %s EnvoyFilter\'s ext_proc filter', (pattern) => {
     const standalone = parse(renderEnvoyFile(join(REPO_ROOT, 'examples', `${pattern}.yaml`), { source: 'x' })) as Loose;
     const ext = standalone.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.find((f: Loose) => f.name === 'envoy.filters.http.ext_proc');
     const patch = (parse(readIstio(`${pattern}/envoyfilter.yaml`)) as Loose).spec.configPatches[0].patch.value;
-    ext.typed_config.grpc_service.envoy_grpc.cluster_name = patch.typed_config.grpc_service.envoy_grpc.cluster_name;
+    extProcConfig(ext).grpc_service.envoy_grpc.cluster_name = extProcConfig(patch).grpc_service.envoy_grpc.cluster_name;
     expect(patch).toEqual(ext);
   });
 

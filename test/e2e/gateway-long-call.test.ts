@@ -19,6 +19,8 @@ const shortClientCache = (text: string): string => text.replace(/max_cached_entr
 /** Longer than the cache idle time plus the eviction timer's one-second granularity. */
 const STEPS = 8;
 const STEP_MS = 1_000;
+/** `server.extProcCloseWait` for the shortened cache: below its 5 s less the eviction timer's second. */
+const CLOSE_WAIT = '2s';
 
 interface LongCallRun {
   readonly envoy: EnvoyInstance;
@@ -55,7 +57,9 @@ describe('gateway mode: a routed call longer than the gRPC client cache idle tim
   beforeAll(async () => {
     const variant = await templateVariant(GATEWAY_TEMPLATE, shortClientCache);
     removeTemplate = variant.remove;
-    stack = await startGatewayStack({ envoyTemplate: variant.path });
+    // A routed call's stream waits for Envoy's half-close at most this long, and must be gone before the 5-s cache
+    // drops its client; with the default 30 s Envoy crashed here (docs/envoy.md, facts 19 and 26).
+    stack = await startGatewayStack({ envoyTemplate: variant.path, extProcCloseWait: CLOSE_WAIT });
     agent = await connectAs(stack.endpoint, await stack.idp.mint(SUPPORT_CLAIMS));
   });
   afterAll(async () => {
@@ -70,6 +74,8 @@ describe('gateway mode: a routed call longer than the gRPC client cache idle tim
     expect(result.content).toEqual([{ type: 'text', text: `done after ${STEPS} steps` }]);
     expect(progress.map((p) => p.progress)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
     await expectEnvoyServing(run);
+    // The long call's stream is the one toolgate ended itself, after CLOSE_WAIT; Envoy closed every other one.
+    expect(await stack.envoy.stat('http.mcp.ext_proc.server_half_closed')).toBe(1);
   }, 60_000);
 });
 

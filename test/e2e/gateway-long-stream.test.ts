@@ -23,7 +23,8 @@ beforeAll(async () => {
   const variant = await templateVariant(GATEWAY_TEMPLATE, shortClientCache);
   removeTemplate = variant.remove;
   const askTools = registerAskTools(newAskJournal());
-  stack = await startGatewayStack({ envoyTemplate: variant.path, replicaOptions: (name) => ({ extend: (server) => askTools(server, name) }) });
+  // extProcCloseWait below the shortened cache, as every config must keep it (docs/envoy.md, fact 26).
+  stack = await startGatewayStack({ envoyTemplate: variant.path, extProcCloseWait: '2s', replicaOptions: (name) => ({ extend: (server) => askTools(server, name) }) });
   agent = await connectAnswering(stack.endpoint, await stack.idp.mint(OPERATOR_CLAIMS));
   // The client's GET stream opens its own (short) ext_proc stream; let it settle before the quiet long call.
   await eventually(() => Object.values(stack.replicas).filter((r) => r.requests.some((q) => q.httpMethod === 'GET')).length >= 2, 'the GET stream at both backends');

@@ -40,6 +40,11 @@ export interface AuthzStubOptions {
    * size fails, and Envoy then answers with status_on_error.
    */
   serverOptions?: grpc.ServerOptions;
+  /**
+   * What ext_proc does with each stream: `pass` answers every phase with "continue" (the default); `fail` ends the
+   * stream with UNAVAILABLE on its first message; `hang` reads and never answers.
+   */
+  extProc?: 'pass' | 'fail' | 'hang';
 }
 
 export interface AuthzStub {
@@ -75,7 +80,8 @@ export async function startAuthzStub(opts: AuthzStubOptions = {}): Promise<Authz
       call.on('data', (msg) => {
         if (!msg.request) return;
         phases.push(msg.request);
-        call.write({ [msg.request]: {} });
+        if (opts.extProc === 'fail') call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'ext_proc stub told to fail' });
+        else if (opts.extProc !== 'hang') call.write({ [msg.request]: {} });
       });
       call.on('end', () => call.end());
       call.on('error', () => undefined);

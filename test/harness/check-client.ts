@@ -27,49 +27,76 @@ export interface CheckResult {
   readonly code: string | undefined;
   /** The dynamic metadata the answer carries (the handoff to ext_proc on an allow). */
   readonly metadata: Record<string, unknown>;
+  /** On an allow: request headers Envoy sets (`headers`), removes, and response headers it writes back. */
+  readonly headersSet: Record<string, string>;
+  readonly headersRemoved: string[];
+  readonly responseHeadersSet: Record<string, string>;
 }
 
-type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+type CheckFn = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => grpc.ClientUnaryCall;
+
+/** A Check on its way: `call.cancel()` resets its stream, as Envoy does when the client goes away. */
+export interface StartedCheck {
+  readonly call: grpc.ClientUnaryCall;
+  readonly result: Promise<CheckResult>;
+}
 
 export function checkClient(port: number) {
   const Ctor = grpc.makeClientConstructor(envoyServices().authz, 'Authorization');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Check: CheckFn };
+  const start = (http: CheckHttp): StartedCheck => {
+    let call: grpc.ClientUnaryCall | undefined;
+    const result = new Promise<CheckResult>((resolve, reject) => {
+      call = client.Check(checkRequest(http), (err, res) => (err ? reject(err) : resolve(toResult(res))));
+    });
+    return { call: call as grpc.ClientUnaryCall, result };
+  };
   return {
-    check(http: CheckHttp): Promise<CheckResult> {
-      const raw = http.body === undefined ? undefined : typeof http.body === 'string' ? http.body : JSON.stringify(http.body);
-      const request = {
-        attributes: {
-          request: {
-            http: {
-              method: http.method ?? 'POST',
-              path: http.path ?? '/mcp',
-              headers: {
-                ...(http.token !== undefined ? { authorization: `Bearer ${http.token}` } : {}),
-                ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
-                ...http.headers,
-              },
-              ...(raw !== undefined ? { raw_body: Buffer.from(raw) } : {}),
-            },
-          },
-        },
-      };
-      return new Promise((resolve, reject) => {
-        client.Check(request, (err, res) => (err ? reject(err) : resolve(toResult(res))));
-      });
-    },
+    check: (http: CheckHttp): Promise<CheckResult> => start(http).result,
+    start,
+    /** The channel's connectivity (READY while its one HTTP/2 connection is up). */
+    channel: () => client.getChannel(),
     close: () => client.close(),
+  };
+}
+
+function checkRequest(http: CheckHttp): unknown {
+  const raw = http.body === undefined ? undefined : typeof http.body === 'string' ? http.body : JSON.stringify(http.body);
+  return {
+    attributes: {
+      request: {
+        http: {
+          method: http.method ?? 'POST',
+          path: http.path ?? '/mcp',
+          headers: {
+            ...(http.token !== undefined ? { authorization: `Bearer ${http.token}` } : {}),
+            ...(raw !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...http.headers,
+          },
+          ...(raw !== undefined ? { raw_body: Buffer.from(raw) } : {}),
+        },
+      },
+    },
   };
 }
 
 function toResult(res: any): CheckResult {
   const grpcCode = Number(res.status?.code ?? 0);
   const metadata = fromStruct(res.dynamic_metadata as Struct | undefined);
-  if (res.ok_response) return { allowed: true, grpcCode, status: undefined, body: undefined, text: undefined, code: undefined, metadata };
+  const none = { headersSet: {}, headersRemoved: [], responseHeadersSet: {} };
+  if (res.ok_response) {
+    const ok = res.ok_response;
+    const record = (list: Array<{ header: { key: string; value: string } }> | undefined) => Object.fromEntries((list ?? []).map((h) => [h.header.key, h.header.value]));
+    return {
+      allowed: true, grpcCode, status: undefined, body: undefined, text: undefined, code: undefined, metadata,
+      headersSet: record(ok.headers), headersRemoved: [...(ok.headers_to_remove ?? [])], responseHeadersSet: record(ok.response_headers_to_add),
+    };
+  }
   const denied = res.denied_response ?? {};
   const body = json(denied.body);
   const text: string | undefined = body?.result?.content?.[0]?.text ?? body?.error?.message;
   const code: string | undefined = body?.result?.structuredContent?.code ?? body?.result?._meta?.code ?? body?.error?.data?.code;
-  return { allowed: false, grpcCode, status: statusNumber(denied.status?.code), body, text, code, metadata };
+  return { allowed: false, grpcCode, status: statusNumber(denied.status?.code), body, text, code, metadata, ...none };
 }
 
 function json(raw: unknown): any {

@@ -70,6 +70,13 @@ export interface TestIdp {
   jwksFetches(): number;
   /** When false, the JWKS endpoint answers 503 (to test fetch failures). */
   setAvailable(available: boolean): void;
+  /**
+   * From now on the JWKS endpoint answers nothing until the returned function is called, which answers every held
+   * request with the key set of that moment: a verifier waiting for keys makes each Check slow on the test's terms.
+   */
+  holdJwks(): () => void;
+  /** JWKS requests being held now. */
+  heldJwksRequests(): number;
   mint(claims?: JWTPayload, opts?: MintOptions): Promise<string>;
   readonly bad: BadTokens;
   /** New current signing key; old keys stay in the JWKS unless `dropOld`. Returns the new kid. */
@@ -100,6 +107,7 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
   const jwks = (): JSONWebKeySet => ({ keys: keys.map((k) => k.publicJwk) });
   let fetches = 0;
   let available = true;
+  let held: Array<() => void> | undefined;
 
   let server: Server | undefined;
   let url: string | undefined;
@@ -110,7 +118,9 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       if (path === '/.well-known/jwks.json') {
         fetches++;
-        return available ? json(200, jwks()) : json(503, { error: 'unavailable' });
+        const answer = () => (available ? json(200, jwks()) : json(503, { error: 'unavailable' }));
+        if (held) return void held.push(answer);
+        return answer();
       }
       if (path === '/.well-known/openid-configuration' || path === '/.well-known/oauth-authorization-server') {
         return json(200, { issuer, jwks_uri: `${url}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['RS256'] });
@@ -169,6 +179,15 @@ export async function startTestIdp(opts: TestIdpOptions = {}): Promise<TestIdp> 
     jwks,
     jwksFetches: () => fetches,
     setAvailable: (value) => { available = value; },
+    holdJwks() {
+      const waiting: Array<() => void> = [];
+      held = waiting;
+      return () => {
+        if (held === waiting) held = undefined;
+        for (const answer of waiting.splice(0)) answer();
+      };
+    },
+    heldJwksRequests: () => held?.length ?? 0,
     mint,
     bad,
     async rotate(o = {}) {

@@ -51,3 +51,40 @@ export function bootstrap(yaml: string): Bootstrap {
 export function headerMatches(route: Loose): Record<string, string> {
   return Object.fromEntries((route.match.headers ?? []).map((h: Loose) => [h.name, h.string_match.exact]));
 }
+
+const EXTENSION_WITH_MATCHER = 'type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher';
+
+/**
+ * The ExternalProcessor config of a rendered ext_proc filter entry: its own typed_config, or (sidecar mode) the one
+ * inside the ExtensionWithMatcher that skips it for calls ext_authz finished.
+ */
+export function extProcConfig(filter: Loose): Loose {
+  const typed = filter.typed_config;
+  return typed['@type'] === EXTENSION_WITH_MATCHER ? typed.extension_config.typed_config : typed;
+}
+
+/** The matcher a sidecar ext_proc filter is wrapped in: skip on ext_authz's `exchange: done`, nothing else. */
+export const SKIP_WHEN_FINISHED = {
+  matcher_list: {
+    matchers: [{
+      predicate: {
+        single_predicate: {
+          input: {
+            name: 'ext-authz-exchange',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.DynamicMetadataInput',
+              filter: 'envoy.filters.http.ext_authz',
+              path: [{ key: 'exchange' }],
+            },
+          },
+          custom_match: {
+            name: 'exchange-finished',
+            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.matching.input_matchers.metadata.v3.Metadata', value: { string_match: { exact: 'done' } } },
+          },
+        },
+      },
+      on_match: { action: { name: 'skip-ext-proc', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.common.matcher.action.v3.SkipFilter' } } },
+    }],
+  },
+};
+

@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandoffValue } from '../../src/core/session/handoff.js';
+import { sealSession } from '../../src/core/session/token.js';
+import { NO_CAPABILITIES, toBackendSessionId } from '../../src/core/session/types.js';
 import { body as procBody, checkedHeaders, extProcClient, headers as rawHeaders } from '../contract/extproc-client.js';
 import { checkClient, toolCall } from '../harness/check-client.js';
 import { printLogsOnFailure } from '../harness/logs.js';
@@ -47,7 +49,8 @@ const digest = (v: string) => createHash('sha256').update(v).digest('base64url')
 describe('Check spans', () => {
   it('names the span "{method} {target}" and carries the MCP and decision attributes, parented by the traceparent header', async () => {
     const tp = newTraceParent();
-    const sessionId = 'eyJ-opaque-client-session-token.part2.part3';
+    // A sidecar tools/call's Check opens the session token itself: a real one, sealed as initialize would.
+    const sessionId = await sealSession(keyring, { subject: SUBJECT, backends: new Map([['_', { sessionId: toBackendSessionId('backend-sid'), protocolVersion: '2025-11-25', capabilities: NO_CAPABILITIES }]]) }, { ttlSeconds: 600 });
     const answer = await authz.check({
       headers: { authorization: `Bearer ${token}`, traceparent: tp.header, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
       body: toolCall('refund', { amount: 20 }, 42),
@@ -65,7 +68,8 @@ describe('Check spans', () => {
       'toolgate.decision': 'allow',
       'toolgate.reason': 'allowed',
       'toolgate.task': 'refunds',
-      'toolgate.decision_id': answer.metadata.decision_id,
+      // The audit record's id; a finished sidecar call hands no handoff (and so no decision id) to ext_proc.
+      'toolgate.decision_id': expect.stringMatching(/^[0-9a-f-]{36}$/),
       'enduser.id': SUBJECT,
     });
     expect(span.attributes['error.type']).toBeUndefined();
@@ -113,8 +117,30 @@ describe('Check spans', () => {
     });
     const span = await receiver.waitForSpan(inTrace(tp));
     expect(span).toMatchObject({ name: 'tools/call lookup_charge', traceId: tp.traceId, parentSpanId: tp.spanId });
-    // ext_authz forwards the body's trace context so ext_proc's span can join the same trace.
-    expect(answer.metadata.traceparent).toBe(tp.header);
+    // A sidecar tools/call is finished at the Check (Envoy skips ext_proc): nothing to hand over but the mark.
+    expect(answer.metadata).toEqual({ exchange: 'done' });
+    // Where ext_proc runs (a list), ext_authz forwards the body's trace context so ext_proc's span joins the same trace.
+    const list = await authz.check({ headers: { authorization: `Bearer ${token}` }, body: { jsonrpc: '2.0', id: 12, method: 'tools/list', params: { _meta: { traceparent: tp.header } } } });
+    expect(list.metadata.traceparent).toBe(tp.header);
+  });
+
+  it('marks a session token the Check refuses (a sidecar tools/call) as a deny with its reason, status and the session digest', async () => {
+    const tp = newTraceParent();
+    const answer = await authz.check({
+      headers: { authorization: `Bearer ${token}`, traceparent: tp.header, 'mcp-session-id': 'not-a-token' },
+      body: toolCall('refund', { amount: 20 }, 44),
+    });
+    expect(answer.status).toBe(404);
+    const span = await receiver.waitForSpan(inTrace(tp));
+    expect(span).toMatchObject({ name: 'tools/call refund', parentSpanId: tp.spanId });
+    expect(span.attributes).toMatchObject({
+      'error.type': 'session-not-found',
+      'toolgate.decision': 'deny',
+      'toolgate.reason': 'session-not-found',
+      'http.response.status_code': 404,
+      'mcp.session.id': digest('not-a-token'),
+    });
+    expect(span.status.code).toBe(STATUS_ERROR);
   });
 
   it('prefers the traceparent header over params._meta.traceparent', async () => {

@@ -59,6 +59,8 @@ describe.each(MATRIX)('$mode mode, $backend backend: toolgate hung', ({ mode, ba
     const outcome = await whileHung(s, body(), inSession ? session : undefined);
 
     expect(outcome.status).toBe(503);
+    // Said in a sentence the agent can act on, not an empty body (docs/envoy.md, fact 26).
+    expect(JSON.parse(outcome.body)).toMatchObject({ jsonrpc: '2.0', error: { data: { code: 'toolgate-unavailable' } } });
     // Nothing reached any backend: no request, no execution, no backend session opened.
     expect(s.journal.requests.length).toBe(receivedBefore);
     expect(s.journal.executions.length).toBe(executedBefore);

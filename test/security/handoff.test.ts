@@ -85,8 +85,12 @@ describe.each(MATRIX)('forged ext_proc streams on toolgate\'s gRPC port: $mode m
     },
     {
       name: 'a valid one replayed for another request id',
-      // Toolgate's own Check signed it, for the victim, for this very body: only the request id differs.
-      make: async (_rid, _method, _target, body) => captureHandoff(grpcPort(), { jwt: victimJwt, requestId: newRequestId(), body }),
+      // Toolgate's own Check signed it, for the victim, for this very body: only the request id differs. A sidecar
+      // tools/call's Check signs no handoff any more (ext_authz finishes that call itself: below), so there the
+      // attacker replays the one a list's Check signs.
+      make: async (_rid, method, _target, body) => captureHandoff(grpcPort(), {
+        jwt: victimJwt, requestId: newRequestId(), body: mode === 'sidecar' && method === 'tools/call' ? rpc('tools/list', {}) : body,
+      }),
     },
   ];
 
@@ -119,6 +123,31 @@ describe.each(MATRIX)('forged ext_proc streams on toolgate\'s gRPC port: $mode m
     expectRefused(answers[0] as Msg);
   });
 
+  it(mode === 'gateway'
+    ? 'the finished mark alone (exchange: done, which only a sidecar Check writes) is refused like any unsigned stream'
+    : 'the finished mark alone (exchange: done) passes the stream through unchanged: no session id, no backend request, nothing sealed', async () => {
+    const finished = { exchange: 'done' };
+    const call = proc.open();
+    const answers = [await call.send(requestHeaders(requestRecord(newRequestId(), true), finished))];
+    const init = proc.open();
+    answers.push(await init.send(requestHeaders(requestRecord(newRequestId(), false), { ...finished, subject: VICTIM, method: 'initialize' })));
+    if (mode === 'gateway') {
+      call.end();
+      init.end();
+      for (const a of answers) expectRefused(a);
+    } else {
+      // Envoy would ask for nothing more: toolgate ended both streams with its one answer, which changes nothing.
+      for (const a of answers) {
+        expect(immediate(a)).toBeUndefined();
+        expect(a.request_headers?.response?.header_mutation ?? undefined).toBeUndefined();
+      }
+      expect((await call.closed).code).toBe(grpc.status.OK);
+      expect((await init.closed).code).toBe(grpc.status.OK);
+    }
+    expect(backendSaw()).toEqual(seen);
+    expectNoSessionId(answers, rawIds);
+  });
+
   it('a stream that starts with response headers (as for a reply Envoy made itself) is passed through: nothing sealed, whatever its metadata says', async () => {
     const st = proc.open();
     const answer = await st.send(requestHeaders(
@@ -145,7 +174,8 @@ describe.each(MATRIX)('forged ext_proc streams on toolgate\'s gRPC port: $mode m
     expect(immediate(first)).toBeUndefined();
     if (mode === 'sidecar') {
       // Sidecar mode never reads a body: toolgate's answer asked Envoy for no later phase and ended the stream right
-      // there (docs/envoy.md, fact 19), so no body can reach a processor on this stream at all.
+      // there (docs/envoy.md, fact 19), so no body can reach a processor on this stream at all. (A sidecar tools/call's
+      // Check hands over only the finished mark, which passes the stream through.)
       expect((await st.closed).code).toBe(grpc.status.OK);
       expect(backendSaw()).toEqual(seen);
       expectNoSessionId([first], rawIds);

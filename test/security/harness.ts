@@ -17,7 +17,7 @@ import { REPO_ROOT } from '../harness/repo.js';
 import { startTestIdp, type TestIdp } from '../harness/jwt.js';
 import { freePort } from '../harness/ports.js';
 import { newSessionKey } from '../e2e/helpers/gateway-stack.js';
-import { toolgateConfigText, type TasksConfig } from '../e2e/helpers/toolgate.js';
+import { toolgateConfigText, type TasksConfig, type ToolgateConfigOptions } from '../e2e/helpers/toolgate.js';
 import { ADMIN_TOKEN_FILE, startToolgate, type Toolgate } from '../harness/toolgate.js';
 import { Journal, startInstrumentedBackend, ToolDefinitions, type BackendKind, type InstrumentedBackend } from './backend.js';
 
@@ -57,6 +57,10 @@ export interface SecurityStackOptions {
   readonly extra?: Partial<RawConfig>;
   /** Gateway: serve the GET stream with toolgate's event-stream server (`server.eventsPort`); off: gateway GET is 405. */
   readonly eventStream?: boolean;
+  /** A variant of the mode's bootstrap (`templateVariant`) for a case that needs Envoy to differ in one setting. */
+  readonly envoyTemplate?: string;
+  /** Settings merged over the generated `identity.jwt` (e.g. `jwksTimeout`). */
+  readonly jwt?: ToolgateConfigOptions['jwt'];
 }
 
 export interface PostOptions {
@@ -66,6 +70,8 @@ export interface PostOptions {
   readonly headers?: Record<string, string>;
   /** Bearer token; default a token with SECURITY_CLAIMS. `null` sends none. */
   readonly token?: string | null;
+  /** Aborts the request (a client that goes away mid-request). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RawReply {
@@ -127,14 +133,14 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     let extra: Partial<RawConfig> = {};
     if (opts.mode === 'sidecar') {
       const backend = await start('backend');
-      envoy = await startEnvoy({ name: 'envoy (sidecar.yaml)', vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port } });
+      envoy = await startEnvoy({ ...(opts.envoyTemplate ? { template: opts.envoyTemplate } : {}), name: 'envoy (sidecar.yaml)', vars: { TOOLGATE_GRPC_PORT: grpcPort, BACKEND_PORT: backend.port } });
     } else {
       const [b1, b2] = [await start('b1'), await start('b2')];
       const [i1, i2] = [await start('i1', false), await start('i2', false)];
       const egressPort = await freePort();
       const eventsPort = await freePort();
       envoy = await startEnvoy({
-        template: join(REPO_ROOT, 'envoy', 'gateway.yaml'),
+        template: opts.envoyTemplate ?? join(REPO_ROOT, 'envoy', 'gateway.yaml'),
         name: 'envoy (gateway.yaml)',
         vars: {
           TOOLGATE_GRPC_PORT: grpcPort,
@@ -155,7 +161,7 @@ export async function startSecurityStack(opts: SecurityStackOptions): Promise<Se
     const idp = await startTestIdp({ audience: endpoint });
     cleanup.push(() => idp.stop());
     const toolgate = await startToolgate({
-      config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: opts.tasks ?? securityTasks(opts.mode), extra: { ...extra, ...opts.extra } }, ports),
+      config: (ports) => toolgateConfigText({ envoyUrl: envoy.url, idp, tasks: opts.tasks ?? securityTasks(opts.mode), extra: { ...extra, ...opts.extra }, ...(opts.jwt ? { jwt: opts.jwt } : {}) }, ports),
       grpcPort,
       adminPort,
     });
@@ -228,7 +234,7 @@ export function rawSender(endpoint: string, defaultToken: string, base: Readonly
       ...(o.session === undefined ? {} : { 'mcp-session-id': o.session }),
       ...o.headers,
     };
-    const res = await fetch(endpoint, { method, headers, body });
+    const res = await fetch(endpoint, { method, headers, body, ...(o.signal ? { signal: o.signal } : {}) });
     const text = await res.text();
     return { status: res.status, headers: res.headers, text, messages: messagesOf(res.headers.get('content-type'), text) };
   };

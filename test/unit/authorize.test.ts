@@ -8,6 +8,9 @@ import { IDP_RETRY_AFTER_SECONDS, unauthenticatedReply } from '../../src/pipelin
 import { loadConfigFile, type Runtime } from '../../src/app/runtime/load.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import { depsOf } from '../harness/deps.js';
+import { sealSession } from '../../src/core/session/token.js';
+import { NO_CAPABILITIES, toBackendSessionId } from '../../src/core/session/types.js';
+import { SOLE_BACKEND } from '../../src/pipeline/session/sidecar-swap.js';
 
 const ISSUER = 'https://auth.test';
 const RESOURCE = 'https://mcp.test/mcp';
@@ -73,10 +76,15 @@ describe('authorize', () => {
   });
 
   it('echoes a presented session token so Envoy writes it back over a backend session id on the response', async () => {
+    // A sidecar tools/call: ext_authz opens the token itself and hands the backend its own session id.
+    const token = await sealSession(runtime.sessions.keyring, {
+      subject: 'agent-7',
+      backends: new Map([[SOLE_BACKEND, { sessionId: toBackendSessionId('backend-sid'), protocolVersion: '2025-11-25', capabilities: NO_CAPABILITIES }]]),
+    }, { ttlSeconds: 600 });
     const out = await run(toolCall('lookup_charge', {}), await sign({ authorized_tasks: ['refunds'] }), {
-      headers: { ...JSON_TYPE, authorization: `Bearer ${await sign({ authorized_tasks: ['refunds'] })}`, 'mcp-session-id': 'client-token' },
+      headers: { ...JSON_TYPE, authorization: `Bearer ${await sign({ authorized_tasks: ['refunds'] })}`, 'mcp-session-id': token },
     });
-    expect(out).toMatchObject({ kind: 'allow', overwriteResponseHeaders: { 'mcp-session-id': 'client-token' } });
+    expect(out).toMatchObject({ kind: 'allow', finished: true, overwriteResponseHeaders: { 'mcp-session-id': token }, overwriteRequestHeaders: { 'mcp-session-id': 'backend-sid' } });
   });
 
   it('denies a transaction over the limit as a tool result that echoes the id', async () => {

@@ -40,6 +40,15 @@ describe('loadConfigFile', () => {
     expect(rt.config.policy.housekeeping).toContain('notifications/*');
     expect(Object.isFrozen(rt)).toBe(true);
     expect(rt.metadata.url).toBe('https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
+    expect(rt.config.server.extProcCloseWait).toBe('30s');
+  });
+
+  it.each([
+    ['a server section without it', 'server: { grpcPort: 9101 }\n', '30s'],
+    ['the cap itself', 'server: { extProcCloseWait: 45s }\n', '45s'],
+    ['0s (end at once)', 'server: { extProcCloseWait: 0s }\n', '0s'],
+  ])('takes server.extProcCloseWait from %s', (_name, server, wait) => {
+    expect(loadConfigFile(write('wait.yaml', `${BASE}${server}`)).config.server.extProcCloseWait).toBe(wait);
   });
 
   it.each([
@@ -50,6 +59,9 @@ describe('loadConfigFile', () => {
     ['a bad duration', BASE.replace('issuer:', 'clockTolerance: soon, issuer:'), 'identity.jwt.clockTolerance'],
     ['a bad denial mode', `${BASE}policy: { denial: silence }\n`, 'policy.denial'],
     ['a CEL syntax error', BASE.replace('<= 10', '<= '), 'tasks.t1.tools[0].when'],
+    // Longer, and a routed call's stream could outlive Envoy's default 50-s gRPC client cache (docs/envoy.md, fact 19).
+    ['an ext_proc close wait over 45 s', `${BASE}server: { extProcCloseWait: 46s }\n`, 'server.extProcCloseWait'],
+    ['an ext_proc close wait that is no duration', `${BASE}server: { extProcCloseWait: soon }\n`, 'server.extProcCloseWait'],
   ])('names the field for %s', (_name, text, field) => {
     const issues = issuesOf(text);
     expect(issues.map((i) => i.path)).toContain(field);

@@ -8,13 +8,14 @@ import { afterAll, beforeAll, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { buildRuntime, parseConfigText } from '../../src/app/runtime/load.js';
+import { durationMs } from '../../src/core/config/duration.js';
 import type { Runtime, RuntimeHolder } from '../../src/core/runtime.js';
 import { checkHandler } from '../../src/envoy/check.js';
 import { processHandler } from '../../src/envoy/process/stream.js';
 import type { AuthzContext, ExchangeProcessor } from '../../src/pipeline/extproc/exchange.js';
 import { gatewayExchange } from '../../src/pipeline/extproc/gateway.js';
 import { refundingExchange } from '../../src/pipeline/extproc/refund.js';
-import { sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
+import { finishedExchange, sidecarExchange } from '../../src/pipeline/extproc/sidecar.js';
 import { createMemoryStore } from '../../src/ports/store/memory.js';
 import type { Store } from '../../src/ports/store/port.js';
 import type { Deps } from '../../src/ports/deps.js';
@@ -141,7 +142,10 @@ class FakeCall extends EventEmitter {
 }
 
 async function replayStream(mode: FixtureMode, deps: ReplayDeps, recorded: RecordedStream): Promise<StreamReplay> {
-  const handle = processHandler((authz) => exchangeFor(mode, deps, authz), () => deps.runtime.sessions.keyring, deps.log, deps.metrics);
+  const handle = processHandler(
+    { exchange: (authz) => exchangeFor(mode, deps, authz), finished: () => finishedExchange(deps.runtime) },
+    () => deps.runtime.sessions.keyring, () => durationMs(deps.runtime.config.server.extProcCloseWait), deps.log, deps.metrics,
+  );
   const call = new FakeCall();
   handle(call as never);
   const events = recorded.events;
@@ -157,7 +161,9 @@ async function replayStream(mode: FixtureMode, deps: ReplayDeps, recorded: Recor
     // A message Envoy got no answer to (toolgate ended the stream instead): wait for the end, not for an answer.
     await until(() => (expected > 0 ? call.written.length >= target : call.ended), call, 5_000);
   }
-  if (recorded.endedBy === 'envoy' && !call.ended) call.emit('end');
+  // Envoy half-closes a stream at the end of its exchange at the latest: toolgate waits for that after a routed call's
+  // buffered body (a recording from before it did ends with toolgate's end instead).
+  if (recorded.endedBy !== 'open' && !call.ended) call.emit('end');
   await until(() => call.ended, call, 5_000).catch(() => undefined);
   const phases = call.written.map((a) => String(a.response ?? Object.keys(a).find((k) => k !== 'mode_override' && k !== 'dynamic_metadata') ?? ''));
   return { answers: call.written, phases, endedByToolgate: call.ended && recorded.endedBy !== 'envoy' };

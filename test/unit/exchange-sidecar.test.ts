@@ -20,6 +20,9 @@ const only = (name: string) => single(replays, MODE, name);
 const metadata = metadataOf;
 const mode = modeOf;
 const presented = (e: RecordedExchange) => envoyHeaders(e.stream, 'request_headers')['mcp-session-id'];
+/** The request headers a recorded Check carried (Envoy's view of the client's request). */
+const checkHeaders = (e: RecordedExchange) => ((checkRequestOf(e.check as NonNullable<RecordedExchange['check']>).attributes as { request: { http: { headers: Record<string, string> } } }).request.http.headers);
+type HeaderOption = { header: { key: string; value: string }; append_action: string };
 /** The backend's own session id, as the backend set it on its initialize answer. */
 const backendSessionId = () => envoyHeaders(only('initialize').recorded.stream, 'response_headers')['mcp-session-id'] as string;
 const keyring = () => only('initialize').replay.replay.runtime.sessions.keyring;
@@ -62,21 +65,32 @@ const SPEC: readonly Row[] = [
       expect(stranger.ok).toBe(false);
     },
   },
-  ...(['notifications-initialized', 'get-event-stream', 'tools-call-allowed'] as const).map((scenario): Row => ({
-    scenario, phase: 'request_headers', answer: 'swaps the presented token for the backend\'s session id, and watches no response',
+  {
+    scenario: 'get-event-stream', phase: 'request_headers', answer: 'swaps the presented token for the backend\'s session id, and watches no response',
     verify() {
-      const a = answerFor(only(scenario).stream, 'request_headers');
-      expect(presented(only(scenario).recorded)).toMatch(/^eyJ/);
+      const a = answerFor(only('get-event-stream').stream, 'request_headers');
+      expect(presented(only('get-event-stream').recorded)).toMatch(/^eyJ/);
       expect(headersSet(a)).toEqual({ 'mcp-session-id': backendSessionId() });
       expect(mode(a)).toMatchObject({ response_header_mode: 'SKIP', response_body_mode: 'NONE' });
     },
-  })),
-  {
-    scenario: 'tools-call-allowed', phase: 'Check', answer: 'allows under the caller\'s task and names the tool it judged',
-    verify() {
-      expect(metadata(only('tools-call-allowed').check)).toMatchObject({ subject: 'user-1', task: 'support', method: 'tools/call', target: 'echo' });
-    },
   },
+  ...(['notifications-initialized', 'tools-call-allowed'] as const).map((scenario): Row => ({
+    scenario,
+    phase: 'Check',
+    answer: 'swaps the presented token for the backend\'s session id itself, writes the client\'s token back over the response\'s, and marks the exchange finished: Envoy opens no ext_proc stream',
+    verify() {
+      const { recorded, check } = only(scenario);
+      const token = checkHeaders(recorded)['mcp-session-id'];
+      expect(token).toMatch(/^eyJ/);
+      const ok = check?.ok_response as { headers: HeaderOption[]; headers_to_remove: string[]; response_headers_to_add: HeaderOption[] };
+      expect(ok.headers).toContainEqual({ header: { key: 'mcp-session-id', value: backendSessionId() }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+      expect(ok.headers_to_remove).not.toContain('mcp-session-id');
+      expect(ok.response_headers_to_add).toEqual([{ header: { key: 'mcp-session-id', value: token }, append_action: 'OVERWRITE_IF_EXISTS' }]);
+      // No handoff: nothing is left for ext_proc, and the pinned Envoy's matcher skipped it (no stream was recorded).
+      expect(metadata(check)).toEqual({ exchange: 'done' });
+      expect(recorded.stream).toBeUndefined();
+    },
+  })),
   {
     scenario: 'tools-list', phase: 'request_headers', answer: 'swaps the token for the backend\'s id and asks to see the response headers (a list is filtered)',
     verify() {

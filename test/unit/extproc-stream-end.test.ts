@@ -10,7 +10,7 @@ const BUFFER_LIST: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND'
 
 const go = (mode?: ModeOverride): Step => (mode ? { kind: 'continue', mode } : { kind: 'continue' });
 const reply: Step = { kind: 'immediate', status: 404, headers: {}, body: '{}' };
-const after = (mode: ModeOverride | undefined): StreamProgress => ({ mode, done: false });
+const after = (mode: ModeOverride | undefined): StreamProgress => ({ mode, done: false, envoyClosesLater: false });
 
 describe('when toolgate has given Envoy its last answer', () => {
   it.each([
@@ -35,6 +35,21 @@ describe('when toolgate has given Envoy its last answer', () => {
     expect(afterHeaders.mode).toEqual(BUFFER_REQUEST);
     // Envoy ignores mode_override outside headers answers, so toolgate must too.
     const afterBody = advance(afterHeaders, 'request_body', true, go(WATCH_RESPONSE));
-    expect(afterBody).toEqual({ mode: BUFFER_REQUEST, done: true });
+    expect(afterBody).toEqual({ mode: BUFFER_REQUEST, done: true, envoyClosesLater: true });
+  });
+});
+
+// Envoy closes a stream itself on the last answer it expects, except after a buffered request body: then only when the
+// HTTP exchange is over, and an end from toolgate before that makes Envoy reset the stream (docs/envoy.md, fact 26).
+describe('whether Envoy keeps the stream open after toolgate\'s last answer', () => {
+  it.each([
+    ['a routed gateway call, once its buffered body is answered: until the call is over', after(BUFFER_REQUEST), 'request_body', true, go(), true],
+    ['the same call refused with an immediate response: Envoy answers and closes', after(BUFFER_REQUEST), 'request_body', true, reply, false],
+    ['a gateway GET or DELETE routed on headers: closed on that answer', STREAM_START, 'request_headers', true, go(BUFFER_REQUEST), false],
+    ['a sidecar pass-through call: closed on the headers answer', STREAM_START, 'request_headers', false, go(PASS_THROUGH), false],
+    ['a sidecar list, once its buffered body is answered: the exchange ends there', after(BUFFER_LIST), 'response_body', true, go(), false],
+    ['a stream toolgate is not done with', STREAM_START, 'request_headers', false, go(BUFFER_REQUEST), false],
+  ] as const)('%s', (_name, progress, phase, endOfStream, step, later) => {
+    expect(advance(progress, phase, endOfStream, step).envoyClosesLater).toBe(later);
   });
 });

@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfigText } from '../../src/app/runtime/load.js';
 import { checkedInFiles, ISTIO_DIR, manifests, only, PATTERNS, type Loose, type Manifest } from '../harness/istio.js';
+import { extProcConfig, SKIP_WHEN_FINISHED } from '../harness/render.js';
 
 type Model = { validate(): void };
 const MODELS: Record<string, new (data: Loose) => Model> = {
@@ -116,8 +117,11 @@ describe.each(PATTERNS)('istio/%s agrees with istio/base', (pattern) => {
     expect(patch.match.context).toBe(pattern === 'gateway' ? 'GATEWAY' : 'SIDECAR_INBOUND');
     expect(patch.match.listener.filterChain.filter.subFilter.name).toBe('envoy.filters.http.router');
     expect(patch.patch.operation).toBe('INSERT_BEFORE');
-    const ext = patch.patch.value.typed_config;
+    const ext = extProcConfig(patch.patch.value);
     expect(patch.patch.value.name).toBe('envoy.filters.http.ext_proc');
+    // Sidecar: skipped for the calls ext_authz finished (Istio's ext_authz provider writes the same namespace).
+    if (pattern === 'sidecar') expect(patch.patch.value.typed_config.xds_matcher).toEqual(SKIP_WHEN_FINISHED);
+    else expect(patch.patch.value.typed_config.xds_matcher).toBeUndefined();
     expect(ext).toMatchObject({
       grpc_service: { envoy_grpc: { cluster_name: `outbound|${grpcPort}||${fqdn}` } },
       failure_mode_allow: false,

@@ -1,7 +1,7 @@
 // The rendered bootstrap as data: filter chain, processing modes, routes per mode, fast path, clusters, egress.
 import { describe, expect, it } from 'vitest';
 import type { RawConfig } from '../../src/core/config/schema.js';
-import { bootstrap, headerMatches, rawExample, render, type Bootstrap, type Example, type Loose } from '../harness/render.js';
+import { bootstrap, extProcConfig, headerMatches, rawExample, render, SKIP_WHEN_FINISHED, type Bootstrap, type Example, type Loose } from '../harness/render.js';
 
 const sidecar = bootstrap(render(rawExample('sidecar')));
 const gateway = bootstrap(render(rawExample('gateway')));
@@ -55,7 +55,7 @@ describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
   });
 
   it('configures ext_proc to fail closed, hand over ext_authz metadata, and buffer the request body only in gateway mode', () => {
-    const proc = filterOf(b, 'envoy.filters.http.ext_proc').typed_config;
+    const proc = extProcConfig(filterOf(b, 'envoy.filters.http.ext_proc'));
     expect(proc).toMatchObject({
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
       grpc_service: { envoy_grpc: { cluster_name: 'toolgate' } },
@@ -75,6 +75,20 @@ describe.each(['sidecar', 'gateway'] as const)('%s bootstrap', (mode) => {
       response_trailer_mode: 'SKIP',
     });
     expect(proc.mutation_rules).toBeUndefined();
+  });
+
+  it(mode === 'sidecar'
+    ? 'skips ext_proc for a call ext_authz finished (ExtensionWithMatcher on its exchange: done), keeping the filter\'s name'
+    : 'runs ext_proc for every call: it routes them (no matcher)', () => {
+    const filter = filterOf(b, 'envoy.filters.http.ext_proc');
+    if (mode === 'gateway') {
+      expect(filter.typed_config['@type']).toBe('type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor');
+      return;
+    }
+    expect(filter.typed_config['@type']).toBe('type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher');
+    expect(filter.typed_config.xds_matcher).toEqual(SKIP_WHEN_FINISHED);
+    // The wrapped filter keeps the name the fast-path routes' ExtProcPerRoute is keyed by (docs/envoy.md, fact 27).
+    expect(filter.typed_config.extension_config.name).toBe('envoy.filters.http.ext_proc');
   });
 
   it('closes ext_proc streams gracefully and keeps its gRPC client for toolgate far longer than any exchange', () => {

@@ -25,6 +25,8 @@ export interface CheckFacts {
   readonly message: McpMessage | undefined;
   /** Dry-run: the denial the call would have got; it was forwarded. */
   readonly dryRun?: AuditRecord['dryRun'];
+  /** The HTTP status of the answer toolgate gave itself (a denial, the metadata document); undefined when forwarded. */
+  readonly status?: number | undefined;
 }
 
 /** Records one Check's span, from its input, what it came to and when it started and ended (tracing on only). */
@@ -69,10 +71,12 @@ function checkFacts(input: AuthzInput, outcome: AuthzOutcome | undefined): Check
   if (outcome === undefined) {
     return { decision: 'deny', reason: 'internal-error', audited: true, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message };
   }
+  const status = outcome.kind === 'reply' ? outcome.reply.status : undefined;
   if (audit === undefined) {
-    return { decision: 'allow', reason: 'metadata', audited: false, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message };
+    return { decision: 'allow', reason: 'metadata', audited: false, method, target, task: undefined, subject: undefined, decisionId: undefined, policy: undefined, message, status };
   }
   return {
+    status,
     decision: audit.decision,
     reason: audit.reason,
     audited: true,

@@ -72,6 +72,7 @@ function checkAttributes(input: AuthzInput, facts: CheckFacts) {
       [ATTR.mcpProtocol]: input.headers[MCP_PROTOCOL_HEADER] ?? initializeVersion(message),
       [ATTR.requestId]: id,
       [ATTR.httpMethod]: input.method,
+      [ATTR.httpStatus]: facts.status,
       [ATTR.errorType]: facts.decision === 'deny' ? facts.reason : undefined,
       [ATTR.user]: facts.subject,
       [ATTR.decision]: facts.decision,

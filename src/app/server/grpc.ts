@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { AUTHZ_SERVICE, EXT_PROC_SERVICE, envoyServices } from '../../envoy/protos.js';
+import { raiseStreamResetGuard } from './reset-guard.js';
 
 /**
  * Envoy multiplexes every filter stream of a worker on one HTTP/2 connection, so the per-connection limits
@@ -40,6 +41,8 @@ export async function startGrpc(
   credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<RunningGrpc> {
   const server = new grpc.Server(options);
+  // Before binding: grpc-js creates the HTTP/2 server then. Envoy resets a stream for every client that goes away.
+  raiseStreamResetGuard(server);
   const defs = envoyServices();
   server.addService(defs.authz, services.authz);
   if (services.extProc) server.addService(defs.extProc, services.extProc);

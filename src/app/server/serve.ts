@@ -5,7 +5,7 @@ import { loadConfigFile, type Runtime } from '../runtime/load.js';
 import { holdRuntime } from '../runtime/watch.js';
 import { checkHandler } from '../../envoy/check.js';
 import { processHandler } from '../../envoy/process/stream.js';
-import { sidecarExchange } from '../../pipeline/extproc/sidecar.js';
+import { finishedExchange, sidecarExchange } from '../../pipeline/extproc/sidecar.js';
 import { gatewayExchange } from '../../pipeline/extproc/gateway.js';
 import { refundingExchange } from '../../pipeline/extproc/refund.js';
 import type { AuthzContext, ExchangeProcessor } from '../../pipeline/extproc/exchange.js';
@@ -63,7 +63,14 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
     options.grpcPort ?? server.grpcPort,
     {
       authz: { Check: checkHandler(holder, log, deps, telemetry.check) },
-      extProc: { Process: processHandler((authz) => exchangeFor(holder.current(), authz), () => holder.current().sessions.keyring, log, metrics, telemetry.stream) },
+      extProc: {
+        Process: processHandler(
+          { exchange: (authz) => exchangeFor(holder.current(), authz), finished: () => finishedExchange(holder.current()) },
+          () => holder.current().sessions.keyring,
+          () => durationMs(holder.current().config.server.extProcCloseWait),
+          log, metrics, telemetry.stream,
+        ),
+      },
     },
     grpcServerOptions(initial.config.policy.maxBodyBytes),
     credentials,

@@ -14,6 +14,8 @@ export const REQUEST_HEADERS_TIMEOUT = '10s';
 export const REQUEST_TIMEOUT = '60s';
 /** Request headers beyond this many KiB, in all, get 431 (Envoy's default is 60; tokens and session ids fit easily). */
 export const MAX_REQUEST_HEADERS_KB = 32;
+/** `Retry-After` on Envoy's replies when toolgate did not answer: a dropped connection is redialled at once. */
+export const TOOLGATE_RETRY_AFTER_SECONDS = 1;
 
 /** HCM fields of the MCP listener (standalone bootstrap and Istio patch alike). */
 export function edgeSettings(): Record<string, unknown> {
@@ -40,7 +42,8 @@ function stripInternalHeaders(): object {
 }
 
 /**
- * Envoy's local replies that would otherwise be plain text: slow or oversized requests, and the MCP filter's refusals.
+ * Envoy's local replies that would otherwise be plain text or empty: slow or oversized requests, the MCP filter's
+ * refusals, and the failures of ext_authz and ext_proc to get an answer from toolgate (an empty 503 or 504 before).
  * Each names a reason of the reply table, so Envoy's refusal reads as toolgate's would for the same input.
  */
 export function localReplies(maxBodyBytes: number): object {
@@ -52,8 +55,28 @@ export function localReplies(maxBodyBytes: number): object {
       typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', expression },
     },
   });
+  const retryAfter = [{ header: { key: 'retry-after', value: String(TOOLGATE_RETRY_AFTER_SECONDS) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
+  const stopped = 'so it was not completed (a tool call is stopped before it reaches its server). Retry in a few seconds.';
   return {
     mappers: [
+      // Response code details seen on Envoy 1.40 (docs/envoy.md, fact 26): ext_authz's status_on_error reply is
+      // `ext_authz_error` (flag UAEX); ext_proc's is `ext_proc_error_gRPC_error_<status>{<message>}`, and its message
+      // timeout `ext_proc_error_per-message_timeout_exceeded` (504, which status_on_error does not change).
+      {
+        filter: onDetails("response.code_details == 'ext_authz_error'"),
+        headers_to_add: retryAfter,
+        body_format_override: reply('toolgate-unavailable', 'The gateway could not check this request: its policy service (toolgate) did not answer. Nothing was forwarded. Retry in a few seconds.'),
+      },
+      {
+        filter: onDetails("response.code_details.startsWith('ext_proc_error_gRPC_error')"),
+        headers_to_add: retryAfter,
+        body_format_override: reply('toolgate-unavailable', `The gateway's policy service (toolgate) failed or could not be reached while handling this request, ${stopped}`),
+      },
+      {
+        filter: onDetails("response.code_details == 'ext_proc_error_per-message_timeout_exceeded'"),
+        headers_to_add: retryAfter,
+        body_format_override: reply('toolgate-timeout', `The gateway's policy service (toolgate) did not answer in time, ${stopped}`),
+      },
       {
         filter: onStatus(431),
         body_format_override: reply('headers-too-large', `The request headers are too large: at most ${MAX_REQUEST_HEADERS_KB} KiB and 100 headers in all. Send a shorter token or fewer headers.`),

@@ -1,5 +1,6 @@
 // The HTTP filter chain of the MCP listener ([mcp →] ext_authz → ext_proc → router) and the fast path's per-route overrides.
 import { METADATA_NAMESPACE } from '../../envoy/check.js';
+import { EXCHANGE_FINISHED } from '../../core/session/handoff.js';
 import { TOOLGATE_CLUSTER } from './plan.js';
 import { JsonRpcCode } from '../../core/mcp/reply-table.js';
 import { ABOVE, note } from './yaml.js';
@@ -12,12 +13,22 @@ export const MCP_FILTER = 'envoy.filters.http.mcp';
 
 export type BodyMode = 'NONE' | 'BUFFERED';
 
+/** An entry of an HTTP connection manager's http_filters. */
+export interface HttpFilter {
+  readonly name: string;
+  readonly typed_config: object;
+}
+
 /** ext_authz's deadline for one Check; the Istio extension provider uses the same. */
 export const EXT_AUTHZ_TIMEOUT = '2s';
 
-/** `verify`: the config has 2026 fast-path routes, which switch the MCP filter on for themselves. */
+/**
+ * `verify`: the config has 2026 fast-path routes, which switch the MCP filter on for themselves. Sidecar mode (request
+ * body `NONE`) wraps ext_proc so that Envoy skips it for the calls ext_authz finished itself.
+ */
 export function mcpFilters(maxBodyBytes: number, requestBody: BodyMode, verify: boolean): object[] {
-  return [...(verify ? [mcpVerifier(maxBodyBytes)] : []), extAuthz(maxBodyBytes), extProc(requestBody), router()];
+  const proc = requestBody === 'NONE' ? skippedWhenFinished(extProc(requestBody)) : extProc(requestBody);
+  return [...(verify ? [mcpVerifier(maxBodyBytes)] : []), extAuthz(maxBodyBytes), proc, router()];
 }
 
 const MCP_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.mcp.v3.Mcp';
@@ -90,7 +101,7 @@ function processingMode(requestBody: BodyMode): object {
 }
 
 /** The ext_proc filter; `cluster` is toolgate's cluster name (Istio: `outbound|PORT||toolgate.NS.svc.cluster.local`). */
-export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTER): object {
+export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTER): HttpFilter {
   return note({
     name: EXT_PROC,
     typed_config: note({
@@ -120,6 +131,54 @@ export function extProc(requestBody: BodyMode, cluster: string = TOOLGATE_CLUSTE
       metadata_options: 'Hands ext_authz\'s verified identity and method to toolgate\'s processor: nothing is verified twice.',
     }),
   }, { [ABOVE]: '2. Session tokens, routing headers (x-toolgate-backend, x-toolgate-affinity, mcp-session-id,\nmcp-name), fan-out answers and list filtering. Only ordinary headers are mutated, so the\ndefault mutation_rules suffice.' });
+}
+
+const EXTENSION_WITH_MATCHER = 'type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher';
+
+/**
+ * Sidecar mode: `filter` (ext_proc) inside an ExtensionWithMatcher that skips it for a request whose ext_authz metadata
+ * carries the finished mark (`exchange: done`): ext_authz already swapped the session id, so ext_proc would only pass
+ * the call through. The filter keeps its name, so per-route ExtProcPerRoute settings still reach it (checked on 1.40,
+ * docs/envoy.md fact 27). Gateway mode never uses it: ext_proc routes every call there.
+ */
+export function skippedWhenFinished(filter: HttpFilter): HttpFilter {
+  return note({
+    name: filter.name,
+    typed_config: note({
+      '@type': EXTENSION_WITH_MATCHER,
+      xds_matcher: {
+        matcher_list: {
+          matchers: [{
+            predicate: {
+              single_predicate: {
+                input: {
+                  name: 'ext-authz-exchange',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.DynamicMetadataInput',
+                    filter: METADATA_NAMESPACE,
+                    path: [{ key: EXCHANGE_FINISHED.key }],
+                  },
+                },
+                custom_match: {
+                  name: 'exchange-finished',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.matching.input_matchers.metadata.v3.Metadata',
+                    value: { string_match: { exact: EXCHANGE_FINISHED.value } },
+                  },
+                },
+              },
+            },
+            on_match: {
+              action: { name: 'skip-ext-proc', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.common.matcher.action.v3.SkipFilter' } },
+            },
+          }],
+        },
+      },
+      extension_config: filter,
+    }, {
+      xds_matcher: `Skips ext_proc when toolgate's Check finished the call itself (the session swap of a sidecar tools/call,\nnotification or response): its dynamic metadata says ${EXCHANGE_FINISHED.key}: ${EXCHANGE_FINISHED.value}. Only ext_authz writes that\nnamespace; a client's headers can never set dynamic metadata. initialize, the list methods, DELETE and GET\nstill go through ext_proc. An ext_proc reached anyway passes a finished call through unchanged.`,
+    }),
+  }, { [ABOVE]: '2. ext_proc, skipped where ext_authz finished the exchange (below). Session tokens, routing headers\n(x-toolgate-backend, x-toolgate-affinity, mcp-session-id, mcp-name), fan-out answers and list filtering.\nOnly ordinary headers are mutated, so the default mutation_rules suffice.' });
 }
 
 /**

@@ -3,7 +3,7 @@
 import { BACKEND_HEADER } from '../../pipeline/fanout/egress.js';
 import { AFFINITY_HEADER } from '../../pipeline/extproc/gateway-context.js';
 import { edgeSettings } from './edge.js';
-import { EXT_AUTHZ_TIMEOUT, ROUTER, extProc } from './filters.js';
+import { EXT_AUTHZ_TIMEOUT, ROUTER, extProc, skippedWhenFinished } from './filters.js';
 import {
   APP, EGRESS_SERVICE, GATEWAY_SELECTOR, ISTIO_NAMESPACE, PROVIDER, SIDECAR_SELECTOR, type IstioBackend, type IstioPlan,
 } from './istio-plan.js';
@@ -82,7 +82,7 @@ export function envoyFilter(plan: IstioPlan): object {
         {
           applyTo: 'HTTP_FILTER',
           match: { context, listener: { filterChain: { filter: { name: HCM, subFilter: { name: ROUTER } } } } },
-          patch: { operation: 'INSERT_BEFORE', value: extProc(plan.mode === 'gateway' ? 'BUFFERED' : 'NONE', plan.toolgateCluster) },
+          patch: { operation: 'INSERT_BEFORE', value: plan.mode === 'gateway' ? extProc('BUFFERED', plan.toolgateCluster) : skippedWhenFinished(extProc('NONE', plan.toolgateCluster)) },
         },
         note({
           applyTo: 'NETWORK_FILTER',

@@ -4,12 +4,17 @@ import { httpSchema } from './schema-http.js';
 import { KNOWN_PROTOCOL_VERSIONS } from '../mcp/protocol.js';
 import { loopBreakerSchema, onStoreErrorSchema, storeSchema } from './schema-store.js';
 import { pinsSchema } from './schema-pins.js';
+import { durationMs, isDuration } from './duration.js';
 
 const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m, 1h or 1d');
 
 const port = z.number().int().min(0).max(65535);
+
+/** `server.extProcCloseWait`'s default, and its cap: below Envoy's default 50-s gRPC client cache, with a margin. */
+const EXT_PROC_CLOSE_WAIT = '30s';
+const EXT_PROC_CLOSE_WAIT_MAX_MS = 45_000;
 
 /**
  * enforce: a denial refuses the call. dry-run: the call is forwarded and the would-be denial is recorded (audit,
@@ -194,6 +199,17 @@ export const configSchema = z
         eventsPort: port.optional(),
         /** Grace period for in-flight streams on SIGTERM. */
         shutdownGrace: duration.default('10s'),
+        /**
+         * How long a routed gateway call's ext_proc stream waits, after toolgate's last answer, for Envoy to close it
+         * at the end of the call (an end from toolgate costs an HTTP/2 reset: docs/envoy.md, fact 26). A longer call's
+         * stream is ended by toolgate then. Must stay below Envoy's `max_cached_entry_idle_duration` for its gRPC
+         * client (50 s by default; fact 19), hence the cap. `0s`: end at once (one reset per routed call).
+         */
+        extProcCloseWait: duration
+          .refine((d) => !isDuration(d) || durationMs(d) <= EXT_PROC_CLOSE_WAIT_MAX_MS, {
+            message: `must be at most ${EXT_PROC_CLOSE_WAIT_MAX_MS / 1000}s: a stream must end before Envoy drops its cached gRPC client (50 s by default)`,
+          })
+          .default(EXT_PROC_CLOSE_WAIT),
         /** gRPC over TLS, and only for clients with a certificate signed by caFile (Envoy's mTLS). Paths are relative to the config file. */
         tls: serverTls.optional(),
         /**
@@ -204,7 +220,7 @@ export const configSchema = z
         adminTokenFile: z.string().min(1).optional(),
       })
       .strict()
-      .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s' }),
+      .default({ host: '127.0.0.1', grpcPort: 9001, adminPort: 9002, shutdownGrace: '10s', extProcCloseWait: EXT_PROC_CLOSE_WAIT }),
     identity: z
       .object({
         jwt: jwtSchema,

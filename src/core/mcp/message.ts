@@ -78,6 +78,11 @@ export const MCP_NAME_HEADER = 'mcp-name';
 export const MCP_PROTOCOL_HEADER = 'mcp-protocol-version';
 export const MCP_SESSION_HEADER = 'mcp-session-id';
 
+/** The list methods whose results toolgate filters by the caller's tasks (and judges against pins). */
+export const LIST_METHOD_NAMES = ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list'] as const;
+export type ListMethod = (typeof LIST_METHOD_NAMES)[number];
+export const LIST_METHODS: ReadonlySet<string> = new Set(LIST_METHOD_NAMES);
+
 /** toolgate's own request headers (routing, affinity); a client copy is a forgery and is always stripped. */
 export const INTERNAL_HEADER_PREFIX = 'x-toolgate-';
 

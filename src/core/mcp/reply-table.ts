@@ -106,6 +106,10 @@ export type ReasonCode =
   | 'headers-too-large'
   | 'request-timeout'
   | 'no-route'
+  /** Envoy got no answer from toolgate: unreachable, failed mid-request, or its connection dropped (overload). */
+  | 'toolgate-unavailable'
+  /** Envoy waited `message_timeout` for one of toolgate's ext_proc answers. */
+  | 'toolgate-timeout'
   // toolgate's own pipeline
   /** ext_proc was handed ext_authz metadata that toolgate's Check did not sign for this request (session/handoff.ts). */
   | 'handoff-invalid'
@@ -197,6 +201,8 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = Object.freeze({
   'headers-too-large': r(431, C.invalidRequest, 'request headers over the cap (Envoy)'),
   'request-timeout': r(408, C.invalidRequest, 'request headers or body too slow to arrive (Envoy)'),
   'no-route': r(500, C.internalError, 'toolgate named a backend the Envoy bootstrap has no route for (Envoy)'),
+  'toolgate-unavailable': r(503, C.internalError, "toolgate could not be reached, failed mid-request, or dropped Envoy's connection (Envoy, `status_on_error`)", { retryable: true }),
+  'toolgate-timeout': r(504, C.internalError, 'toolgate did not answer an ext_proc message within `message_timeout` (Envoy)', { retryable: true }),
   'handoff-invalid': r(403, C.internalError, "ext_proc got identity metadata toolgate's own Check did not sign for this request"),
   'identity-not-forwarded': r(403, C.internalError, 'ext_proc got no identity from ext_authz'),
   'internal-error': r(500, C.internalError, 'toolgate failed while handling the request', { retryable: true }),

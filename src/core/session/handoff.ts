@@ -8,6 +8,15 @@
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { Keyring } from './keys.js';
 
+/**
+ * The mark Check leaves in the ext_authz namespace, instead of a handoff, for a sidecar call it finished itself (it did
+ * the session swap; nothing is left for ext_proc). Envoy's matcher skips ext_proc on it; an ext_proc reached anyway (an
+ * Envoy config without the matcher) passes the exchange through. Unsigned on purpose: only ext_authz writes this
+ * namespace (a client's headers can never set dynamic metadata), and a pass-through grants nothing to anyone who
+ * forges the mark on a stream of their own.
+ */
+export const EXCHANGE_FINISHED = Object.freeze({ key: 'exchange', value: 'done' } as const);
+
 /** The fields the handoff adds to the metadata object. */
 export const HANDOFF_FIELD = Object.freeze({
   requestId: 'request_id',

@@ -7,7 +7,9 @@ import { headerRecord, toProcessingResponse, type HeaderMapProto } from './conve
 import { advance, STREAM_START } from './stream-end.js';
 import { CONTINUE, type AuthzContext, type ExchangeProcessor, type Step } from '../../pipeline/extproc/exchange.js';
 import { errorReply } from '../../pipeline/extproc/replies.js';
-import { bodyMatches, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff } from '../../core/session/handoff.js';
+import {
+  bodyMatches, EXCHANGE_FINISHED, HANDOFF_FIELD, handoffRefusalMessage, verifyHandoff, type HandoffFailure, type VerifiedHandoff,
+} from '../../core/session/handoff.js';
 import type { Keyring } from '../../core/session/keys.js';
 import type { Metrics } from '../../ports/telemetry/metrics.js';
 
@@ -22,7 +24,16 @@ interface ProcessingRequest {
   request?: string;
 }
 
-export type ProcessorFactory = (authz: AuthzContext) => ExchangeProcessor;
+/** What a stream runs on, read per stream (the current config's). */
+export interface Processors {
+  /** The exchange for a stream whose handoff verified. */
+  exchange(authz: AuthzContext): ExchangeProcessor;
+  /**
+   * The processor for an exchange ext_authz marked finished (`EXCHANGE_FINISHED`), reached through an Envoy config that
+   * does not skip ext_proc on the mark; undefined where this config never finishes one (the stream is then refused).
+   */
+  finished(): ExchangeProcessor | undefined;
+}
 
 /** Hears a stream's first message (identity and request headers); the watch it returns times each phase and hears the end. */
 export type StreamObserver = (authz: AuthzContext, requestHeaders: Readonly<Record<string, string>>) => StreamWatch;
@@ -33,11 +44,11 @@ export interface StreamWatch {
 const UNWATCHED: StreamWatch = { phase: (run) => run(), end: () => undefined };
 
 /**
- * `keyring` is read per stream (the current config's), so a reload that adds a session key verifies with it at once.
- * Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it for this
- * request; a stream that fails gets one immediate 403 per message and never reaches a processor.
+ * `keyring` and `closeWaitMs` are read per stream (the current config's), so a reload that adds a session key verifies
+ * with it at once. Nothing in a stream's metadata is believed until `verifyHandoff` says toolgate's own Check signed it
+ * for this request; a stream that fails gets one immediate 403 per message and never reaches a processor.
  */
-export function processHandler(factory: ProcessorFactory, keyring: () => Keyring, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
+export function processHandler(processors: Processors, keyring: () => Keyring, closeWaitMs: () => number, log: Logger, metrics: Metrics, observe: StreamObserver = () => UNWATCHED): grpc.handleBidiStreamingCall<ProcessingRequest, Record<string, unknown>> {
   return (call) => {
     let processor: ExchangeProcessor | undefined;
     let watch: StreamWatch | undefined;
@@ -45,14 +56,25 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
     let requestId: string | undefined;
     let progress = STREAM_START;
     let ended = false;
+    let closeWait: NodeJS.Timeout | undefined;
     // A stream lives only while toolgate has work in it. Ending it from here, right after the last answer, keeps
     // Envoy from half-closing it first at the end of a long exchange: Envoy 1.40 can crash when it half-closes a
     // stream that outlived its cached gRPC client and toolgate then closes (docs/envoy.md, fact 19).
     const finish = (err?: unknown) => {
+      clearTimeout(closeWait);
       if (ended) return;
       ended = true;
       watch?.end(err);
       call.end();
+    };
+    // Except where Envoy holds its side open until the exchange is over (a routed call's buffered body): an end from
+    // toolgate would then cost a reset (fact 26), so the stream waits for Envoy's half-close ('end' below). A call
+    // that outlasts the wait is ended from here after all, long before Envoy's cached client can go (fact 19).
+    const awaitEnvoysClose = () => {
+      watch?.end();
+      const ms = closeWaitMs();
+      if (ms <= 0) return finish();
+      closeWait = setTimeout(finish, ms);
     };
     // Envoy sends one message at a time and waits for its answer; the chain keeps answers in order regardless.
     let chain: Promise<void> = Promise.resolve();
@@ -71,7 +93,9 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
           requestId = started.requestId;
           if (started.kind === 'verified') {
             handoff = started.handoff;
-            processor = factory(started.authz);
+            processor = processors.exchange(started.authz);
+          } else if (started.kind === 'finished') {
+            processor = processors.finished() ?? refuse('missing', 'the exchange is marked finished by ext_authz, which this config (gateway mode) never does', 'request_headers');
           } else {
             processor = started.kind === 'refused' ? refuse(started.reason, started.detail, 'request_headers') : PASS_THROUGH;
           }
@@ -87,7 +111,8 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
         if (step.kind === 'continue' && step.endStream === 'instead') return finish();
         call.write(toProcessingResponse(phase, step));
         progress = advance(progress, phase, endOfStream(msg), step);
-        if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
+        if (progress.done && progress.envoyClosesLater) awaitEnvoysClose();
+        else if (progress.done || (step.kind === 'continue' && step.endStream === 'after')) finish();
       }).catch((err: unknown) => {
         // A broken exchange fails closed for its own request only.
         log.error({ event: 'ext_proc.failed', err }, 'ext_proc phase failed; answering 500');
@@ -96,8 +121,8 @@ export function processHandler(factory: ProcessorFactory, keyring: () => Keyring
       });
     });
     call.on('end', () => { void chain.then(() => finish()); });
-    call.on('error', () => { ended = true; watch?.end(); });
-    call.on('cancelled', () => { ended = true; watch?.end(); });
+    call.on('error', () => { clearTimeout(closeWait); ended = true; watch?.end(); });
+    call.on('cancelled', () => { clearTimeout(closeWait); ended = true; watch?.end(); });
   };
 }
 
@@ -124,13 +149,17 @@ const PASS_THROUGH: ExchangeProcessor = Object.freeze({
 type Started =
   | { readonly kind: 'verified'; readonly authz: AuthzContext; readonly handoff: VerifiedHandoff; readonly headers: Record<string, string>; readonly requestId: string | undefined }
   | { readonly kind: 'refused'; readonly authz: AuthzContext; readonly reason: HandoffFailure; readonly detail: string; readonly headers: Record<string, string>; readonly requestId: string | undefined }
-  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined };
+  | { readonly kind: 'pass-through'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: undefined }
+  | { readonly kind: 'finished'; readonly authz: AuthzContext; readonly headers: Record<string, string>; readonly requestId: string | undefined };
 
 function startStream(msg: ProcessingRequest, keyring: Keyring): Started {
   if (!msg.request_headers) return { kind: 'pass-through', authz: NO_AUTHZ, headers: headerRecord(msg.response_headers?.headers), requestId: undefined };
   const headers = headerRecord(msg.request_headers.headers);
   const requestId = headers['x-request-id'];
-  const checked = verifyHandoff(keyring, fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]), requestId);
+  const meta = fromStruct(msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]);
+  // The mark alone, no handoff: ext_authz finished this exchange (a handoff next to it is verified as any other).
+  if (meta[EXCHANGE_FINISHED.key] === EXCHANGE_FINISHED.value && meta[HANDOFF_FIELD.mac] === undefined) return { kind: 'finished', authz: NO_AUTHZ, headers, requestId };
+  const checked = verifyHandoff(keyring, meta, requestId);
   if (!checked.ok) return { kind: 'refused', authz: NO_AUTHZ, reason: checked.reason, detail: checked.detail, headers, requestId };
   return { kind: 'verified', authz: authzContext(checked.fields), handoff: checked, headers, requestId };
 }

@@ -11,6 +11,7 @@ import type { Deps } from '../../ports/deps.js';
 import { refuseForeignOrigin } from './host-origin.js';
 import { applyLimits } from './limits.js';
 import { refuseChangedDefinition } from './pins-gate.js';
+import { sessionGate, type SessionGate } from './session-gate.js';
 import type { AuthzOutcome } from './outcome.js';
 import { protocolRefusal } from './protocol-gate.js';
 import { denyReply, invalidReply, metadataReply, unauthenticatedReply } from './http-reply.js';
@@ -67,6 +68,13 @@ export async function authorize(runtime: Runtime, input: AuthzInput, deps: Deps,
       pinDetail = refused.detail;
     }
   }
+  // A sidecar call ext_authz finishes itself opens its session token here, before anything is charged: a refused
+  // token gets ext_proc's reply (404, or 503 when revocation cannot be checked) and needs no refund. Never dry-run.
+  const gate = decided.allow ? await sessionGate(runtime, deps, { httpMethod: input.method, headers: input.headers }, method, identity.subject, decisionId) : NOT_DECIDED;
+  if (gate.kind === 'refused') {
+    trace?.push({ stage: 'request', text: `${gate.reason}: ${gate.detail} (never dry-run)` });
+    return { kind: 'reply', reply: gate.reply, audit: { ...base, task: decided.task, decision: 'deny', reason: gate.reason, detail: gate.detail }, message, sessionNote: gate.note };
+  }
   // Counters are charged only once everything else allows the call.
   // ext_proc gives the charge back (the receipt) when it refuses the call after all: only forwarded calls count.
   const limited = await applyLimits(runtime.policy, deps, { claims: identity.claims, subject: identity.subject, call: message, decisionId }, decided, undefined, trace);
@@ -80,6 +88,7 @@ export async function authorize(runtime: Runtime, input: AuthzInput, deps: Deps,
       message,
     };
   }
+  const finished = gate.kind === 'finished' ? gate : undefined;
   return {
     kind: 'allow',
     subject: identity.subject,
@@ -88,17 +97,22 @@ export async function authorize(runtime: Runtime, input: AuthzInput, deps: Deps,
     method,
     target: tool,
     tasks: method?.endsWith('/list') ? listTasks(runtime, identity.claims, requestedTask) : undefined,
-    removeHeaders: headersToRemove(runtime, input.headers),
+    removeHeaders: finished ? [...headersToRemove(runtime, input.headers), ...finished.swap.remove] : headersToRemove(runtime, input.headers),
     // The body was read as UTF-8 JSON; the backend is told exactly that, whatever spelling the client used.
-    overwriteRequestHeaders: carriesBody(input) ? { 'content-type': FORWARDED_CONTENT_TYPE } : {},
+    overwriteRequestHeaders: { ...(carriesBody(input) ? { 'content-type': FORWARDED_CONTENT_TYPE } : {}), ...finished?.swap.set },
     // initialize answers with a new session token, which the old one must not overwrite.
     overwriteResponseHeaders: method === 'initialize' ? {} : echoSession(input.headers),
     audit: { ...base, task: decision.task, decision: 'allow', reason: decision.reason, detail, ...wouldBe(decision.wouldDeny) },
     message,
     charged,
     chargedDryRun: limited.chargedDryRun,
+    finished: finished !== undefined,
+    sessionNote: finished?.note,
   };
 }
+
+/** A call the policy refused: its session token is never opened (the denial is the answer). */
+const NOT_DECIDED: SessionGate = Object.freeze({ kind: 'not-finished' });
 
 /** The would-be denial of a dry-run call, for the audit record (and from there the metric and span). */
 function wouldBe(denied: Deny | undefined): Pick<AuditRecord, 'dryRun'> | undefined {
@@ -116,7 +130,10 @@ function listTasks(runtime: Runtime, claims: Readonly<Record<string, unknown>>, 
   return resolved.ok ? resolved.tasks.map((t) => t.name) : [];
 }
 
-/** The presented session header, echoed (ext_proc validates it; an invalid one never reaches a backend). */
+/**
+ * The presented session header, echoed over the backend's id on the response (ext_authz or ext_proc opened it first:
+ * an invalid one never reaches a backend).
+ */
 function echoSession(headers: Readonly<Record<string, string>>): Record<string, string> {
   const token = headers[MCP_SESSION_HEADER];
   return token === undefined ? {} : { [MCP_SESSION_HEADER]: token };

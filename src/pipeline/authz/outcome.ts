@@ -2,6 +2,7 @@
 import type { AuditRecord } from '../../ports/log/audit.js';
 import type { McpMessage } from '../../core/mcp/message.js';
 import type { Charged } from '../../ports/store/port.js';
+import type { SessionNote } from '../session/presented.js';
 
 export interface HttpReply {
   readonly status: number;
@@ -19,9 +20,15 @@ export interface AllowOutcome {
   readonly target: string | undefined;
   /** The caller's authorized tasks, for list methods (ext_proc filters the list by them). */
   readonly tasks: readonly string[] | undefined;
-  /** Request headers Envoy must drop before the request goes on (forged internal headers, the client's token). */
+  /**
+   * Request headers Envoy must drop before the request goes on (forged internal headers, the client's bearer token,
+   * and on a finished sidecar call a session token that names no backend session).
+   */
   readonly removeHeaders: readonly string[];
-  /** Request headers Envoy sets (overwriting) before the request goes on: the canonical Content-Type of a POST. */
+  /**
+   * Request headers Envoy sets (overwriting, or adding) before the request goes on: the canonical Content-Type of a
+   * POST, and on a finished sidecar call the backend's own Mcp-Session-Id.
+   */
   readonly overwriteRequestHeaders: Readonly<Record<string, string>>;
   /**
    * Response headers Envoy overwrites where the response has them. The client's own Mcp-Session-Id goes back over
@@ -35,6 +42,13 @@ export interface AllowOutcome {
   readonly charged?: Charged | undefined;
   /** What its dry-run counters were charged, under their own receipt; given back the same way. */
   readonly chargedDryRun?: Charged | undefined;
+  /**
+   * ext_authz did this sidecar call's session swap itself (the headers above carry it): ext_proc has nothing left to
+   * do, and the Envoy adapter marks the exchange finished instead of handing over a signed handoff.
+   */
+  readonly finished: boolean;
+  /** A line the Envoy adapter logs for the session token (see ../session/presented.ts). */
+  readonly sessionNote?: SessionNote | undefined;
 }
 
 export interface ReplyOutcome {
@@ -44,6 +58,8 @@ export interface ReplyOutcome {
   readonly audit: AuditRecord | undefined;
   /** As on AllowOutcome; undefined when the body was not read (metadata, unauthenticated requests). */
   readonly message?: McpMessage | undefined;
+  /** As on AllowOutcome: why a presented session token was refused, for the log. */
+  readonly sessionNote?: SessionNote | undefined;
 }
 
 export type AuthzOutcome = AllowOutcome | ReplyOutcome;

@@ -1,14 +1,12 @@
-// Opens the client-facing session token a request presents: sealed, bound to the caller, and not revoked.
+// The client-facing session token a request presents, as ext_proc answers it: opened (../session/presented.ts), or refused as a Step.
 import type { Logger } from 'pino';
 import type { Runtime } from '../../core/runtime.js';
-import { openSession } from '../../core/session/token.js';
-import { asClientSessionToken, type Session } from '../../core/session/types.js';
+import type { Session } from '../../core/session/types.js';
 import type { Deps } from '../../ports/deps.js';
+import { openPresented, type SessionNote } from '../session/presented.js';
 import type { AuthzContext, HeaderChanges, Step } from './exchange.js';
-import { sessionNotFound } from './replies.js';
-import { refuseRevoked } from './revocation.js';
+import { errorReply } from './replies.js';
 import { MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
-
 
 export type Presented =
   | { readonly kind: 'none' }
@@ -23,17 +21,23 @@ export async function presentedSession(
   authz: AuthzContext & { readonly subject: string },
   log: Logger,
 ): Promise<Presented> {
-  const presented = headers[SESSION_HEADER];
-  if (presented === undefined) return { kind: 'none' };
-  const opened = await openSession(runtime.sessions.keyring, asClientSessionToken(presented), { expectedSubject: authz.subject });
-  if (!opened.ok) {
-    deps.metrics.countSessionRejection(opened.reason);
-    log.info({ event: 'session.rejected', reason: opened.reason, subject: authz.subject, decisionId: authz.decisionId }, 'session token refused');
-    return { kind: 'refused', step: sessionNotFound() };
+  const presented = await openPresented(runtime, deps, headers[SESSION_HEADER], authz.subject, authz.decisionId);
+  switch (presented.kind) {
+    case 'none':
+      return presented;
+    case 'open':
+      if (presented.note) write(log, presented.note);
+      return { kind: 'open', session: presented.session, token: presented.token };
+    case 'refused': {
+      const { refusal } = presented;
+      write(log, refusal.note);
+      return { kind: 'refused', step: errorReply(null, refusal.reason, refusal.message) };
+    }
   }
-  const refused = await refuseRevoked(deps, runtime.policy, opened.session, log, authz.decisionId);
-  if (refused) return { kind: 'refused', step: refused };
-  return { kind: 'open', session: opened.session, token: presented };
+}
+
+export function write(log: Logger, note: SessionNote): void {
+  log[note.level](note.fields, note.message);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Filters list responses (tools, prompts, resources) down to what the caller's tasks may use.
 import { readName, readUri, readUriTemplate, type Reading } from '../../core/mcp/canonical.js';
 import type { ToolCatalog } from '../../core/mcp/catalog.js';
-import { isObject } from '../../core/mcp/message.js';
+import { isObject, LIST_METHODS, type ListMethod } from '../../core/mcp/message.js';
 import type { CompiledPolicy } from '../../core/policy/compile.js';
 import { createSseParser, type SseEvent } from '../fanout/sse.js';
 import type { PinKind } from '../../core/pins/digest.js';
@@ -9,7 +9,7 @@ import type { PinKind } from '../../core/pins/digest.js';
 /** What a list shows: tools, prompts, resources (by URI) or resource templates (by URI template). */
 export type ListedKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
-const ITEMS: Readonly<Record<string, { key: string; field: string; kind: ListedKind }>> = {
+const ITEMS: Readonly<Record<ListMethod, { key: string; field: string; kind: ListedKind }>> = {
   'tools/list': { key: 'tools', field: 'name', kind: 'tools' },
   'prompts/list': { key: 'prompts', field: 'name', kind: 'prompts' },
   'resources/list': { key: 'resources', field: 'uri', kind: 'resources' },
@@ -25,7 +25,10 @@ const KINDS: Readonly<Record<ListedKind, { read: (text: string) => Reading; list
   resourceTemplates: { read: readUriTemplate, list: 'resources' },
 };
 
-export const LIST_METHODS: ReadonlySet<string> = new Set(Object.keys(ITEMS));
+/** The list methods (core/mcp names them; `ITEMS` has an entry for each, or this file does not compile). */
+export { LIST_METHODS };
+
+const itemsOf = (method: string) => (LIST_METHODS.has(method) ? ITEMS[method as ListMethod] : undefined);
 
 /**
  * True when any of the caller's tasks lists the name (conditions are judged at call time, not here). The name is
@@ -40,13 +43,13 @@ export function visibleFor(policy: CompiledPolicy, tasks: readonly string[], kin
 
 /** The list kind a method's result holds, for pins (resources themselves are not pinned). */
 export function pinKindOf(method: string): PinKind | undefined {
-  const kind = ITEMS[method]?.kind;
+  const kind = itemsOf(method)?.kind;
   return kind === 'resources' ? undefined : kind;
 }
 
 /** Every item of every list result in the body (JSON, or each event of an SSE body); what pins judge. */
 export function listItems(method: string, contentType: string, body: string): unknown[] {
-  const spec = ITEMS[method];
+  const spec = itemsOf(method);
   if (!spec) return [];
   const of = (message: unknown): unknown[] =>
     isObject(message) && isObject(message.result) && Array.isArray(message.result[spec.key]) ? (message.result[spec.key] as unknown[]) : [];
@@ -78,7 +81,7 @@ function hidesNothing(policy: CompiledPolicy, tasks: readonly string[]): boolean
  * A tools list is noted in `catalog` (the runtime's) before it is filtered.
  */
 export function filterListBody(policy: CompiledPolicy, catalog: ToolCatalog, tasks: readonly string[], method: string, contentType: string, body: string, hidden?: ReadonlySet<string>): string | undefined {
-  const spec = ITEMS[method];
+  const spec = itemsOf(method);
   if (!spec) return undefined;
   const keep = (item: unknown) =>
     isObject(item) && typeof item[spec.field] === 'string' && !(hidden?.has(item[spec.field] as string) ?? false) && visibleFor(policy, tasks, spec.kind, item[spec.field] as string);

@@ -3,6 +3,7 @@ import type { JsonRpcId } from '../../core/mcp/message.js';
 import { refusalBody } from '../../core/mcp/replies.js';
 import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 import type { Step } from './exchange.js';
+import { SESSION_NOT_FOUND_MESSAGE } from '../session/presented.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -28,7 +29,7 @@ export function accepted(): Step {
 }
 
 export function sessionNotFound(): Step {
-  return errorReply(null, 'session-not-found', 'Session not found or expired. Start a new session with initialize.');
+  return errorReply(null, 'session-not-found', SESSION_NOT_FOUND_MESSAGE);
 }
 
 export function identityMissing(): Step {

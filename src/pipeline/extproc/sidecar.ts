@@ -1,17 +1,19 @@
 // Single-backend (sidecar) mode: every request goes to the one backend unchanged, except that the backend's
-// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task.
+// session id travels inside toolgate's sealed, subject-bound token and lists are filtered by task. Calls that need
+// nothing but the session swap are finished by ext_authz (../session/sidecar-swap.ts) and never reach this exchange.
 import { toBackendSessionId, NO_CAPABILITIES, type Session } from '../../core/session/types.js';
 import { sealSession } from '../../core/session/token.js';
+import type { Runtime } from '../../core/runtime.js';
 import { CONTINUE, type AuthzContext, type ExchangeDeps, type ExchangeProcessor, type HeaderFacts, type ModeOverride, type Step } from './exchange.js';
 import { filterListBody, listItems, LIST_METHODS, pinKindOf } from './lists.js';
 import { judgeList } from '../pins/judge.js';
 import { identityMissing } from './replies.js';
 import { revokeSession } from './revocation.js';
 import { maskSessionHeader, presentedSession } from './client-session.js';
+import { sessionSwap, sidecarBackend, SOLE_BACKEND, watchesResponse } from '../session/sidecar-swap.js';
 import { internalHeaders, MCP_SESSION_HEADER as SESSION_HEADER } from '../../core/mcp/message.js';
 
-/** The name a single backend's entry has inside the session token when the config names none. */
-export const SOLE_BACKEND = '_';
+export { SOLE_BACKEND };
 
 const PASS_THROUGH: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SKIP', responseBody: 'NONE' };
 const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SEND', responseBody: 'NONE' };
@@ -19,7 +21,7 @@ const WATCH_RESPONSE: ModeOverride = { requestBody: 'NONE', responseHeaders: 'SE
 export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): ExchangeProcessor {
   const { runtime, log, store } = deps;
   let session: Session | undefined;
-  const backend = Object.keys(runtime.config.backends)[0] ?? SOLE_BACKEND;
+  const backend = sidecarBackend(runtime) ?? SOLE_BACKEND;
   let httpMethod = '';
   let responseType = '';
   /** The client's token, once it opened; the backend's own id must never reach the client in its place. */
@@ -30,21 +32,17 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
       if (authz.subject === undefined) return identityMissing();
       httpMethod = facts.headers[':method'] ?? '';
       const remove = internalHeaders(facts.headers);
-      const set: Record<string, string> = {};
       const presented = await presentedSession(runtime, deps, facts.headers, { ...authz, subject: authz.subject }, log);
       if (presented.kind === 'refused') return presented.step;
       if (presented.kind === 'open') {
         session = presented.session;
         clientToken = presented.token;
-        const entry = presented.session.backends.get(backend);
-        // initialize opens a new session: the backend would refuse one that names its current session.
-        if (entry?.sessionId && authz.method !== 'initialize') set[SESSION_HEADER] = entry.sessionId;
-        else remove.push(SESSION_HEADER);
       }
+      const swap = sessionSwap(session, backend, authz.method);
       // The backend repeats its own session id on responses; ext_authz writes the client's token back over it
       // (response_headers_to_add, OVERWRITE_IF_EXISTS), so response headers are watched only where toolgate acts.
-      const watch = authz.method === 'initialize' || LIST_METHODS.has(authz.method ?? '') || httpMethod === 'DELETE';
-      return { kind: 'continue', set, remove, mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
+      const watch = watchesResponse(httpMethod, authz.method);
+      return { kind: 'continue', set: swap.set, remove: [...remove, ...swap.remove], mode: watch ? WATCH_RESPONSE : PASS_THROUGH };
     },
 
     requestBody: () => CONTINUE,
@@ -95,3 +93,20 @@ export function sidecarExchange(deps: ExchangeDeps, authz: AuthzContext): Exchan
     return filtered === undefined ? CONTINUE : { kind: 'continue', body: filtered };
   }
 }
+
+/**
+ * An exchange ext_authz finished itself (its `exchange: done` mark), reached only through an Envoy config that does not
+ * skip ext_proc on the mark: the headers are already the backend's, so it passes through unchanged and asks for no
+ * later phase. Undefined in gateway mode, where ext_authz finishes nothing and the stream is refused like any other
+ * without a signed handoff.
+ */
+export function finishedExchange(runtime: Runtime): ExchangeProcessor | undefined {
+  return sidecarBackend(runtime) === undefined ? undefined : FINISHED;
+}
+
+const FINISHED: ExchangeProcessor = Object.freeze({
+  requestHeaders: (): Step => ({ kind: 'continue', mode: PASS_THROUGH }),
+  requestBody: () => CONTINUE,
+  responseHeaders: () => CONTINUE,
+  responseBody: () => CONTINUE,
+});

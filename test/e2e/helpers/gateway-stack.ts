@@ -69,6 +69,8 @@ export interface GatewayStackOptions extends GatewayConfigChanges {
   readonly prefixMode?: 'always' | 'collision' | 'never';
   /** `egress.timeout` (default: the example's): how long toolgate waits for a backend it asks itself. */
   readonly egressTimeout?: string;
+  /** `server.extProcCloseWait` (default: the config's): it must stay below the bootstrap's gRPC client cache idle time. */
+  readonly extProcCloseWait?: string;
   /** TOOLGATE_LOG_LEVEL; default info. */
   readonly logLevel?: 'info' | 'debug';
   /** More Envoy arguments, e.g. `--component-log-level ext_proc:debug`. */
@@ -104,6 +106,7 @@ export function gatewayConfigText(base: {
   envoyUrl: string; egressPort: number; grpcPort: number; adminPort: number; eventsPort?: number; idp: Pick<TestIdp, 'issuer' | 'jwksUrl'>;
   prefixMode?: 'always' | 'collision' | 'never';
   egressTimeout?: string;
+  extProcCloseWait?: string;
 }, changes: Required<GatewayConfigChanges>): string {
   const example = parse(readFileSync(GATEWAY_EXAMPLE, 'utf8')) as RawConfig;
   const mode = base.prefixMode;
@@ -114,7 +117,11 @@ export function gatewayConfigText(base: {
   const config: RawConfig = {
     ...example,
     resource: `${base.envoyUrl}/mcp`,
-    server: { host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE, ...(base.eventsPort === undefined ? {} : { eventsPort: base.eventsPort }) },
+    server: {
+      host: '127.0.0.1', grpcPort: base.grpcPort, adminPort: base.adminPort, shutdownGrace: '2s', adminTokenFile: ADMIN_TOKEN_FILE,
+      ...(base.eventsPort === undefined ? {} : { eventsPort: base.eventsPort }),
+      ...(base.extProcCloseWait === undefined ? {} : { extProcCloseWait: base.extProcCloseWait }),
+    },
     identity: { ...example.identity, jwt: { issuer: base.idp.issuer, jwksUri: base.idp.jwksUrl, algorithms: ['RS256'] } },
     metadata: { ...example.metadata, authorizationServers: [base.idp.issuer] },
     session: { ttl: changes.ttl, keys: changes.keys.map((k) => ({ kid: k.kid, secret: k.secret })) },
@@ -164,7 +171,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       keys: opts.keys ?? [newSessionKey('k1')],
     };
     const configText = (changes: GatewayConfigChanges = {}) =>
-      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}), ...(opts.egressTimeout ? { egressTimeout: opts.egressTimeout } : {}) }, { ...initial, ...changes });
+      gatewayConfigText({ envoyUrl: envoy.url, egressPort, grpcPort, adminPort, eventsPort, idp, ...(opts.prefixMode ? { prefixMode: opts.prefixMode } : {}), ...(opts.egressTimeout ? { egressTimeout: opts.egressTimeout } : {}), ...(opts.extProcCloseWait ? { extProcCloseWait: opts.extProcCloseWait } : {}) }, { ...initial, ...changes });
     const toolgate = await startToolgate({ config: configText(), grpcPort, adminPort, logLevel: opts.logLevel ?? 'info', name: 'toolgate gateway', stopTimeoutMs: 5_000 });
     cleanup.push(() => toolgate.dispose());
     return { idp, envoy, toolgate, replicas, endpoint, eventsUrl: `http://127.0.0.1:${eventsPort}/mcp`, configText, stop: unwind };

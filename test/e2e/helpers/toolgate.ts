@@ -16,7 +16,11 @@ export interface ToolgateConfigOptions {
   readonly tasks: TasksConfig;
   /** Top-level sections merged over the generated ones (e.g. `policy`, `metadata`). */
   readonly extra?: Partial<RawConfig>;
+  /** Settings merged over the generated `identity.jwt` (e.g. `jwksTimeout`, `jwksCooldown`). */
+  readonly jwt?: Partial<JwtSettings>;
 }
+
+type JwtSettings = NonNullable<RawConfig['identity']>['jwt'];
 
 /** The config toolgate runs with, as YAML. Tests use it to build edits for hot reload. */
 export function toolgateConfigText(opts: ToolgateConfigOptions, ports: { grpcPort: number; adminPort: number }): string {
@@ -25,7 +29,7 @@ export function toolgateConfigText(opts: ToolgateConfigOptions, ports: { grpcPor
     resource: `${opts.envoyUrl}/mcp`,
     server: { host: '127.0.0.1', grpcPort: ports.grpcPort, adminPort: ports.adminPort, shutdownGrace: '5s', adminTokenFile: ADMIN_TOKEN_FILE },
     identity: {
-      jwt: { issuer: opts.idp.issuer, jwksUri: opts.idp.jwksUrl, algorithms: ['RS256'] },
+      jwt: { issuer: opts.idp.issuer, jwksUri: opts.idp.jwksUrl, algorithms: ['RS256'], ...opts.jwt },
       task: { claim: 'authorized_tasks' },
     },
     tasks: opts.tasks,
