@@ -4,24 +4,15 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/config/errors.js';
 import { loadConfigFile } from '../app/runtime/load.js';
-import { createLogger } from '../ports/log/logger.js';
-import { renderEnvoyFile } from './render/envoy.js';
-import { renderHelmValuesFile } from './render/helm.js';
-import { concatenate, renderIstioFile } from './render/istio.js';
+import { createLogger, flushLogs } from '../ports/log/logger.js';
 import { loadAdminAuth } from '../app/server/admin-auth.js';
 import { serve } from '../app/server/serve.js';
 import { startTracing } from '../ports/telemetry/tracing.js';
-import { PINS_USAGE, runPins } from './pins.js';
-import { POLICY_TEST_USAGE, runExplain, runTest } from './policy-test.js';
+import { USAGE } from './usage.js';
 
-const USAGE = `usage:
-  toolgate serve --config FILE [--host H] [--grpc-port N] [--admin-port N] [--events-port N]
-  toolgate check-config FILE
-${POLICY_TEST_USAGE}
-  toolgate render envoy --config FILE [--mtls] [--var NAME=VALUE ...] [--out FILE]
-  toolgate render istio --config FILE [--namespace NS] [--backend-namespace NS] [--out DIR [--overlay-only]]
-  toolgate render helm --config FILE [--namespace NS] [--backend-namespace NS] [--out FILE]
-${PINS_USAGE}`;
+// `serve` and `check-config` import what they run; every other command is imported when it runs, so a serving
+// toolgate never loads the renderers, the policy-test runner or `pins`' MCP client (its SDK brings ajv and a second
+// zod: ~180 modules the sidecar's memory would carry for nothing; see docs/benchmark.md "Memory").
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -33,11 +24,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'render':
       return runRender(rest);
     case 'test':
-      return runTest(rest);
+      return (await import('./policy-test.js')).runTest(rest);
     case 'explain':
-      return runExplain(rest);
+      return (await import('./policy-test.js')).runExplain(rest);
     case 'pins':
-      return runPins(rest);
+      return (await import('./pins.js')).runPins(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -68,14 +59,18 @@ function runCheck(args: string[]): number {
   }
 }
 
-function runRender(args: string[]): number {
+function runRender(args: string[]): Promise<number> {
   const [target, ...rest] = args;
   if (target === 'istio') return runRenderIstio(rest);
   if (target === 'helm') return runRenderHelm(rest);
   if (target !== 'envoy') {
     console.error(`toolgate render: unknown target "${target ?? ''}" (envoy, istio or helm)\n${USAGE}`);
-    return 2;
+    return Promise.resolve(2);
   }
+  return runRenderEnvoy(rest);
+}
+
+async function runRenderEnvoy(rest: string[]): Promise<number> {
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -99,6 +94,7 @@ function runRender(args: string[]): number {
     }
     vars[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
+  const { renderEnvoyFile } = await import('./render/envoy.js');
   let yaml: string;
   try {
     yaml = renderEnvoyFile(values.config, { source: displayPath(values.config), vars, mtls: values.mtls ?? false });
@@ -120,7 +116,7 @@ const CLUSTER_OPTIONS = {
 } as const;
 
 /** Writes base/ and the pattern's overlay under --out (only the overlay with --overlay-only), or everything to stdout. */
-function runRenderIstio(args: string[]): number {
+async function runRenderIstio(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { ...CLUSTER_OPTIONS, 'overlay-only': { type: 'boolean' } },
@@ -130,6 +126,7 @@ function runRenderIstio(args: string[]): number {
     console.error(`toolgate render istio: --config FILE is required\n${USAGE}`);
     return 2;
   }
+  const { concatenate, renderIstioFile } = await import('./render/istio.js');
   let files;
   try {
     files = renderIstioFile(values.config, { source: displayPath(values.config), namespace: values.namespace, backendNamespace: values['backend-namespace'] });
@@ -151,7 +148,7 @@ function runRenderIstio(args: string[]): number {
 }
 
 /** The values file for charts/toolgate (`helm install -f`), to --out or stdout. */
-function runRenderHelm(args: string[]): number {
+async function runRenderHelm(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: CLUSTER_OPTIONS,
@@ -161,6 +158,7 @@ function runRenderHelm(args: string[]): number {
     console.error(`toolgate render helm: --config FILE is required\n${USAGE}`);
     return 2;
   }
+  const { renderHelmValuesFile } = await import('./render/helm.js');
   let text: string;
   try {
     text = renderHelmValuesFile(values.config, { source: displayPath(values.config), namespace: values.namespace, backendNamespace: values['backend-namespace'] });
@@ -207,11 +205,14 @@ async function runServe(args: string[]): Promise<number | undefined> {
         grpcPort: portArg(values['grpc-port'], '--grpc-port'),
         adminPort: portArg(values['admin-port'], '--admin-port'),
         eventsPort: portArg(values['events-port'], '--events-port'),
+        tracing: tracing.enabled,
       },
       log,
     );
   } catch (err) {
     await tracing.shutdown();
+    // What was logged before the failure (e.g. the ephemeral-key warning) goes out ahead of the error itself.
+    await flushLogs(log);
     if (err instanceof ConfigError) {
       console.error(err.message);
       return 1;
@@ -226,7 +227,9 @@ async function runServe(args: string[]): Promise<number | undefined> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
-  log.flush();
+  // Every decision made before the signal has its record queued (Check logs before it answers, and the gRPC server
+  // drained the calls in flight): all of it is written before the process is allowed to end.
+  await flushLogs(log);
   return 0;
 }
 

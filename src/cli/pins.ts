@@ -5,8 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfigFile } from '../app/runtime/load.js';
 import { pinReport, renderPinReport, type Listed } from '../core/pins/report.js';
-
-export const PINS_USAGE = '  toolgate pins --config FILE --token-file FILE [--url URL]';
+import { PINS_USAGE } from './usage.js';
 
 /**
  * The bearer token comes from a file (never an argument: process lists and shell history show those), holding a

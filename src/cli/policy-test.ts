@@ -6,9 +6,7 @@ import { describeExpectation, loadCaseFile, type CaseFile } from './policytest/c
 import { testIdentity, type TestIdentity } from './policytest/identity.js';
 import { caseLine, summaryLine, traceLines } from './policytest/report.js';
 import { CaseError, describeObserved, runCase, type CaseResult } from './policytest/run.js';
-
-export const POLICY_TEST_USAGE = `  toolgate test [--config FILE] CASES...
-  toolgate explain [--config FILE] CASES [--case NAME]`;
+import { POLICY_TEST_USAGE } from './usage.js';
 
 /** Exit 0 when every case passes, 1 when one fails, 2 when a file cannot be read. */
 export async function runTest(args: string[]): Promise<number> {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RuntimeHolder } from '../core/runtime.js';
 import { authorize, type AuthzInput } from '../pipeline/authz/authorize.js';
 import type { AuthzOutcome } from '../pipeline/authz/outcome.js';
-import { audit } from '../ports/log/audit.js';
+import { auditor } from '../ports/log/audit.js';
 import { EXCHANGE_FINISHED, signHandoff, type HandoffFacts } from '../core/session/handoff.js';
 import type { Keyring } from '../core/session/keys.js';
 import type { Deps } from '../ports/deps.js';
@@ -24,6 +24,7 @@ const GRPC_UNAUTHENTICATED = 16;
 export type CheckObserver = (input: AuthzInput) => (outcome: AuthzOutcome | undefined) => void;
 
 export function checkHandler(holder: RuntimeHolder, log: Logger, deps: Deps, observe: CheckObserver = () => () => undefined): grpc.handleUnaryCall<CheckRequest, CheckResponse> {
+  const audit = auditor(log);
   return (call, callback) => {
     let input: AuthzInput | undefined;
     try {
@@ -43,7 +44,7 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, deps: Deps, obs
     authorize(runtime, input, deps).then(
       (outcome) => {
         if (outcome.sessionNote) log[outcome.sessionNote.level](outcome.sessionNote.fields, outcome.sessionNote.message);
-        if (outcome.audit) audit(log, outcome.audit);
+        if (outcome.audit) audit(outcome.audit);
         callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));
         observed(outcome);
       },

@@ -1,5 +1,4 @@
-// Telemetry for each ext_authz Check: one SERVER span and the decision metrics, from the input and the outcome.
-import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+// Telemetry for each ext_authz Check: the decision metrics, and (tracing on) one SERVER span, from the input and the outcome.
 import type { Logger } from 'pino';
 import type { AuthzInput } from '../../pipeline/authz/authorize.js';
 import type { AuthzOutcome } from '../../pipeline/authz/outcome.js';
@@ -7,15 +6,12 @@ import type { RuntimeHolder } from '../runtime/watch.js';
 import type { CompiledPolicy } from '../../core/policy/compile.js';
 import type { CheckObserver } from '../../envoy/check.js';
 import { isStatelessProtocol, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_HEADER, type McpMessage } from '../../core/mcp/message.js';
-import { ATTR, defined, spanName, targetAttributes, TRACER_NAME } from '../../ports/telemetry/attributes.js';
 import { methodLabel, taskLabel, ToolLabels } from '../../ports/telemetry/labels.js';
 import type { AuditRecord } from '../../ports/log/audit.js';
 import type { Metrics } from '../../ports/telemetry/metrics.js';
-import { metaCarrier, parentContext, sessionDigest } from '../../ports/telemetry/trace-context.js';
-
 
 /** What one Check came to, gathered from the outcome (or its absence, when the pipeline threw). */
-interface CheckFacts {
+export interface CheckFacts {
   readonly decision: 'allow' | 'deny';
   readonly reason: string;
   /** False for answers that are not decisions (the metadata document): no audit record, no decision count. */
@@ -33,9 +29,11 @@ interface CheckFacts {
   readonly status?: number | undefined;
 }
 
-export function checkTelemetry(holder: RuntimeHolder, log: Logger, metrics: Metrics): CheckObserver {
+/** Records one Check's span, from its input, what it came to and when it started and ended (tracing on only). */
+export type CheckSpan = (input: AuthzInput, facts: CheckFacts, started: number, ended: number) => void;
+
+export function checkTelemetry(holder: RuntimeHolder, log: Logger, metrics: Metrics, span?: CheckSpan): CheckObserver {
   const tools = new ToolLabels();
-  const tracer = trace.getTracer(TRACER_NAME);
   return (input) => {
     const started = performance.now();
     return (outcome) => {
@@ -44,7 +42,7 @@ export function checkTelemetry(holder: RuntimeHolder, log: Logger, metrics: Metr
       try {
         const facts = checkFacts(input, outcome);
         countCheck(metrics, holder.current().policy, tools, facts, (ended - started) / 1000);
-        traceCheck(tracer, input, facts, started, ended);
+        span?.(input, facts, started, ended);
       } catch (err) {
         log.warn({ event: 'telemetry.failed', err }, 'recording a Check failed');
       }
@@ -61,21 +59,6 @@ function countCheck({ checkDuration, operationDuration, decisionsTotal, dryRunDe
   const toolLabel = tools.label(policy, tool);
   decisionsTotal.inc({ result: facts.decision, reason: facts.reason, task, tool: toolLabel });
   if (facts.dryRun) dryRunDenialsTotal.inc({ task, tool: toolLabel, reason: facts.dryRun.reason });
-}
-
-function traceCheck(tracer: Tracer, input: AuthzInput, facts: CheckFacts, started: number, ended: number): void {
-  const call = facts.message?.type === 'call' ? facts.message : undefined;
-  const parent = parentContext(
-    { traceparent: input.headers.traceparent, tracestate: input.headers.tracestate },
-    call && metaCarrier(call.params, call.traceparent),
-  );
-  // Started after the fact, at the recorded time: the body's traceparent is known only once authorize() has read the body.
-  const span = tracer.startSpan(spanName(facts.method, facts.target, 'auth', input.method), { kind: SpanKind.SERVER, startTime: started }, parent);
-  if (span.isRecording()) {
-    span.setAttributes(checkAttributes(input, facts));
-    if (facts.decision === 'deny') span.setStatus({ code: SpanStatusCode.ERROR, message: facts.reason });
-  }
-  span.end(ended);
 }
 
 function checkFacts(input: AuthzInput, outcome: AuthzOutcome | undefined): CheckFacts {
@@ -106,40 +89,4 @@ function checkFacts(input: AuthzInput, outcome: AuthzOutcome | undefined): Check
     message,
     dryRun: audit.dryRun,
   };
-}
-
-function checkAttributes(input: AuthzInput, facts: CheckFacts) {
-  const message = facts.message;
-  const id = message !== undefined && 'id' in message && message.id !== undefined && message.id !== null ? String(message.id) : undefined;
-  return {
-    [ATTR.rpcSystem]: 'grpc',
-    [ATTR.rpcService]: 'envoy.service.auth.v3.Authorization',
-    [ATTR.rpcMethod]: 'Check',
-    ...defined({
-      [ATTR.mcpMethod]: facts.method,
-      [ATTR.mcpSession]: sessionDigest(input.headers['mcp-session-id']),
-      [ATTR.mcpProtocol]: input.headers[MCP_PROTOCOL_HEADER] ?? initializeVersion(message),
-      [ATTR.requestId]: id,
-      [ATTR.httpMethod]: input.method,
-      [ATTR.httpStatus]: facts.status,
-      [ATTR.errorType]: facts.decision === 'deny' ? facts.reason : undefined,
-      [ATTR.user]: facts.subject,
-      [ATTR.decision]: facts.decision,
-      [ATTR.reason]: facts.reason,
-      [ATTR.task]: facts.task,
-      [ATTR.decisionId]: facts.decisionId,
-      [ATTR.policy]: facts.policy,
-      [ATTR.dryRunDecision]: facts.dryRun?.decision,
-      [ATTR.dryRunReason]: facts.dryRun?.reason,
-      [ATTR.dryRunPolicy]: facts.dryRun?.policy,
-    }),
-    ...targetAttributes(facts.method, facts.target),
-  };
-}
-
-/** The 2025 `initialize` request carries its version in the body, not yet in a header. */
-function initializeVersion(message: McpMessage | undefined): string | undefined {
-  if (message?.type !== 'call' || message.method !== 'initialize') return undefined;
-  const version = message.params.protocolVersion;
-  return typeof version === 'string' ? version : undefined;
 }

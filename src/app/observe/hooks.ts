@@ -13,7 +13,16 @@ export interface TelemetryHooks {
   readonly adminRoutes: ReturnType<typeof metricsRoute>[];
 }
 
-/** `metrics` is the app's: the observers count into it and `/metrics` serves its registry. */
-export function telemetryHooks(holder: RuntimeHolder, log: Logger, metrics: Metrics): TelemetryHooks {
-  return { check: checkTelemetry(holder, log, metrics), stream: streamTelemetry(log, metrics), adminRoutes: [metricsRoute(metrics.registry)] };
+/**
+ * `metrics` is the app's: the observers count into it and `/metrics` serves its registry. Spans only when `tracing`
+ * (the OpenTelemetry SDK was started): their module, with the OpenTelemetry API and core it needs (~80 modules,
+ * several MiB of heap), is imported then and only then, and a Check or a stream without tracing builds no span.
+ */
+export async function telemetryHooks(holder: RuntimeHolder, log: Logger, metrics: Metrics, tracing: boolean): Promise<TelemetryHooks> {
+  const spans = tracing ? await import('./spans.js') : undefined;
+  return {
+    check: checkTelemetry(holder, log, metrics, spans?.checkSpans()),
+    stream: streamTelemetry(log, metrics, spans?.streamSpans()),
+    adminRoutes: [metricsRoute(metrics.registry)],
+  };
 }

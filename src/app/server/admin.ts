@@ -1,8 +1,9 @@
 // The admin HTTP port: liveness, readiness, the protected-resource metadata document, and authenticated admin actions.
-import http from 'node:http';
+import type * as Http from 'node:http';
 import type { Logger } from 'pino';
 import type { RuntimeHolder } from '../runtime/watch.js';
 import { needsAdminAuth, type AdminAuth } from './admin-auth.js';
+import { http } from './node-http.js';
 
 export interface AdminState {
   ready(): boolean;
@@ -15,7 +16,7 @@ export interface RunningAdmin {
   close(): Promise<void>;
 }
 
-export type AdminRoute = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
+export type AdminRoute = (req: Http.IncomingMessage, res: Http.ServerResponse) => boolean | Promise<boolean>;
 
 /**
  * Reading (GET/HEAD of /healthz, /readyz, /metrics, the metadata document) is open, for probes and scrapers;
@@ -61,6 +62,6 @@ export async function startAdmin(host: string, port: number, holder: RuntimeHold
   };
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: Http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }

@@ -1,5 +1,5 @@
 // toolgate's event-stream server (gateway mode): Envoy routes each client's GET here after ext_proc granted it.
-import http from 'node:http';
+import type * as Http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import type { RuntimeHolder } from '../runtime/watch.js';
@@ -15,6 +15,7 @@ import { taskIdFor } from '../../pipeline/extproc/task-ids.js';
 import { openSession } from '../../core/session/token.js';
 import { asClientSessionToken } from '../../core/session/types.js';
 import type { TlsFiles } from './tls.js';
+import { http } from './node-http.js';
 
 export interface RunningEvents {
   readonly port: number;
@@ -30,7 +31,7 @@ export interface EventsOptions {
 
 export async function startEvents(host: string, port: number, holder: RuntimeHolder, log: Logger, opts: EventsOptions = {}): Promise<RunningEvents> {
   const streams = new Set<AbortController>();
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const handler = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
     const controller = new AbortController();
     streams.add(controller);
     // The client went away (Envoy reset the upstream request): close every backend stream of it.
@@ -64,7 +65,7 @@ export async function startEvents(host: string, port: number, holder: RuntimeHol
   };
 }
 
-async function serveStream(req: http.IncomingMessage, res: http.ServerResponse, holder: RuntimeHolder, log: Logger, signal: AbortSignal, merge: MergeSettings | undefined): Promise<void> {
+async function serveStream(req: Http.IncomingMessage, res: Http.ServerResponse, holder: RuntimeHolder, log: Logger, signal: AbortSignal, merge: MergeSettings | undefined): Promise<void> {
   if (req.method !== 'GET') return refuse(res, 'http-method-not-allowed', 'The event-stream server serves GET only.', { allow: 'GET' });
   const runtime = holder.current();
   if (Object.keys(runtime.config.backends).length <= 1) return refuse(res, 'events-not-served', 'The event-stream server serves gateway mode only.');
@@ -93,11 +94,11 @@ async function serveStream(req: http.IncomingMessage, res: http.ServerResponse, 
 }
 
 /** Status and code from the reply table, so a refusal here reads as the same refusal from ext_proc. */
-function refuse(res: http.ServerResponse, reason: ReasonCode, message: string, headers: Record<string, string> = {}): void {
+function refuse(res: Http.ServerResponse, reason: ReasonCode, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(REASONS[reason].http, { 'content-type': 'application/json', ...headers }).end(refusalBody(null, reason, message));
 }
 
-function header(req: http.IncomingMessage, name: string): string | undefined {
+function header(req: Http.IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

@@ -27,6 +27,8 @@ export interface ServeOptions {
   /** Gateway mode: overrides `server.eventsPort` (0 picks a free port). */
   readonly eventsPort?: number | undefined;
   readonly watch?: boolean;
+  /** The OpenTelemetry SDK was started (`startTracing`): Checks and streams get spans. Default off: none built. */
+  readonly tracing?: boolean;
 }
 
 export interface Served {
@@ -51,9 +53,10 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Served>
   const server = initial.config.server;
   const host = options.host ?? server.host;
   let stopping = false;
+  // Before the store: a Redis connection must not be left open by anything that can still fail here.
+  const telemetry = await telemetryHooks(holder, log, metrics, options.tracing ?? false);
   const store = await startStore(initial, holder, log);
   const deps: Deps = { store, metrics };
-  const telemetry = telemetryHooks(holder, log, metrics);
 
   const grpc = await startGrpc(
     host,

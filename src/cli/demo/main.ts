@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_SCRIPT, runAgentScript } from './agent.js';
 import { DEMO_AGENT as AGENT, DEMO_TASK, REFUND_CONDITION, REFUND_QUOTA, TASK_TOOLS } from './config.js';
 import { startDemoStack, type DemoStack } from './stack.js';
+import { relaunchWithRuntimeFlags } from '../runtime-flags.js';
 
 const USAGE = `usage: node dist/cli/demo/main.js [--once] [--port N]
   --once    run the scripted agent session, stop everything, exit 0 when every decision was as expected
@@ -107,6 +108,8 @@ function untilSignal(): Promise<void> {
   });
 }
 
+// The demo runs toolgate in this process: on the heap settings `toolgate serve` runs with.
+relaunchWithRuntimeFlags(fileURLToPath(import.meta.url));
 main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exitCode = code;

@@ -1,5 +1,6 @@
 // The one place logs are configured; every secret-bearing field is redacted here.
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { turnDestination } from './turn-destination.js';
 
 /** Paths never written to logs, whatever a caller passes. */
 export const REDACTED_PATHS = [
@@ -14,7 +15,18 @@ export const REDACTED_PATHS = [
   '*.sessionId',
 ];
 
+/**
+ * Without a destination, records go to stdout in one write per event-loop turn (`turnDestination`), off the path of
+ * the request that made them. Whatever is still queued when the process exits is written before it goes: `exit`
+ * runs `flushSync`; a clean shutdown awaits `flushLogs` first.
+ */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  let destination = options.destination;
+  if (destination === undefined) {
+    const stdout = turnDestination(1);
+    process.once('exit', () => stdout.flushSync());
+    destination = stdout;
+  }
   return pino(
     {
       level: options.level ?? 'info',
@@ -23,6 +35,11 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    destination,
   );
+}
+
+/** Resolves once every record logged so far has been written (or its destination has given up on it). */
+export function flushLogs(log: Logger): Promise<void> {
+  return new Promise((resolve) => log.flush(() => resolve()));
 }

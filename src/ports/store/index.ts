@@ -5,7 +5,6 @@ import { durationMs } from '../../core/config/duration.js';
 import type { StoreConfig } from '../../core/config/schema-store.js';
 import { createMemoryStore } from './memory.js';
 import type { Store } from './port.js';
-import { createRedisStore } from './redis.js';
 
 export type { Store } from './port.js';
 
@@ -22,6 +21,8 @@ export interface OpenedStore {
  */
 export async function openStore(config: StoreConfig, log: Logger, resolvePath: (p: string) => string): Promise<OpenedStore> {
   if (config.type === 'memory') return { store: createMemoryStore(), ready: true };
+  // Imported only for a Redis store: ioredis and its command table are ~45 modules an in-memory toolgate never uses.
+  const { createRedisStore } = await import('./redis.js');
   const connectTimeoutMs = durationMs(config.connectTimeout);
   const store = createRedisStore(
     {
