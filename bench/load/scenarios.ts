@@ -35,7 +35,9 @@ export const GATEWAY_TOOLS: readonly string[] = ['billing.echo', 'inventory.echo
 export const SCENARIOS: readonly Scenario[] = [
   { key: 'a', id: 'a-direct', title: 'backend directly', envoy: undefined, toolgate: undefined, backend: '2025', protocol: '2025', tools: ECHO, baseline: 'b' },
   { key: 'b', id: 'b-envoy', title: 'Envoy alone (router)', envoy: 'router', toolgate: undefined, backend: '2025', protocol: '2025', tools: ECHO, baseline: undefined },
-  { key: 'c', id: 'c-authz', title: 'Envoy + ext_authz', envoy: 'authz', toolgate: 'sidecar', backend: '2025', protocol: '2025', tools: ECHO, baseline: 'b' },
+  // (c), ext_authz without ext_proc, is gone: ext_authz now opens the client's sealed session token itself, and without
+  // ext_proc nobody seals one at initialize, so every later call is refused (404). (d) is now one Check per tools/call,
+  // which is what (c) priced.
   { key: 'd', id: 'd-full', title: 'Envoy + ext_authz + ext_proc (2025, session token)', envoy: 'full', toolgate: 'sidecar', backend: '2025', protocol: '2025', tools: ECHO, baseline: 'b' },
   { key: 'e0', id: 'e0-envoy-2026', title: 'Envoy alone, 2026 headers (baseline for e)', envoy: 'router', toolgate: undefined, backend: '2026', protocol: '2026', tools: ECHO, baseline: undefined },
   { key: 'e', id: 'e-fast-2026', title: 'Envoy + both filters, 2026 header-only fast path', envoy: 'full', toolgate: 'sidecar', backend: '2026', protocol: '2026', tools: ECHO, baseline: 'e0' },
