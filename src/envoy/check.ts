@@ -45,7 +45,7 @@ export function checkHandler(holder: RuntimeHolder, log: Logger, deps: Deps, obs
       (outcome) => {
         if (outcome.sessionNote) log[outcome.sessionNote.level](outcome.sessionNote.fields, outcome.sessionNote.message);
         if (outcome.audit) audit(outcome.audit);
-        callback(null, toResponse(outcome, runtime.sessions.keyring, handoffFacts(call.request)));
+        callback(null, toResponse(outcome, runtime.sessions.keyring, input));
         observed(outcome);
       },
       // A bug in the pipeline denies: toolgate fails closed.
@@ -81,15 +81,12 @@ function toInput(req: CheckRequest): AuthzInput | undefined {
   };
 }
 
-/** What binds a handoff to this request: Envoy's request id and the exact body bytes judged. */
-function handoffFacts(req: CheckRequest): HandoffFacts {
-  const http = req.attributes?.request?.http;
-  const raw = http?.raw_body;
-  const body = raw && raw.length > 0 ? raw : http?.body ? Buffer.from(http.body, 'utf8') : undefined;
-  return { requestId: http?.headers?.['x-request-id'], body };
+/** What binds a handoff to this request: Envoy's request id and the exact body bytes judged (toInput's). */
+function handoffFacts(input: AuthzInput): HandoffFacts {
+  return { requestId: input.headers['x-request-id'], body: input.body };
 }
 
-function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts): CheckResponse {
+function toResponse(outcome: AuthzOutcome, keyring: Keyring, input: AuthzInput): CheckResponse {
   if (outcome.kind === 'allow') {
     return {
       status: { code: GRPC_OK },
@@ -118,7 +115,7 @@ function toResponse(outcome: AuthzOutcome, keyring: Keyring, facts: HandoffFacts
         charged: outcome.charged === undefined ? undefined : { receipt: outcome.charged.receipt, keys: [...outcome.charged.keys] },
         // Dry-run counters' receipt, kept apart so a refund gives each charge back to its own keys only.
         charged_dry_run: outcome.chargedDryRun === undefined ? undefined : { receipt: outcome.chargedDryRun.receipt, keys: [...outcome.chargedDryRun.keys] },
-      }, facts),
+      }, handoffFacts(input)),
     };
   }
   const { reply } = outcome;

@@ -2,8 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../../core/runtime.js';
 import type { HttpConfig } from '../../core/config/schema.js';
-import { refusalBody } from '../../core/mcp/replies.js';
-import { REASONS } from '../../core/mcp/reply-table.js';
+import { refusalReply } from './http-reply.js';
 import type { ReplyOutcome } from './outcome.js';
 
 /**
@@ -105,7 +104,7 @@ export function refuseForeignOrigin(runtime: Runtime, headers: Readonly<Record<s
   if (verdict.ok) return undefined;
   return {
     kind: 'reply',
-    reply: { status: REASONS[verdict.reason].http, headers: { 'content-type': 'application/json' }, body: refusalBody(null, verdict.reason, verdict.message) },
+    reply: refusalReply(null, verdict.reason, verdict.message),
     audit: { decisionId: randomUUID(), subject: undefined, task: undefined, method: undefined, tool: undefined, decision: 'deny', reason: verdict.reason, detail: verdict.message },
   };
 }

@@ -1,11 +1,11 @@
 // Turns identity failures, invalid messages and policy denials into the HTTP answer the client sees.
 import type { VerifyFailure } from '../../core/identity/jwt.js';
 import { bearerChallenge, type ResourceMetadata } from '../../core/identity/metadata.js';
-import type { McpInvalid, McpMessage } from '../../core/mcp/message.js';
+import type { JsonRpcId, McpInvalid, McpMessage } from '../../core/mcp/message.js';
 import type { ToolCatalog } from '../../core/mcp/catalog.js';
 import { jsonRpcError, refusalBody, toolErrorResult } from '../../core/mcp/replies.js';
 import type { Deny } from '../../core/policy/decision.js';
-import { REASONS, TOOL_POLICY_REASONS } from '../../core/mcp/reply-table.js';
+import { REASONS, TOOL_POLICY_REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
 import type { HttpReply } from './outcome.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -57,8 +57,13 @@ export function unauthenticatedReply(metadata: ResourceMetadata, failure: Verify
   }
 }
 
+/** toolgate's own refusal at the reason's HTTP status: JSON-RPC error with the sentence and `error.data.code`. */
+export function refusalReply(id: JsonRpcId | undefined, reason: ReasonCode, message: string): HttpReply {
+  return { status: REASONS[reason].http, headers: JSON_TYPE, body: refusalBody(id, reason, message) };
+}
+
 export function invalidReply(message: McpInvalid): HttpReply {
-  return { status: REASONS[message.reason].http, headers: JSON_TYPE, body: refusalBody(message.id, message.reason, message.message) };
+  return refusalReply(message.id, message.reason, message.message);
 }
 
 /**

@@ -1,8 +1,8 @@
 // ext_authz's protocol gate, on every route: a known MCP-Protocol-Version, and no session on a revision without one.
 import { MCP_PROTOCOL_HEADER, MCP_SESSION_HEADER, type McpMessage } from '../../core/mcp/message.js';
 import { parseProtocolVersion, unsupportedVersionMessage } from '../../core/mcp/protocol.js';
-import { refusalBody } from '../../core/mcp/replies.js';
-import { REASONS, type ReasonCode } from '../../core/mcp/reply-table.js';
+import type { ReasonCode } from '../../core/mcp/reply-table.js';
+import { refusalReply } from './http-reply.js';
 import type { HttpReply } from './outcome.js';
 
 export interface ProtocolRefusal {
@@ -31,6 +31,5 @@ export function protocolRefusal(headers: Readonly<Record<string, string>>, messa
 
 function refusal(reason: ProtocolRefusal['reason'], text: string, message: McpMessage): ProtocolRefusal {
   const id = message.type === 'call' || message.type === 'invalid' ? message.id : undefined;
-  const info = REASONS[reason];
-  return { reason, message: text, reply: { status: info.http, headers: { 'content-type': 'application/json' }, body: refusalBody(id, reason, text) } };
+  return { reason, message: text, reply: refusalReply(id, reason, text) };
 }

@@ -3,12 +3,11 @@
 import type { Runtime } from '../../core/runtime.js';
 import type { ReasonCode } from '../../core/mcp/reply-table.js';
 import { MCP_SESSION_HEADER } from '../../core/mcp/message.js';
-import { refusalBody } from '../../core/mcp/replies.js';
-import { REASONS } from '../../core/mcp/reply-table.js';
 import type { Deps } from '../../ports/deps.js';
 import { openPresented, type SessionNote } from '../session/presented.js';
 import { finishedByAuthz, sessionSwap, type SessionSwap } from '../session/sidecar-swap.js';
 import type { HttpReply } from './outcome.js';
+import { refusalReply } from './http-reply.js';
 
 export type SessionGate =
   /** Not a call ext_authz finishes (gateway mode, initialize, lists, DELETE, GET): ext_proc opens the token. */
@@ -34,7 +33,7 @@ export async function sessionGate(
   const presented = await openPresented(runtime, deps, request.headers[MCP_SESSION_HEADER], subject, decisionId);
   if (presented.kind === 'refused') {
     const { reason, message, detail, note } = presented.refusal;
-    return { kind: 'refused', reply: { status: REASONS[reason].http, headers: { 'content-type': 'application/json' }, body: refusalBody(null, reason, message) }, reason, detail, note };
+    return { kind: 'refused', reply: refusalReply(null, reason, message), reason, detail, note };
   }
   const swap = sessionSwap(presented.kind === 'open' ? presented.session : undefined, backend, method);
   return presented.kind === 'open' && presented.note ? { kind: 'finished', swap, note: presented.note } : { kind: 'finished', swap };
